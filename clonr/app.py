@@ -1,0 +1,92 @@
+"""`Clonr`: the one service object every surface holds (CLI, studio, widget, notebooks)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.vectorstores import VectorStore
+
+from clonr.chat import ChatService
+from clonr.clones import CloneService
+from clonr.config import Settings, load_settings
+from clonr.errors import ClonrError
+from clonr.ingest import IngestService
+from clonr.llm import (LOCAL_CHAT_MODELS, MINILM_ONNX, MINILM_TOKENIZER, get_chat_model, get_embeddings, is_installed,
+                       locate, resolve_chat_model_name)
+from clonr.store import Clone, open_store, redact_url
+from clonr.vectors import open_index
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `clonr doctor`."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class Clonr:
+    """Settings, the store, and the services over them. Models load lazily, once, on first use."""
+
+    def __init__(self, settings: Settings | None = None, *, chat_model: BaseChatModel | None = None,
+                 embeddings: Embeddings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.store = open_store(self.settings)
+        self._chat_model = chat_model
+        self._embeddings = embeddings
+        self._lock = threading.Lock()
+        self.clones = CloneService(self.store, self.settings)
+        self.ingest = IngestService(self.store, self.settings, self.index_for)
+        self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for)
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        with self._lock:
+            if self._chat_model is None:
+                self._chat_model = get_chat_model(self.settings)
+            return self._chat_model
+
+    @property
+    def embeddings(self) -> Embeddings:
+        with self._lock:
+            if self._embeddings is None:
+                self._embeddings = get_embeddings(self.settings)
+            return self._embeddings
+
+    def index_for(self, clone: Clone) -> VectorStore:
+        return open_index(self.settings, self.store, self.embeddings, f"clone_{clone.id}")
+
+    def doctor(self) -> list[Check]:
+        """What is active and whether it works, without loading a model into memory."""
+        s = self.settings
+        checks = [Check("home", True, str(s.home)),
+                  Check("records", True, redact_url(s.database_url)),
+                  Check("vectors", True, s.vector_backend)]
+        name = resolve_chat_model_name(s)
+        if name == "openai":
+            checks.append(Check("chat model", bool(s.openai_api_key),
+                                f"openai-compatible {s.openai_model} at {s.openai_base_url or 'api.openai.com'}"))
+        else:
+            checks.append(self._file_check("chat model", name, lambda: locate(LOCAL_CHAT_MODELS[name],
+                                                                              s.home / "models")))
+            others = [m for m in LOCAL_CHAT_MODELS if m != name and is_installed(LOCAL_CHAT_MODELS[m])]
+            checks.append(Check("other local models", True, ", ".join(others) or "none installed"))
+        if s.embeddings == "minilm":
+            checks.append(self._file_check("embeddings", "all-MiniLM-L6-v2", lambda: (
+                locate(MINILM_ONNX, s.home / "models"), locate(MINILM_TOKENIZER, s.home / "models"))[0]))
+        else:
+            checks.append(Check("embeddings", bool(s.openai_api_key), f"openai {s.openai_embedding_model}"))
+        checks.append(Check("widget", True, s.widget_url))
+        return checks
+
+    @staticmethod
+    def _file_check(label: str, name: str, find: object) -> Check:
+        try:
+            path = find()  # type: ignore[operator]
+        except ClonrError as exc:
+            return Check(label, False, f"{name}: {exc}")
+        return Check(label, True, f"{name} ({path}, sha256 verified)")

@@ -1,0 +1,6 @@
+"""The chat turn pipeline: one service streams every surface's replies (CLI, studio, widget)."""
+
+from clonr.chat.prompt import PromptPlan, PromptSection, build_prompt, truncate_to_tokens
+from clonr.chat.service import ChatService, Turn
+
+__all__ = ["ChatService", "PromptPlan", "PromptSection", "Turn", "build_prompt", "truncate_to_tokens"]

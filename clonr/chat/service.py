@@ -1,0 +1,116 @@
+"""One chat turn: validate → retrieve notes → assemble the prompt → stream the reply → persist both messages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.vectorstores import VectorStore
+
+from clonr.chat.prompt import PromptPlan, build_prompt
+from clonr.config import Settings
+from clonr.errors import ClonrError, InvalidInputError, ModelError
+from clonr.llm import context_tokens, count_tokens
+from clonr.store import Clone, Message, SqlStore
+
+log = logging.getLogger(__name__)
+_FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+NOTES_TO_RETRIEVE = 8
+HISTORY_TO_LOAD = 60
+_SAFETY_MARGIN = 16
+
+
+class Turn:
+    """A reply being streamed. Iterate it for text pieces; both messages are stored when it finishes.
+
+    If the consumer stops early (Ctrl-C, a closed browser tab), what was said so far is stored, so the
+    conversation on record matches what the fan saw.
+    """
+
+    def __init__(self, store: SqlStore, model: BaseChatModel, clone: Clone, fan_id: str, message: str,
+                 plan: PromptPlan) -> None:
+        self._store = store
+        self._model = model
+        self.clone = clone
+        self.fan_id = fan_id
+        self.message = message
+        self.plan = plan
+        self.reply = ""
+        self.usage: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        pieces: list[str] = []
+        try:
+            for chunk in self._model.stream(self.plan.messages):
+                if chunk.usage_metadata:
+                    self.usage = dict(chunk.usage_metadata)
+                if chunk.text:
+                    pieces.append(chunk.text)
+                    yield chunk.text
+        except ClonrError:
+            raise
+        except Exception as exc:
+            if pieces:
+                self._save("".join(pieces))
+            log.exception("chat model failed")
+            raise ModelError(f"The chat model failed ({type(exc).__name__}: {str(exc)[:160]}): check the model "
+                             "settings with `clonr doctor` and try again.") from exc
+        finally:
+            if pieces and not self.reply:
+                self._save("".join(pieces))
+
+    def _save(self, text: str) -> None:
+        self.reply = text.strip() or text
+        self._store.add_exchange(self.clone.id, self.fan_id, self.message, self.reply)
+
+    def text(self) -> str:
+        """Run the turn to the end and return the whole reply."""
+        for _ in self:
+            pass
+        return self.reply
+
+
+class ChatService:
+    def __init__(self, store: SqlStore, settings: Settings, model: Callable[[], BaseChatModel],
+                 index_for: Callable[[Clone], VectorStore]) -> None:
+        self._store = store
+        self._settings = settings
+        self._model = model
+        self._index_for = index_for
+
+    def validate_message(self, message: str) -> str:
+        message = (message or "").strip()
+        if not message:
+            raise InvalidInputError("The message is empty: type something to say.")
+        if len(message) > self._settings.max_message_chars:
+            raise InvalidInputError(f"The message is {len(message):,} characters; the limit is "
+                                    f"{self._settings.max_message_chars:,} (CLONR_MAX_MESSAGE_CHARS): shorten it.")
+        return message
+
+    @staticmethod
+    def validate_fan(fan_id: str) -> str:
+        if not _FAN_ID.match(fan_id or ""):
+            raise InvalidInputError(f"Fan id {fan_id!r} is not valid: use 1-64 letters, digits or ._:@-")
+        return fan_id
+
+    def prompt_budget(self, model: BaseChatModel) -> int:
+        """The prompt always leaves room for a full reply inside the model's context window."""
+        room = context_tokens(model, self._settings) - self._settings.reply_tokens - _SAFETY_MARGIN
+        return max(128, min(self._settings.prompt_tokens, room))
+
+    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me") -> Turn:
+        clone = self._store.get_clone(clone_ref)
+        message = self.validate_message(message)
+        fan_id = self.validate_fan(fan_id)
+        model = self._model()
+        history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
+        notes = self._index_for(clone).similarity_search(message, k=NOTES_TO_RETRIEVE)
+        plan = build_prompt(clone, message, history, notes, lambda text: count_tokens(model, text),
+                            self.prompt_budget(model))
+        return Turn(self._store, model, clone, fan_id, message, plan)
+
+    def history(self, clone_ref: str, fan_id: str = "me", limit: int = 100) -> list[Message]:
+        clone = self._store.get_clone(clone_ref)
+        return self._store.recent_messages(clone.id, self.validate_fan(fan_id), limit)

@@ -1,0 +1,143 @@
+"""Every Clonr setting, declared once, read from the environment (and an optional `.env` file).
+
+No other module reads `os.environ`: they receive a `Settings` object. The README's settings table is
+generated from `SETTINGS` by cog, so a setting cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from clonr.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CLONR_HOME", "~/.clonr", "Folder for the SQLite database, the vector index and assembled model files."),
+    Setting("DATABASE_URL", "", "SQLAlchemy URL of the records database; empty means SQLite under CLONR_HOME. "
+            "Use postgresql+psycopg://user:pass@host/db (e.g. Supabase) to scale out."),
+    Setting("CLONR_VECTORS", "auto", "Vector index: `embedded` (files under CLONR_HOME), `pgvector` (the "
+            "DATABASE_URL Postgres), or `auto` (pgvector when DATABASE_URL is Postgres)."),
+    Setting("CLONR_CHAT_MODEL", "auto", "Chat model: `qwen2.5-1.5b`, `qwen2.5-0.5b`, `smollm2` (local, bundled), "
+            "`openai`, or `auto` (openai when OPENAI_API_KEY is set, else the best local model installed)."),
+    Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
+    Setting("OPENAI_API_KEY", "", "Key for an OpenAI-compatible endpoint; never logged."),
+    Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server)."),
+    Setting("CLONR_OPENAI_MODEL", "gpt-4o-mini", "Chat model name on the OpenAI-compatible endpoint."),
+    Setting("CLONR_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small", "Embedding model name for `openai` embeddings."),
+    Setting("CLONR_CONTEXT_TOKENS", "4096", "Context window the local model is loaded with."),
+    Setting("CLONR_PROMPT_TOKENS", "1536", "Most tokens a turn's prompt may use (persona, notes, history, message)."),
+    Setting("CLONR_REPLY_TOKENS", "256", "Most tokens in one reply."),
+    Setting("CLONR_THREADS", "0", "CPU threads for the local model; 0 means one per core."),
+    Setting("CLONR_MAX_MESSAGE_CHARS", "4000", "Longest chat message accepted, in characters."),
+    Setting("CLONR_MAX_FILE_BYTES", "5000000", "Largest note file accepted for ingestion, in bytes."),
+    Setting("CLONR_WIDGET_URL", "http://127.0.0.1:7860", "Public base URL of the widget server, used in embed snippets."),
+    Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
+    Setting("CLONR_STUDIO_PORT", "8501", "Port the studio listens on."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build one with `load_settings()` and pass it down."""
+
+    home: Path
+    database_url: str
+    vectors: str
+    chat_model: str
+    embeddings: str
+    openai_api_key: str
+    openai_base_url: str
+    openai_model: str
+    openai_embedding_model: str
+    context_tokens: int
+    prompt_tokens: int
+    reply_tokens: int
+    threads: int
+    max_message_chars: int
+    max_file_bytes: int
+    widget_url: str
+    widget_port: int
+    studio_port: int
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def vector_backend(self) -> str:
+        if self.vectors == "auto":
+            return "pgvector" if self.is_postgres else "embedded"
+        return self.vectors
+
+
+def _int(values: dict[str, str], name: str, minimum: int = 0) -> int:
+    raw = values[name]
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number: set it to an integer such as "
+                          f"{_BY_NAME[name].default}.") from None
+    if number < minimum:
+        raise ConfigError(f"{name}={number} is too small: use at least {minimum}.")
+    return number
+
+
+def _choice(values: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = values[name].strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={values[name]!r} is not known: use one of {', '.join(choices)}.")
+    return value
+
+
+def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
+    """Read every setting: defaults, then `.env`, then the process environment (which wins)."""
+    environ = dict(os.environ if environ is None else environ)
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file else {}
+    values = {s.name: environ.get(s.name, from_file.get(s.name, s.default)) for s in SETTINGS}
+    home = Path(values["CLONR_HOME"]).expanduser().resolve()
+    database_url = values["DATABASE_URL"].strip() or f"sqlite:///{home / 'clonr.db'}"
+    if database_url.startswith("postgres://"):  # Heroku/Supabase style
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return Settings(
+        home=home,
+        database_url=database_url,
+        vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector")),
+        chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
+        embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
+        openai_api_key=values["OPENAI_API_KEY"].strip(),
+        openai_base_url=values["OPENAI_BASE_URL"].strip(),
+        openai_model=values["CLONR_OPENAI_MODEL"].strip(),
+        openai_embedding_model=values["CLONR_OPENAI_EMBEDDING_MODEL"].strip(),
+        context_tokens=_int(values, "CLONR_CONTEXT_TOKENS", 512),
+        prompt_tokens=_int(values, "CLONR_PROMPT_TOKENS", 256),
+        reply_tokens=_int(values, "CLONR_REPLY_TOKENS", 16),
+        threads=_int(values, "CLONR_THREADS", 0),
+        max_message_chars=_int(values, "CLONR_MAX_MESSAGE_CHARS", 1),
+        max_file_bytes=_int(values, "CLONR_MAX_FILE_BYTES", 1),
+        widget_url=values["CLONR_WIDGET_URL"].rstrip("/"),
+        widget_port=_int(values, "CLONR_WIDGET_PORT", 1),
+        studio_port=_int(values, "CLONR_STUDIO_PORT", 1),
+    )
+
+
+def settings_table() -> str:
+    """The Markdown table of settings that cog writes into the README."""
+    rows = ["| setting | default | what it does |", "| --- | --- | --- |"]
+    rows += [f"| `{s.name}` | `{s.default}` | {s.help} |" if s.default else f"| `{s.name}` | | {s.help} |"
+             for s in SETTINGS]
+    return "\n".join(rows)

@@ -1,0 +1,32 @@
+"""The errors a user may see. Each message is one line: what went wrong and what to do.
+
+Surfaces show a `ClonrError` as it is (exit code 1 in the CLI); any other exception is a bug.
+"""
+
+
+class ClonrError(Exception):
+    """Base of every error whose message is meant for the user."""
+
+
+class ConfigError(ClonrError):
+    """A setting is missing or malformed."""
+
+
+class NotFoundError(ClonrError):
+    """A clone (or another record) named by the user does not exist."""
+
+
+class AlreadyExistsError(ClonrError):
+    """A record with the same unique name already exists."""
+
+
+class InvalidInputError(ClonrError):
+    """A message, file or field the user gave cannot be used."""
+
+
+class StorageError(ClonrError):
+    """The database, the vector index or CLONR_HOME cannot be used."""
+
+
+class ModelError(ClonrError):
+    """A model is missing, corrupt or failed while answering."""

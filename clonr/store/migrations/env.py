@@ -1,0 +1,8 @@
+"""Alembic environment: Clonr passes an open connection in `config.attributes["connection"]`."""
+
+from alembic import context
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

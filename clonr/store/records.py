@@ -1,0 +1,42 @@
+"""The records the store hands to services: plain frozen dataclasses, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Clone:
+    id: str
+    slug: str
+    name: str
+    short_description: str
+    long_description: str
+    greeting: str
+    example_dialogues: str
+    published: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    clone_id: str
+    kind: str
+    title: str
+    location: str | None
+    content_hash: str
+    chunk_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    clone_id: str
+    fan_id: str
+    role: str  # "user" or "assistant"
+    content: str
+    created_at: datetime

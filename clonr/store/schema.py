@@ -1,0 +1,44 @@
+"""The record tables, one schema for SQLite and Postgres. Alembic migrations create them."""
+
+from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+
+metadata = MetaData()
+
+clones = Table(
+    "clones", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("slug", String(80), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("short_description", Text, nullable=False, default=""),
+    Column("long_description", Text, nullable=False, default=""),
+    Column("greeting", Text, nullable=False, default=""),
+    Column("example_dialogues", Text, nullable=False, default=""),
+    Column("published", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sources = Table(
+    "sources", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("location", Text, nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("clone_id", "content_hash", name="uq_sources_clone_hash"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("fan_id", String(64), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_messages_conversation", "clone_id", "fan_id", "id"),
+)

@@ -1,0 +1,39 @@
+"""Vector indexes: LangChain `VectorStore`s looked up by name (CLONR_VECTORS), one collection per clone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+
+from clonr.config import Settings
+from clonr.errors import ConfigError
+from clonr.store import SqlStore
+from clonr.vectors.embedded import EmbeddedVectorStore
+from clonr.vectors.pgvector import PgVectorStore
+
+__all__ = ["EmbeddedVectorStore", "PgVectorStore", "open_index", "register_index"]
+
+IndexFactory = Callable[[Settings, SqlStore, Embeddings, str], VectorStore]
+_INDEXES: dict[str, IndexFactory] = {}
+
+
+def register_index(name: str, factory: IndexFactory) -> None:
+    _INDEXES[name] = factory
+
+
+def open_index(settings: Settings, store: SqlStore, embeddings: Embeddings, collection: str) -> VectorStore:
+    return _INDEXES[settings.vector_backend](settings, store, embeddings, collection)
+
+
+def _pgvector(settings: Settings, store: SqlStore, embeddings: Embeddings, collection: str) -> VectorStore:
+    if not settings.is_postgres:
+        raise ConfigError("CLONR_VECTORS=pgvector needs DATABASE_URL to point at Postgres: set DATABASE_URL, or "
+                          "use CLONR_VECTORS=embedded.")
+    return PgVectorStore(embeddings, store.engine, collection)
+
+
+register_index("embedded", lambda settings, _store, embeddings, collection:
+               EmbeddedVectorStore(embeddings, settings.home / "vectors", collection))
+register_index("pgvector", _pgvector)

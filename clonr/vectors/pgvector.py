@@ -1,0 +1,106 @@
+"""Vectors in the records' Postgres, with pgvector: one table, one row per chunk, cosine distance."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from sqlalchemy.engine import Engine
+
+from clonr.vectors.base import check_model, index_model_id
+
+
+def _literal(vector: Iterable[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+class PgVectorStore(VectorStore):
+    """A LangChain `VectorStore` over the `clonr_vectors` table that the Alembic migration creates."""
+
+    def __init__(self, embedding: Embeddings, engine: Engine, collection: str) -> None:
+        self._embedding = embedding
+        self._engine = engine
+        self._collection = collection
+        self._model_id = index_model_id(embedding)
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embedding
+
+    def _stored_model(self, connection: sa.Connection) -> str:
+        row = connection.execute(sa.text("SELECT embedding_model FROM clonr_vectors WHERE collection = :c LIMIT 1"),
+                                 {"c": self._collection}).first()
+        return row[0] if row else ""
+
+    def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
+                  ids: list[str] | None = None, **kwargs: Any) -> list[str]:
+        texts = list(texts)
+        ids = list(ids) if ids else [uuid.uuid4().hex for _ in texts]
+        metadatas = metadatas or [{} for _ in texts]
+        vectors = self._embedding.embed_documents(texts)
+        rows = [{"c": self._collection, "id": item, "m": self._model_id, "t": text, "meta": json.dumps(meta),
+                 "e": _literal(vector)} for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True)]
+        with self._engine.begin() as connection:
+            check_model(self._stored_model(connection), self._model_id)
+            if rows:
+                connection.execute(sa.text(
+                    "INSERT INTO clonr_vectors (collection, id, embedding_model, text, metadata, embedding) "
+                    "VALUES (:c, :id, :m, :t, CAST(:meta AS jsonb), CAST(:e AS vector)) "
+                    "ON CONFLICT (collection, id) DO UPDATE SET embedding_model = EXCLUDED.embedding_model, "
+                    "text = EXCLUDED.text, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"), rows)
+        return ids
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        if not ids:
+            return False
+        with self._engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM clonr_vectors WHERE collection = :c AND id = ANY(:ids)"),
+                               {"c": self._collection, "ids": list(ids)})
+        return True
+
+    def get_by_ids(self, ids: list[str], /) -> list[Document]:
+        with self._engine.begin() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT id, text, metadata FROM clonr_vectors WHERE collection = :c AND id = ANY(:ids)"),
+                {"c": self._collection, "ids": list(ids)}).all()
+        found = {row.id: Document(id=row.id, page_content=row.text, metadata=row.metadata) for row in rows}
+        return [found[item] for item in ids if item in found]
+
+    def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4,
+                                               **kwargs: Any) -> list[tuple[Document, float]]:
+        with self._engine.begin() as connection:
+            check_model(self._stored_model(connection), self._model_id)
+            rows = connection.execute(sa.text(
+                "SELECT id, text, metadata, 1 - (embedding <=> CAST(:q AS vector)) AS score FROM clonr_vectors "
+                "WHERE collection = :c ORDER BY embedding <=> CAST(:q AS vector), id LIMIT :k"),
+                {"c": self._collection, "q": _literal(embedding), "k": k}).all()
+        return [(Document(id=r.id, page_content=r.text, metadata=r.metadata), float(r.score)) for r in rows]
+
+    def similarity_search_with_score(self, query: str, k: int = 4,
+                                     **kwargs: Any) -> list[tuple[Document, float]]:
+        return self.similarity_search_with_score_by_vector(self._embedding.embed_query(query), k)
+
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k)]
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score(query, k)]
+
+    def _select_relevance_score_fn(self):  # noqa: ANN202 - LangChain's signature
+        return lambda score: max(0.0, min(1.0, score))
+
+    @classmethod
+    def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,
+                   ids: list[str] | None = None, engine: Engine | None = None, collection: str = "default",
+                   **kwargs: Any) -> PgVectorStore:
+        if engine is None:
+            raise ValueError("PgVectorStore.from_texts needs engine=<a SQLAlchemy engine on Postgres>")
+        store = cls(embedding, engine, collection)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
