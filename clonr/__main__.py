@@ -1,0 +1,3 @@
+from clonr.cli import cli
+
+cli()

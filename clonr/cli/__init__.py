@@ -1,0 +1,54 @@
+"""The `clonr` command: a thin shell over the `Clonr` services. Known errors print one line and exit 1."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from clonr import __version__
+from clonr.app import Clonr
+from clonr.errors import ClonrError
+
+__all__ = ["cli"]
+
+
+class _ClonrGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClonrError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_ClonrGroup)
+@click.version_option(__version__, prog_name="clonr")
+@click.option("-v", "--verbose", is_flag=True, help="Log what Clonr does, to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Clonr: make an AI clone of a person from their own data, and chat with it."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    ctx.obj = _LazyApp()
+
+
+class _LazyApp:
+    """Opens the store on first use, so `--help` works even when the settings are broken."""
+
+    _app: Clonr | None = None
+
+    def get(self) -> Clonr:
+        if self._app is None:
+            self._app = Clonr()
+        return self._app
+
+
+def app_from(ctx: click.Context) -> Clonr:
+    return ctx.find_object(_LazyApp).get()
+
+
+from clonr.cli import chat, clone, doctor, ingest  # noqa: E402  (commands register on `cli`)
+
+for _module in (clone, ingest, chat, doctor):
+    _module.register(cli)

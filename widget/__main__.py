@@ -1,0 +1,3 @@
+from widget.server import main
+
+main()
