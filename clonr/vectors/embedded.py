@@ -27,6 +27,12 @@ from langchain_core.vectorstores import VectorStore
 from clonr.vectors.base import check_model, index_model_id
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Stored and query vectors are L2-normalised, so a dot product is the cosine similarity."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.clip(norms, 1e-12, None)
+
+
 @dataclass
 class _Table:
     ids: list[str] = field(default_factory=list)
@@ -90,7 +96,7 @@ class EmbeddedVectorStore(VectorStore):
         texts = list(texts)
         ids = list(ids) if ids else [uuid.uuid4().hex for _ in texts]
         metadatas = [dict(m) for m in metadatas] if metadatas else [{} for _ in texts]
-        vectors = np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
+        vectors = _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
         with self._exclusive():
             table = self._read()
             if table.ids:
@@ -143,7 +149,7 @@ class EmbeddedVectorStore(VectorStore):
         if not table.ids or k <= 0:
             return []
         check_model(table.model_id, self._model_id)
-        scores = table.vectors @ np.asarray(embedding, dtype=np.float32)
+        scores = table.vectors @ _unit(np.asarray(embedding, dtype=np.float32))
         best = np.argsort(-scores, kind="stable")[:k]
         return [(self._document(table, int(n)), float(scores[n])) for n in best]
 

@@ -1,0 +1,47 @@
+"""Step 1: create a clone, or edit the selected one's name, descriptions and greeting."""
+
+import streamlit as st
+
+from clonr import ClonrError
+from studio import state
+from studio.resources import get_app
+
+app = get_app()
+st.header("Profile")
+clone = app.clones.get(state.clone_id()) if state.clone_id() else None
+
+with st.form("profile_form", clear_on_submit=False):
+    name = st.text_input("Name", value=clone.name if clone else "", max_chars=80,
+                         placeholder="Ada Lovelace")
+    short = st.text_input("Short description", value=clone.short_description if clone else "", max_chars=300,
+                          help="One line, about 20 words: who this is.")
+    long = st.text_area("Long description", value=clone.long_description if clone else "", height=220,
+                        max_chars=4000, help="The fundamental traits: personality, values, story, how they talk.")
+    greeting = st.text_area("Greeting", value=clone.greeting if clone else "", max_chars=1000, height=80,
+                            help="The first message a fan sees.")
+    saved = st.form_submit_button("Save changes" if clone else "Create clone", type="primary")
+
+if saved:
+    try:
+        if clone:
+            app.clones.update(clone.id, name=name, short_description=short, long_description=long,
+                              greeting=greeting)
+            st.success("Saved.")
+        else:
+            created = app.clones.create(name, short, long, greeting)
+            state.select_clone(created.id)
+            st.success(f"Created {created.name}. Next: add sources about them.")
+    except ClonrError as exc:
+        st.error(str(exc))
+
+if clone:
+    with st.expander("Create another clone"):
+        with st.form("profile_new_form"):
+            new_name = st.text_input("Name of the new clone", max_chars=80)
+            if st.form_submit_button("Create"):
+                try:
+                    created = app.clones.create(new_name)
+                    state.select_clone(created.id)
+                    st.rerun()
+                except ClonrError as exc:
+                    st.error(str(exc))

@@ -1,0 +1,36 @@
+"""Step 3: chat with the clone as a fan would, and see what went into each reply."""
+
+import streamlit as st
+
+from clonr import ClonrError
+from studio import state
+from studio.resources import get_app
+
+STUDIO_FAN = "studio"
+app = get_app()
+st.header("Test chat")
+if not state.clone_id():
+    st.info("Create a clone on the Profile page first.")
+    st.stop()
+clone = app.clones.get(state.clone_id())
+
+history = app.chat.history(clone.id, STUDIO_FAN, limit=50)
+if not history and clone.greeting:
+    st.chat_message("assistant").write(clone.greeting)
+for message in history:
+    st.chat_message(message.role).write(message.content)
+
+prompt = st.chat_input(f"Say something to {clone.name}")
+if prompt:
+    st.chat_message("user").write(prompt)
+    try:
+        turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN)
+        with st.chat_message("assistant"):
+            st.write_stream(turn)
+        with st.expander("What the clone used"):
+            st.write({section.name: f"{section.tokens} tokens, {section.items} item(s)"
+                      for section in turn.plan.sections} | {"budget": turn.plan.budget})
+            for note in turn.plan.notes:
+                st.caption(f"{note.metadata.get('title', '')}: {note.page_content[:300]}")
+    except ClonrError as exc:
+        st.error(str(exc))

@@ -1,0 +1,44 @@
+"""The Clonr studio: routes to one page per onboarding step and draws the shared sidebar."""
+
+import streamlit as st
+
+from clonr import ClonrError
+from studio import state
+from studio.resources import get_app
+
+st.set_page_config(page_title="Clonr studio", page_icon="🪞", layout="wide")
+state.init()
+
+PAGES = [
+    st.Page("app_pages/profile.py", title="1 · Profile", icon="👤", default=True),
+    st.Page("app_pages/sources.py", title="2 · Sources", icon="📚"),
+    st.Page("app_pages/test_chat.py", title="3 · Test chat", icon="💬"),
+    st.Page("app_pages/publish.py", title="4 · Publish", icon="🚀"),
+]
+
+try:
+    app = get_app()
+    clones = app.clones.list()
+except ClonrError as exc:
+    st.error(str(exc))
+    st.stop()
+
+with st.sidebar:
+    st.title("Clonr studio")
+    ids = [c.id for c in clones]
+    names = {c.id: c.name for c in clones}
+    if state.clone_id() not in ids:
+        state.select_clone(ids[0] if ids else None)
+    if ids:
+        st.selectbox("Clone", ids, index=ids.index(state.clone_id()), format_func=names.get, key="sidebar_clone",
+                     on_change=lambda: state.select_clone(st.session_state.sidebar_clone))
+        current = next(c for c in clones if c.id == state.clone_id())
+        sources = app.ingest.list_sources(current.id)
+        steps = {"Profile": bool(current.long_description or current.short_description),
+                 "Sources": bool(sources), "Published": current.published}
+        for step, done in steps.items():
+            st.markdown(f"{'✅' if done else '⬜️'} {step}")
+    else:
+        st.info("Create your first clone on the Profile page.")
+
+st.navigation(PAGES).run()

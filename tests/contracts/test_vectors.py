@@ -1,0 +1,90 @@
+"""The vector index contract, run against the embedded index and pgvector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.vectorstores import VectorStore
+
+from clonr.errors import StorageError
+from clonr.store import SqlStore
+from clonr.vectors import EmbeddedVectorStore, PgVectorStore
+
+
+class OtherEmbedding(DeterministicFakeEmbedding):
+    model_id: str = "another-model"
+
+
+@pytest.fixture(params=["embedded", "pgvector"])
+def make_index(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "embedded":
+        return lambda embedding, collection="c": EmbeddedVectorStore(embedding, tmp_path / "vectors", collection)
+    engine = SqlStore(request.getfixturevalue("postgres_url")).engine
+    return lambda embedding, collection="c": PgVectorStore(embedding, engine, collection)
+
+
+@pytest.fixture
+def index(make_index, fake_embeddings) -> VectorStore:
+    return make_index(fake_embeddings)
+
+
+TEXTS = ["Ada wrote the first program.", "Ada loved horses.", "Charles built engines."]
+
+
+def test_added_texts_come_back_by_id_and_by_similarity(index: VectorStore) -> None:
+    index.add_texts(TEXTS, [{"n": n} for n in range(3)], ids=["a", "b", "c"])
+    assert [d.page_content for d in index.get_by_ids(["c", "a"])] == [TEXTS[2], TEXTS[0]]
+    best, score = index.similarity_search_with_score(TEXTS[1], k=1)[0]
+    assert (best.id, best.metadata) == ("b", {"n": 1})
+    assert score == pytest.approx(1.0, abs=1e-4)
+    assert len(index.similarity_search("anything", k=2)) == 2
+
+
+def test_adding_the_same_ids_again_is_an_upsert(index: VectorStore) -> None:
+    index.add_texts(TEXTS, ids=["a", "b", "c"])
+    index.add_texts(["Ada changed her mind."], ids=["b"])
+    assert len(index.similarity_search("x", k=10)) == 3
+    assert index.get_by_ids(["b"])[0].page_content == "Ada changed her mind."
+
+
+def test_add_documents_keeps_caller_ids_and_does_not_mutate_input(index: VectorStore) -> None:
+    documents = [Document(id="x", page_content="one", metadata={"k": 1})]
+    assert index.add_documents(documents) == ["x"]
+    assert documents[0].metadata == {"k": 1}
+
+
+def test_delete_removes_vectors_and_missing_ids_do_not_raise(index: VectorStore) -> None:
+    index.add_texts(TEXTS, ids=["a", "b", "c"])
+    index.delete(["a", "zzz"])
+    assert [d.id for d in index.get_by_ids(["a", "b", "c"])] == ["b", "c"]
+    assert index.get_by_ids(["missing"]) == []
+
+
+def test_collections_are_separate(make_index, fake_embeddings) -> None:
+    make_index(fake_embeddings, "one").add_texts(["in one"], ids=["a"])
+    assert make_index(fake_embeddings, "two").similarity_search("in one") == []
+
+
+def test_vectors_of_another_embedding_model_are_never_mixed(make_index, fake_embeddings) -> None:
+    make_index(fake_embeddings).add_texts(["first"], ids=["a"])
+    other = make_index(OtherEmbedding(size=32))
+    with pytest.raises(StorageError, match="re-ingest"):
+        other.add_texts(["second"], ids=["b"])
+    with pytest.raises(StorageError):
+        other.similarity_search("first")
+
+
+def test_an_empty_index_finds_nothing(index: VectorStore) -> None:
+    assert index.similarity_search("hello") == []
+
+
+def test_the_embedded_index_persists_and_sees_other_writers(tmp_path: Path, fake_embeddings) -> None:
+    writer = EmbeddedVectorStore(fake_embeddings, tmp_path, "c")
+    reader = EmbeddedVectorStore(fake_embeddings, tmp_path, "c")
+    assert reader.similarity_search("x") == []
+    writer.add_texts(["persisted"], ids=["p"])
+    assert reader.get_by_ids(["p"])[0].page_content == "persisted"
+    assert not list(tmp_path.glob(".tmp-*")), "no temporary file is left behind"
