@@ -11,7 +11,7 @@ from clonr import __version__
 from clonr.app import Clonr
 from clonr.errors import ClonrError
 
-__all__ = ["cli"]
+__all__ = ["LazyApp", "cli"]
 
 
 class _ClonrGroup(click.Group):
@@ -30,13 +30,18 @@ class _ClonrGroup(click.Group):
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Clonr: make an AI clone of a person from their own data, and chat with it."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    ctx.obj = _LazyApp()
+    if ctx.obj is None:
+        ctx.obj = LazyApp()
 
 
-class _LazyApp:
-    """Opens the store on first use, so `--help` works even when the settings are broken."""
+class LazyApp:
+    """Opens the store on first use, so `--help` works even when the settings are broken.
 
-    _app: Clonr | None = None
+    Tests pass `obj=LazyApp(app)` to run commands over an app built with test doubles.
+    """
+
+    def __init__(self, app: Clonr | None = None) -> None:
+        self._app = app
 
     def get(self) -> Clonr:
         if self._app is None:
@@ -45,7 +50,7 @@ class _LazyApp:
 
 
 def app_from(ctx: click.Context) -> Clonr:
-    return ctx.find_object(_LazyApp).get()
+    return ctx.find_object(LazyApp).get()
 
 
 from clonr.cli import chat, clone, doctor, ingest  # noqa: E402  (commands register on `cli`)

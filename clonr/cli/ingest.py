@@ -17,6 +17,7 @@ def register(cli: click.Group) -> None:
     def ingest(ctx: click.Context, clone: str, files: tuple[Path, ...]) -> None:
         """Add FILES (.txt, .md) about the person to CLONE. Adding a file twice is harmless."""
         app = app_from(ctx)
+        clone = app.clones.get(clone).id  # an unknown clone fails before the progress bar starts
         with click.progressbar(length=len(files), label="Ingesting", file=click.get_text_stream("stderr"),
                                show_pos=True) as bar:
             results, failures = app.ingest.add_files(clone, list(files), on_progress=lambda *_: bar.update(1))

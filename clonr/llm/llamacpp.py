@@ -6,6 +6,7 @@ thread-safe, and keeping one warm instance lets it reuse the KV cache of a share
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -39,6 +40,15 @@ def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
                 raise ModelError(f"llama.cpp cannot load {path} ({exc}): reinstall the model package.") from None
             _INSTANCES[key] = (llama, threading.Lock())
         return _INSTANCES[key]
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free models before interpreter teardown, when llama.cpp's own finaliser would fail noisily."""
+    with _INSTANCES_LOCK:
+        for llama, _lock in _INSTANCES.values():
+            llama.close()
+        _INSTANCES.clear()
 
 
 class LlamaCppChatModel(BaseChatModel):

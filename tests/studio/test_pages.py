@@ -1,0 +1,112 @@
+"""Every studio page, run headless with Streamlit's AppTest over an app with the fake model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from clonr import Clonr
+from studio import resources
+from tests.conftest import FakeChatModel
+
+ENTRYPOINT = str(Path(__file__).resolve().parents[2] / "studio" / "streamlit_app.py")
+
+
+@pytest.fixture
+def studio(app: Clonr, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setattr(resources, "make_clonr", lambda: app)
+    st.cache_resource.clear()
+    at = AppTest.from_file(ENTRYPOINT, default_timeout=30)
+    yield at
+    st.cache_resource.clear()
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_a_first_visit_creates_a_clone_from_the_profile_form(studio: AppTest, app: Clonr) -> None:
+    studio.run()
+    assert not studio.exception
+    assert "Create your first clone" in studio.sidebar.info[0].value
+    studio.text_input[0].input("Ada Lovelace")
+    studio.text_input[1].input("Mathematician")
+    studio.text_area[0].input("I was born in 1815.")
+    studio.text_area[1].input("Good day!")
+    studio.button[0].click().run()
+    assert not studio.exception
+    clone = app.clones.get("ada-lovelace")
+    assert (clone.short_description, clone.long_description, clone.greeting) == (
+        "Mathematician", "I was born in 1815.", "Good day!")
+    assert studio.session_state["clone_id"] == clone.id
+
+
+def test_profile_errors_are_shown_not_raised(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    studio.text_input[0].input("!!!")
+    studio.button[0].click().run()
+    assert not studio.exception
+    assert "at least one letter" in studio.error[0].value
+    assert app.clones.get("ada").name == "Ada", "nothing stored was changed"
+
+
+def test_sources_page_adds_a_pasted_note_and_lists_it(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "sources")
+    studio.text_input[0].input("Horses")
+    studio.text_area[0].input("Ada's horse was called Shakespeare.")
+    studio.button[0].click().run()
+    assert not studio.exception
+    assert [s.title for s in app.ingest.list_sources("ada")] == ["Horses"]
+    assert "1 source" in studio.subheader[0].value
+
+
+def test_sources_page_reports_an_empty_note(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "sources")
+    studio.button[0].click().run()
+    assert "empty" in studio.error[0].value
+    assert app.ingest.list_sources("ada") == []
+
+
+def test_test_chat_streams_a_reply_and_shows_what_was_used(studio: AppTest, app: Clonr,
+                                                           fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada", greeting="Good day!")
+    app.ingest.add_text("ada", "Ada's horse was called Shakespeare.", "Horses")
+    fake_chat.enqueue("My horse is Shakespeare.")
+    studio.run()
+    open_page(studio, "test_chat")
+    assert studio.chat_message[0].markdown[0].value == "Good day!"
+    studio.chat_input[0].set_value("What is your horse called?").run()
+    assert not studio.exception
+    said = [m.markdown[0].value for m in studio.chat_message if m.markdown]
+    assert said[-2:] == ["What is your horse called?", "My horse is Shakespeare."]
+    assert [m.content for m in app.chat.history("ada", "studio")][-1] == "My horse is Shakespeare."
+    assert any("Horses" in c.value for c in studio.caption)
+
+
+def test_publish_page_publishes_and_shows_the_snippet(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "publish")
+    studio.button[0].click().run()
+    assert not studio.exception
+    assert app.clones.get("ada").published
+    assert studio.code[0].value.startswith('<iframe src="http://127.0.0.1:7860/c/ada/"')
+    studio.button[0].click().run()
+    assert not app.clones.get("ada").published
+
+
+def test_pages_without_a_clone_point_to_the_profile(studio: AppTest) -> None:
+    studio.run()
+    for page in ("sources", "test_chat", "publish"):
+        assert "Profile page" in open_page(studio, page).info[0].value

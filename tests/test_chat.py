@@ -1,0 +1,153 @@
+"""The chat turn: prompt budget, persistence, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from clonr import Clonr
+from clonr.chat import build_prompt, truncate_to_tokens
+from clonr.errors import InvalidInputError, NotFoundError
+from clonr.store import Message
+from tests.conftest import FakeChatModel
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture
+def ada(app: Clonr):
+    return app.clones.create("Ada Lovelace", "Mathematician and first programmer.",
+                             "I was born in 1815. I worked with Charles Babbage.", "Hello, I am Ada.")
+
+
+def test_a_turn_streams_the_reply_and_stores_both_messages(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("I wrote notes on the Analytical Engine.")
+    turn = app.chat.start_turn("ada-lovelace", "What did you write?", fan_id="fan-1")
+    pieces = list(turn)
+    assert len(pieces) > 1, "the reply arrives in pieces"
+    assert "".join(pieces) == "I wrote notes on the Analytical Engine."
+    history = app.chat.history("ada-lovelace", "fan-1")
+    assert [(m.role, m.content) for m in history] == [("user", "What did you write?"),
+                                                      ("assistant", "I wrote notes on the Analytical Engine.")]
+    assert turn.usage["output_tokens"] == 7
+
+
+def test_the_prompt_carries_the_persona_notes_and_earlier_conversation(app: Clonr, ada, fake_chat) -> None:
+    app.ingest.add_text("ada-lovelace", "Ada kept a pet horse called Shakespeare.", "pets")
+    app.chat.start_turn("ada-lovelace", "Hi!", fan_id="fan-1").text()
+    app.chat.start_turn("ada-lovelace", "Tell me about your horse.", fan_id="fan-1").text()
+    system, *rest = fake_chat.calls[-1]
+    assert isinstance(system, SystemMessage)
+    assert "You are Ada Lovelace" in system.text and "I worked with Charles Babbage" in system.text
+    assert "Shakespeare" in system.text, "the retrieved note is in the prompt"
+    assert [type(m) for m in rest] == [HumanMessage, AIMessage, HumanMessage]
+    assert rest[0].text == "Hi!" and rest[-1].text == "Tell me about your horse."
+
+
+def test_each_fan_has_their_own_conversation(app: Clonr, ada, fake_chat) -> None:
+    app.chat.start_turn("ada-lovelace", "I am fan one", fan_id="one").text()
+    app.chat.start_turn("ada-lovelace", "I am fan two", fan_id="two").text()
+    sent = " ".join(m.text for m in fake_chat.calls[-1])
+    assert "fan one" not in sent
+    assert [m.content for m in app.chat.history("ada-lovelace", "one")][0] == "I am fan one"
+
+
+def test_the_greeting_opens_a_new_conversation(app: Clonr, ada, fake_chat) -> None:
+    app.chat.start_turn("ada-lovelace", "Hi", fan_id="new").text()
+    assert fake_chat.calls[-1][1] == AIMessage("Hello, I am Ada.")
+
+
+def test_a_long_conversation_always_fits_the_budget(app: Clonr, ada, fake_chat) -> None:
+    fake_chat.default_reply = " ".join(["word"] * 60)
+    budget = app.chat.prompt_budget(fake_chat)
+    for n in range(40):
+        turn = app.chat.start_turn("ada-lovelace", f"Message number {n} " + "blah " * 30, fan_id="talker")
+        turn.text()
+        assert turn.plan.tokens <= budget
+        sent = sum(words(m.text) + 8 for m in fake_chat.calls[-1])
+        assert sent <= budget
+    assert turn.plan.sections[2].items < 80, "old history was dropped to stay in budget"
+    assert fake_chat.calls[-1][-1].text.startswith("Message number 39")
+
+
+def test_the_prompt_leaves_room_for_the_reply_in_a_small_context(app: Clonr, settings, fake_chat) -> None:
+    fake_chat.context_tokens = 600
+    assert app.chat.prompt_budget(fake_chat) == 600 - settings.reply_tokens - 16
+
+
+def test_a_huge_long_description_is_cut_to_fit() -> None:
+    from datetime import UTC, datetime
+
+    from clonr.store import Clone
+
+    now = datetime.now(UTC)
+    clone = Clone("c", "x", "X", "short", "trait " * 2000, "", "", False, now, now)
+    plan = build_prompt(clone, "hello", [], [], words, budget=400)
+    assert plan.tokens <= 400
+    assert "Stay in character" in plan.messages[0].text, "instructions survive the cut"
+
+
+def test_history_is_dropped_oldest_first() -> None:
+    from datetime import UTC, datetime
+
+    from clonr.store import Clone
+
+    now = datetime.now(UTC)
+    clone = Clone("c", "x", "X", "", "", "", "", False, now, now)
+    history = [Message(n, "c", "f", "user" if n % 2 == 0 else "assistant", f"m{n} " + "w " * 20, now)
+               for n in range(30)]
+    plan = build_prompt(clone, "latest", history, [], words, budget=300)
+    kept = [m.text.split()[0] for m in plan.messages[1:-1]]
+    assert kept == [f"m{n}" for n in range(30 - len(kept), 30)]
+    assert plan.tokens <= 300
+
+
+def test_truncate_to_tokens_cuts_at_a_word() -> None:
+    assert truncate_to_tokens("one two three four five", 3, words) == "one two…"
+    assert truncate_to_tokens("short", 3, words) == "short"
+
+
+@pytest.mark.parametrize("message, error", [
+    ("", "empty"), ("   \n ", "empty"), ("x" * 4001, "limit is 4,000"),
+])
+def test_bad_messages_are_refused_and_nothing_is_stored(app: Clonr, ada, message: str, error: str) -> None:
+    with pytest.raises(InvalidInputError, match=error):
+        app.chat.start_turn("ada-lovelace", message)
+    assert app.chat.history("ada-lovelace") == []
+
+
+def test_a_message_too_long_for_the_model_is_refused(app: Clonr, ada, fake_chat) -> None:
+    fake_chat.context_tokens = 700
+    with pytest.raises(InvalidInputError, match="shorten it"):
+        app.chat.start_turn("ada-lovelace", "word " * 500)
+
+
+def test_bad_fan_ids_and_unknown_clones_are_refused(app: Clonr, ada) -> None:
+    with pytest.raises(InvalidInputError, match="Fan id"):
+        app.chat.start_turn("ada-lovelace", "hi", fan_id="../../etc/passwd")
+    with pytest.raises(NotFoundError):
+        app.chat.start_turn("nobody", "hi")
+
+
+def test_an_interrupted_reply_keeps_what_the_fan_saw(app: Clonr, ada, fake_chat) -> None:
+    fake_chat.enqueue("one two three four five")
+    turn = app.chat.start_turn("ada-lovelace", "Count", fan_id="f")
+    stream = iter(turn)
+    next(stream), next(stream)
+    stream.close()
+    assert [m.content for m in app.chat.history("ada-lovelace", "f")] == ["Count", "one two"]
+
+
+def test_a_failing_model_gives_a_clear_error(app: Clonr, ada, fake_chat, monkeypatch) -> None:
+    from clonr.errors import ModelError
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("endpoint down")
+        yield
+
+    monkeypatch.setattr(type(fake_chat), "_stream", broken)
+    with pytest.raises(ModelError, match="clonr doctor"):
+        app.chat.start_turn("ada-lovelace", "hi").text()
+    assert app.chat.history("ada-lovelace") == []

@@ -1,0 +1,79 @@
+"""Notes and files become searchable chunks; bad files are refused without touching what is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clonr import Clonr
+from clonr.errors import InvalidInputError
+
+
+@pytest.fixture
+def ada(app: Clonr):
+    return app.clones.create("Ada Lovelace")
+
+
+def test_a_note_is_chunked_indexed_and_listed(app: Clonr, ada) -> None:
+    text = "\n\n".join(f"Paragraph {n}: Ada thought about engines and poetry. " * 4 for n in range(10))
+    result = app.ingest.add_text("ada-lovelace", text, "Biography")
+    assert result.created and result.source.chunk_count > 1
+    assert [s.title for s in app.ingest.list_sources("ada-lovelace")] == ["Biography"]
+    chunk_ids = [f"{result.source.id}:{n}" for n in range(result.source.chunk_count)]
+    stored = app.index_for(ada).get_by_ids(chunk_ids)
+    assert len(stored) == result.source.chunk_count
+    assert stored[0].metadata["title"] == "Biography"
+
+
+def test_adding_the_same_text_twice_is_harmless(app: Clonr, ada) -> None:
+    first = app.ingest.add_text("ada-lovelace", "Ada loved horses.", "one")
+    again = app.ingest.add_text("ada-lovelace", "  Ada loved horses.\n", "two")
+    assert not again.created and again.source.id == first.source.id
+    assert len(app.ingest.list_sources("ada-lovelace")) == 1
+
+
+def test_files_are_ingested_one_by_one_and_bad_ones_reported(app: Clonr, ada, tmp_path: Path) -> None:
+    good = tmp_path / "notes.md"
+    good.write_text("# Notes\nAda met Babbage in 1833.", encoding="utf-8")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café".encode("latin-1"))
+    wrong = tmp_path / "resume.pdf"
+    wrong.write_bytes(b"%PDF-1.4")
+    empty = tmp_path / "empty.md"
+    empty.write_text("  \n")
+    progress = []
+    results, failures = app.ingest.add_files(
+        "ada-lovelace", [good, binary, latin, wrong, empty, tmp_path / "missing.md"],
+        on_progress=lambda done, total, item: progress.append((done, total)))
+    assert [r.source.title for r in results] == ["notes.md"]
+    errors = {Path(f.item).name: f.error for f in failures}
+    assert "binary" in errors["photo.txt"]
+    assert "not UTF-8" in errors["latin.txt"]
+    assert "only .txt" in errors["resume.pdf"]
+    assert "empty" in errors["empty.md"]
+    assert "not a readable file" in errors["missing.md"]
+    assert all("\n" not in error for error in errors.values())
+    assert progress[-1] == (6, 6)
+
+
+def test_an_oversized_upload_is_refused(app: Clonr, ada) -> None:
+    with pytest.raises(InvalidInputError, match="CLONR_MAX_FILE_BYTES"):
+        app.ingest.add_upload("ada-lovelace", "big.txt", b"a" * (app.settings.max_file_bytes + 1))
+
+
+def test_an_upload_name_cannot_escape_with_a_path(app: Clonr, ada) -> None:
+    result = app.ingest.add_upload("ada-lovelace", "../../etc/notes.txt", b"Ada's notes")
+    assert result.source.title == "notes.txt" and result.source.location == "notes.txt"
+
+
+def test_a_failed_record_write_leaves_no_orphan_vectors(app: Clonr, ada, monkeypatch) -> None:
+    def fail(source):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(app.store, "add_source", fail)
+    with pytest.raises(RuntimeError):
+        app.ingest.add_text("ada-lovelace", "Ada loved horses.", "one")
+    assert app.index_for(ada).similarity_search("Ada", k=5) == []
