@@ -14,8 +14,16 @@ from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
 from clonr.ingest import IngestService
-from clonr.llm import (LOCAL_CHAT_MODELS, MINILM_ONNX, MINILM_TOKENIZER, get_chat_model, get_embeddings, is_installed,
-                       locate, resolve_chat_model_name)
+from clonr.llm import (
+    LOCAL_CHAT_MODELS,
+    MINILM_ONNX,
+    MINILM_TOKENIZER,
+    get_chat_model,
+    get_embeddings,
+    is_installed,
+    locate,
+    resolve_chat_model_name,
+)
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 

@@ -41,7 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_THREADS", "0", "CPU threads for the local model; 0 means one per core."),
     Setting("CLONR_MAX_MESSAGE_CHARS", "4000", "Longest chat message accepted, in characters."),
     Setting("CLONR_MAX_FILE_BYTES", "5000000", "Largest note file accepted for ingestion, in bytes."),
-    Setting("CLONR_WIDGET_URL", "http://127.0.0.1:7860", "Public base URL of the widget server, used in embed snippets."),
+    Setting("CLONR_WIDGET_URL", "http://127.0.0.1:7860",
+            "Public base URL of the widget server, used in embed snippets."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
     Setting("CLONR_STUDIO_PORT", "8501", "Port the studio listens on."),
 )

@@ -51,7 +51,7 @@ def test_each_fan_has_their_own_conversation(app: Clonr, ada, fake_chat) -> None
     app.chat.start_turn("ada-lovelace", "I am fan two", fan_id="two").text()
     sent = " ".join(m.text for m in fake_chat.calls[-1])
     assert "fan one" not in sent
-    assert [m.content for m in app.chat.history("ada-lovelace", "one")][0] == "I am fan one"
+    assert app.chat.history("ada-lovelace", "one")[0].content == "I am fan one"
 
 
 def test_the_greeting_opens_a_new_conversation(app: Clonr, ada, fake_chat) -> None:

@@ -10,8 +10,16 @@ import pytest
 
 from clonr import load_settings
 from clonr.errors import ConfigError, ModelError
-from clonr.llm import (LOCAL_CHAT_MODELS, LlamaCppChatModel, MiniLMEmbeddings, ModelFile, files, get_chat_model,
-                       locate, resolve_chat_model_name)
+from clonr.llm import (
+    LOCAL_CHAT_MODELS,
+    LlamaCppChatModel,
+    MiniLMEmbeddings,
+    ModelFile,
+    files,
+    get_chat_model,
+    locate,
+    resolve_chat_model_name,
+)
 
 
 def _chunked_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, payload: bytes, parts: int = 3) -> ModelFile:

@@ -11,7 +11,7 @@ from clonr.config import Settings
 from clonr.errors import InvalidInputError
 from clonr.store import Clone, SqlStore
 
-__all__ = ["CloneService", "LIMITS", "slugify"]
+__all__ = ["LIMITS", "CloneService", "slugify"]
 
 # Character limits per field: generous for people, small enough that the persona fits a prompt budget.
 LIMITS = {"name": 80, "short_description": 300, "long_description": 4000, "greeting": 1000,

@@ -25,7 +25,7 @@ class MiniLMEmbeddings(Embeddings):
         self._lock = threading.Lock()
 
     @cached_property
-    def _session(self):  # noqa: ANN202 - onnxruntime has no public types
+    def _session(self):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -34,7 +34,7 @@ class MiniLMEmbeddings(Embeddings):
                                             providers=["CPUExecutionProvider"])
 
     @cached_property
-    def _tokenizer(self):  # noqa: ANN202
+    def _tokenizer(self):
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(locate(MINILM_TOKENIZER, self._cache_dir)))

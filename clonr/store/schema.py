@@ -1,7 +1,18 @@
 """The record tables, one schema for SQLite and Postgres. Alembic migrations create them."""
 
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+                        Boolean,
+                        Column,
+                        DateTime,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+)
 
 metadata = MetaData()
 

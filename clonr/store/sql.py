@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
 from clonr.store.records import Clone, Message, Source
@@ -191,4 +191,4 @@ class SqlStore:
         self.engine.dispose()
 
 
-__all__ = ["SqlStore", "SQLAlchemyError", "redact_url"]
+__all__ = ["SqlStore", "redact_url"]

@@ -163,7 +163,7 @@ class EmbeddedVectorStore(VectorStore):
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k)]
 
-    def _select_relevance_score_fn(self):  # noqa: ANN202 - LangChain's signature
+    def _select_relevance_score_fn(self):
         return lambda score: max(0.0, min(1.0, score))
 
     @classmethod

@@ -45,7 +45,8 @@ class PgVectorStore(VectorStore):
         metadatas = metadatas or [{} for _ in texts]
         vectors = self._embedding.embed_documents(texts)
         rows = [{"c": self._collection, "id": item, "m": self._model_id, "t": text, "meta": json.dumps(meta),
-                 "e": _literal(vector)} for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True)]
+                 "e": _literal(vector)}
+                for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True)]
         with self._engine.begin() as connection:
             check_model(self._stored_model(connection), self._model_id)
             if rows:
@@ -92,7 +93,7 @@ class PgVectorStore(VectorStore):
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k)]
 
-    def _select_relevance_score_fn(self):  # noqa: ANN202 - LangChain's signature
+    def _select_relevance_score_fn(self):
         return lambda score: max(0.0, min(1.0, score))
 
     @classmethod

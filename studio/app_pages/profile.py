@@ -35,13 +35,12 @@ if saved:
         st.error(str(exc))
 
 if clone:
-    with st.expander("Create another clone"):
-        with st.form("profile_new_form"):
-            new_name = st.text_input("Name of the new clone", max_chars=80)
-            if st.form_submit_button("Create"):
-                try:
-                    created = app.clones.create(new_name)
-                    state.select_clone(created.id)
-                    st.rerun()
-                except ClonrError as exc:
-                    st.error(str(exc))
+    with st.expander("Create another clone"), st.form("profile_new_form"):
+        new_name = st.text_input("Name of the new clone", max_chars=80)
+        if st.form_submit_button("Create"):
+            try:
+                created = app.clones.create(new_name)
+                state.select_clone(created.id)
+                st.rerun()
+            except ClonrError as exc:
+                st.error(str(exc))
