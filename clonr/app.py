@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -84,17 +86,19 @@ class Clonr:
             others = [m for m in LOCAL_CHAT_MODELS if m != name and is_installed(LOCAL_CHAT_MODELS[m])]
             checks.append(Check("other local models", True, ", ".join(others) or "none installed"))
         if s.embeddings == "minilm":
-            checks.append(self._file_check("embeddings", "all-MiniLM-L6-v2", lambda: (
-                locate(MINILM_ONNX, s.home / "models"), locate(MINILM_TOKENIZER, s.home / "models"))[0]))
+            checks.append(self._file_check("embeddings", "all-MiniLM-L6-v2",
+                                           lambda: locate(MINILM_ONNX, s.home / "models")))
+            checks.append(self._file_check("tokenizer", "all-MiniLM-L6-v2",
+                                           lambda: locate(MINILM_TOKENIZER, s.home / "models")))
         else:
             checks.append(Check("embeddings", bool(s.openai_api_key), f"openai {s.openai_embedding_model}"))
         checks.append(Check("widget", True, s.widget_url))
         return checks
 
     @staticmethod
-    def _file_check(label: str, name: str, find: object) -> Check:
+    def _file_check(label: str, name: str, find: Callable[[], Path]) -> Check:
         try:
-            path = find()  # type: ignore[operator]
+            path = find()
         except ClonrError as exc:
             return Check(label, False, f"{name}: {exc}")
         return Check(label, True, f"{name} ({path}, sha256 verified)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from clonr import Clonr
+from clonr.store import Clone
 
 
 def make_clonr() -> Clonr:
@@ -15,3 +16,13 @@ def make_clonr() -> Clonr:
 @st.cache_resource(show_spinner="Opening Clonr…")
 def get_app() -> Clonr:
     return make_clonr()
+
+
+def current_clone() -> Clone:
+    """The clone selected in the sidebar; stops the page with a pointer to the Profile step if there is none."""
+    from studio import state
+
+    if not state.clone_id():
+        st.info("Create a clone on the Profile page first.")
+        st.stop()
+    return get_app().clones.get(state.clone_id())

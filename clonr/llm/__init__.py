@@ -7,6 +7,7 @@ Built-in backends register exactly as an extension would: `register_chat_model(n
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 from langchain_core.embeddings import Embeddings
@@ -91,7 +92,7 @@ def _local_factory(name: str) -> ChatModelFactory:
     def factory(settings: Settings) -> BaseChatModel:
         path = locate(LOCAL_CHAT_MODELS[name], settings.home / "models")
         return LlamaCppChatModel(model_path=str(path), model_name=name, n_ctx=settings.context_tokens,
-                                 n_threads=settings.threads, max_tokens=settings.reply_tokens)
+                                 n_threads=settings.threads or os.cpu_count() or 1, max_tokens=settings.reply_tokens)
     return factory
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -25,7 +26,7 @@ class MiniLMEmbeddings(Embeddings):
         self._lock = threading.Lock()
 
     @cached_property
-    def _session(self):
+    def _session(self) -> Any:  # an onnxruntime.InferenceSession, imported lazily
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -34,7 +35,7 @@ class MiniLMEmbeddings(Embeddings):
                                             providers=["CPUExecutionProvider"])
 
     @cached_property
-    def _tokenizer(self):
+    def _tokenizer(self) -> Any:  # a tokenizers.Tokenizer, imported lazily
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(locate(MINILM_TOKENIZER, self._cache_dir)))

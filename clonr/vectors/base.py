@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
 
 from clonr.errors import StorageError
 
@@ -18,3 +24,27 @@ def check_model(stored: str, current: str) -> None:
     if stored and stored != current:
         raise StorageError(f"This index holds vectors from the embedding model {stored!r}, not {current!r}: set "
                            "CLONR_EMBEDDINGS back, or delete and re-ingest the clone's sources.")
+
+
+class CosineVectorStore(VectorStore):
+    """The search methods every Clonr index shares; an adapter implements the by-vector search only.
+
+    Scores are cosine similarities (higher is closer), which are also the relevance scores, clamped to [0, 1].
+    """
+
+    @abstractmethod
+    def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4,
+                                               **kwargs: Any) -> list[tuple[Document, float]]: ...
+
+    def similarity_search_with_score(self, query: str, k: int = 4,
+                                     **kwargs: Any) -> list[tuple[Document, float]]:
+        return self.similarity_search_with_score_by_vector(self.embeddings.embed_query(query), k)
+
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k)]
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score(query, k)]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        return lambda score: max(0.0, min(1.0, score))

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
 
-from clonr.vectors.base import check_model, index_model_id
+from clonr.vectors.base import CosineVectorStore, check_model, index_model_id
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -42,7 +41,7 @@ class _Table:
     model_id: str = ""
 
 
-class EmbeddedVectorStore(VectorStore):
+class EmbeddedVectorStore(CosineVectorStore):
     """A LangChain `VectorStore` persisted in one file; ids given by the caller make `add_*` an upsert."""
 
     def __init__(self, embedding: Embeddings, folder: Path, collection: str) -> None:
@@ -94,7 +93,7 @@ class EmbeddedVectorStore(VectorStore):
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         texts = list(texts)
-        ids = list(ids) if ids else [uuid.uuid4().hex for _ in texts]
+        ids = [item or uuid.uuid4().hex for item in ids] if ids else [uuid.uuid4().hex for _ in texts]
         metadatas = [dict(m) for m in metadatas] if metadatas else [{} for _ in texts]
         vectors = _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
         with self._exclusive():
@@ -153,18 +152,6 @@ class EmbeddedVectorStore(VectorStore):
         best = np.argsort(-scores, kind="stable")[:k]
         return [(self._document(table, int(n)), float(scores[n])) for n in best]
 
-    def similarity_search_with_score(self, query: str, k: int = 4,
-                                     **kwargs: Any) -> list[tuple[Document, float]]:
-        return self.similarity_search_with_score_by_vector(self._embedding.embed_query(query), k)
-
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
-        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k)]
-
-    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        return [doc for doc, _ in self.similarity_search_with_score(query, k)]
-
-    def _select_relevance_score_fn(self):
-        return lambda score: max(0.0, min(1.0, score))
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,

@@ -10,17 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
 from sqlalchemy.engine import Engine
 
-from clonr.vectors.base import check_model, index_model_id
+from clonr.vectors.base import CosineVectorStore, check_model, index_model_id
 
 
 def _literal(vector: Iterable[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
-class PgVectorStore(VectorStore):
+class PgVectorStore(CosineVectorStore):
     """A LangChain `VectorStore` over the `clonr_vectors` table that the Alembic migration creates."""
 
     def __init__(self, embedding: Embeddings, engine: Engine, collection: str) -> None:
@@ -41,7 +40,7 @@ class PgVectorStore(VectorStore):
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         texts = list(texts)
-        ids = list(ids) if ids else [uuid.uuid4().hex for _ in texts]
+        ids = [item or uuid.uuid4().hex for item in ids] if ids else [uuid.uuid4().hex for _ in texts]
         metadatas = metadatas or [{} for _ in texts]
         vectors = self._embedding.embed_documents(texts)
         rows = [{"c": self._collection, "id": item, "m": self._model_id, "t": text, "meta": json.dumps(meta),
@@ -83,18 +82,6 @@ class PgVectorStore(VectorStore):
                 {"c": self._collection, "q": _literal(embedding), "k": k}).all()
         return [(Document(id=r.id, page_content=r.text, metadata=r.metadata), float(r.score)) for r in rows]
 
-    def similarity_search_with_score(self, query: str, k: int = 4,
-                                     **kwargs: Any) -> list[tuple[Document, float]]:
-        return self.similarity_search_with_score_by_vector(self._embedding.embed_query(query), k)
-
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
-        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k)]
-
-    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        return [doc for doc, _ in self.similarity_search_with_score(query, k)]
-
-    def _select_relevance_score_fn(self):
-        return lambda score: max(0.0, min(1.0, score))
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,

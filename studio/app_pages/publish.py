@@ -3,15 +3,11 @@
 import streamlit as st
 
 from clonr import ClonrError
-from studio import state
-from studio.resources import get_app
+from studio.resources import current_clone, get_app
 
 app = get_app()
 st.header("Publish")
-if not state.clone_id():
-    st.info("Create a clone on the Profile page first.")
-    st.stop()
-clone = app.clones.get(state.clone_id())
+clone = current_clone()
 
 try:
     if clone.published:

@@ -4,15 +4,11 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.ingest import TEXT_SUFFIXES
-from studio import state
-from studio.resources import get_app
+from studio.resources import current_clone, get_app
 
 app = get_app()
 st.header("Sources")
-if not state.clone_id():
-    st.info("Create a clone on the Profile page first.")
-    st.stop()
-clone = app.clones.get(state.clone_id())
+clone = current_clone()
 st.caption(f"What {clone.name} knows comes from these notes. Adding the same text twice is harmless.")
 
 with st.form("sources_paste_form", clear_on_submit=True):

@@ -3,16 +3,12 @@
 import streamlit as st
 
 from clonr import ClonrError
-from studio import state
-from studio.resources import get_app
+from studio.resources import current_clone, get_app
 
 STUDIO_FAN = "studio"
 app = get_app()
 st.header("Test chat")
-if not state.clone_id():
-    st.info("Create a clone on the Profile page first.")
-    st.stop()
-clone = app.clones.get(state.clone_id())
+clone = current_clone()
 
 history = app.chat.history(clone.id, STUDIO_FAN, limit=50)
 if not history and clone.greeting:
