@@ -6,14 +6,14 @@ from clonr import ClonrError
 from studio import state
 from studio.resources import get_app
 
-st.set_page_config(page_title="Clonr studio", page_icon="🪞", layout="wide")
+st.set_page_config(page_title="Clonr studio", page_icon=":material/face:", layout="wide")
 state.init()
 
 PAGES = [
-    st.Page("app_pages/profile.py", title="1 · Profile", icon="👤", default=True),
-    st.Page("app_pages/sources.py", title="2 · Sources", icon="📚"),
-    st.Page("app_pages/test_chat.py", title="3 · Test chat", icon="💬"),
-    st.Page("app_pages/publish.py", title="4 · Publish", icon="🚀"),
+    st.Page("app_pages/profile.py", title="1 · Profile", icon=":material/person:", default=True),
+    st.Page("app_pages/sources.py", title="2 · Sources", icon=":material/library_books:"),
+    st.Page("app_pages/test_chat.py", title="3 · Test chat", icon=":material/chat:"),
+    st.Page("app_pages/publish.py", title="4 · Publish", icon=":material/rocket_launch:"),
 ]
 
 try:
@@ -36,8 +36,10 @@ with st.sidebar:
         sources = app.ingest.list_sources(current.id)
         steps = {"Profile": bool(current.long_description or current.short_description),
                  "Sources": bool(sources), "Published": current.published}
+        st.progress(sum(steps.values()) / len(steps), text="Your progress")
         for step, done in steps.items():
-            st.markdown(f"{'✅' if done else '⬜️'} {step}")
+            icon = ":material/check_circle:" if done else ":material/radio_button_unchecked:"
+            st.markdown(f"{icon} {step}")
     else:
         st.info("Create your first clone on the Profile page.")
 

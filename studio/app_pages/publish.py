@@ -27,4 +27,4 @@ if clone.published:
     url = app.clones.widget_url(clone)
     st.markdown(f"Widget address: [{url}]({url})")
     st.caption("Paste this into any web page to embed the chat:")
-    st.code(app.clones.embed_snippet(clone), language="html")
+    st.code(app.clones.embed_snippet(clone), language="html", wrap_lines=True)
