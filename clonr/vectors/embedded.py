@@ -1,15 +1,16 @@
-"""The embedded vector index: one `.npz` file per collection under CLONR_HOME/vectors.
+"""The embedded vector index: rows in one SQLite file under CLONR_HOME, searched exactly in memory with numpy.
 
-Exact cosine search over a float32 matrix, which is fast enough for one creator's notes (tens of thousands of
-chunks). Writes take an exclusive file lock, re-read the file and replace it atomically, so the studio and
-the widget (separate processes) never lose each other's writes; readers reload when the file changes.
+SQLite gives durable, concurrent writes (the studio and the widget are separate processes) without a server.
+Each process keeps one in-memory matrix per collection and catches up incrementally: every write stamps its
+rows with a rising sequence number, so a reader loads only rows newer than it has seen. Deletes bump the
+collection's generation and make readers reload it whole. Exact cosine search over 100k 384-dim vectors takes
+a few milliseconds, which is enough for one clone's notes and one fan's memories.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
+import sqlite3
 import tempfile
 import threading
 import uuid
@@ -25,6 +26,15 @@ from langchain_core.embeddings import Embeddings
 
 from clonr.vectors.base import CosineVectorStore, check_model, index_model_id
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    collection TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, model TEXT NOT NULL,
+    text TEXT NOT NULL, metadata TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (collection, id));
+CREATE INDEX IF NOT EXISTS vectors_by_seq ON vectors (collection, seq);
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY, seq INTEGER NOT NULL, generation INTEGER NOT NULL, model TEXT NOT NULL);
+"""
+
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
     """Stored and query vectors are L2-normalised, so a dot product is the cosine similarity."""
@@ -33,125 +43,162 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class _Table:
+class _Cache:
+    """One collection as this process last saw it."""
+
+    generation: int = -1
+    seq: int = 0
+    model: str = ""
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     metadatas: list[dict[str, Any]] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    model_id: str = ""
+    position: dict[str, int] = field(default_factory=dict)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    size: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, item: str, text: str, metadata: dict[str, Any], vector: np.ndarray) -> None:
+        if item in self.position:
+            n = self.position[item]
+            self.texts[n], self.metadatas[n], self.matrix[n] = text, metadata, vector
+            return
+        if self.size == len(self.matrix):  # grow by doubling: appends stay amortised O(1)
+            grown = np.zeros((max(64, 2 * self.size), len(vector)), dtype=np.float32)
+            if self.size:
+                grown[:self.size] = self.matrix[:self.size]
+            self.matrix = grown
+        self.matrix[self.size] = vector
+        self.position[item] = self.size
+        self.ids.append(item)
+        self.texts.append(text)
+        self.metadatas.append(metadata)
+        self.size += 1
+
+
+_CACHES: dict[tuple[str, str], _Cache] = {}
+_CACHES_LOCK = threading.Lock()
 
 
 class EmbeddedVectorStore(CosineVectorStore):
-    """A LangChain `VectorStore` persisted in one file; ids given by the caller make `add_*` an upsert."""
+    """A LangChain `VectorStore` in `folder/index.sqlite`; ids given by the caller make `add_*` an upsert."""
 
     def __init__(self, embedding: Embeddings, folder: Path, collection: str) -> None:
         self._embedding = embedding
         self._model_id = index_model_id(embedding)
-        self._path = folder / f"{collection}.npz"
-        self._lock_path = folder / f"{collection}.lock"
-        self._thread_lock = threading.Lock()
-        self._cached: _Table | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._path = folder / "index.sqlite"
+        self._collection = collection
+        with _CACHES_LOCK:
+            self._cache = _CACHES.setdefault((str(self._path), collection), _Cache())
 
     @property
     def embeddings(self) -> Embeddings:
         return self._embedding
 
     @contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _connect(self) -> Iterator[sqlite3.Connection]:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, self._lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _read(self) -> _Table:
+        connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
         try:
-            stat = self._path.stat()
-        except FileNotFoundError:
-            return _Table()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if self._cached is None or stamp != self._stamp:
-            with np.load(self._path, allow_pickle=False) as data:
-                self._cached = _Table(ids=data["ids"].tolist(), texts=data["texts"].tolist(),
-                                      metadatas=[json.loads(m) for m in data["metadatas"].tolist()],
-                                      vectors=data["vectors"], model_id=str(data["model_id"]))
-            self._stamp = stamp
-        return self._cached
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            yield connection
+        finally:
+            connection.close()
 
-    def _write(self, table: _Table) -> None:
-        with tempfile.NamedTemporaryFile(dir=self._path.parent, prefix=".tmp-", suffix=".npz", delete=False) as out:
-            np.savez(out, ids=np.array(table.ids, dtype=str), texts=np.array(table.texts, dtype=str),
-                     metadatas=np.array([json.dumps(m) for m in table.metadatas], dtype=str),
-                     vectors=table.vectors.astype(np.float32), model_id=np.array(table.model_id))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(out.name, self._path)
+    @contextmanager
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, int, int, str]]:
+        """A write transaction with the collection's (seq, generation, model), created if new."""
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                row = connection.execute("SELECT seq, generation, model FROM collections WHERE name = ?",
+                                         (self._collection,)).fetchone()
+                if row is None:
+                    row = (0, 0, "")
+                    connection.execute("INSERT INTO collections VALUES (?, 0, 0, '')", (self._collection,))
+                yield connection, *row
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def _sync(self) -> _Cache:
+        """Bring this process's copy up to date: new rows only, or a full reload after deletes."""
+        cache = self._cache
+        with self._connect() as connection:
+            state = connection.execute("SELECT seq, generation, model FROM collections WHERE name = ?",
+                                       (self._collection,)).fetchone()
+            if state is None:
+                return cache
+            seq, generation, model = state
+            if generation == cache.generation and seq == cache.seq:
+                return cache
+            with cache.lock:
+                if generation != cache.generation:
+                    fresh = _Cache(lock=cache.lock)
+                    cache.__dict__.update(fresh.__dict__)
+                    since = 0
+                else:
+                    since = cache.seq
+                rows = connection.execute(
+                    "SELECT id, text, metadata, vector FROM vectors WHERE collection = ? AND seq > ? AND seq <= ? "
+                    "ORDER BY seq", (self._collection, since, seq))
+                for item, text, metadata, blob in rows:
+                    cache.put(item, text, json.loads(metadata), np.frombuffer(blob, dtype=np.float32))
+                cache.generation, cache.seq, cache.model = generation, seq, model
+        return cache
 
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         texts = list(texts)
         ids = [item or uuid.uuid4().hex for item in ids] if ids else [uuid.uuid4().hex for _ in texts]
         metadatas = [dict(m) for m in metadatas] if metadatas else [{} for _ in texts]
+        if not texts:
+            return []
         vectors = _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
-        with self._exclusive():
-            table = self._read()
-            if table.ids:
-                check_model(table.model_id, self._model_id)
-            position = {item: n for n, item in enumerate(table.ids)}
-            new_ids, new_texts, new_metas = list(table.ids), list(table.texts), list(table.metadatas)
-            matrix = table.vectors if table.ids else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-            appended = []
-            for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True):
-                if item in position:
-                    n = position[item]
-                    new_texts[n], new_metas[n] = text, meta
-                    matrix = matrix.copy() if matrix is table.vectors else matrix
-                    matrix[n] = vector
-                else:
-                    position[item] = len(new_ids)
-                    new_ids.append(item)
-                    new_texts.append(text)
-                    new_metas.append(meta)
-                    appended.append(vector)
-            if appended:
-                matrix = np.vstack([matrix, np.stack(appended)])
-            self._write(_Table(new_ids, new_texts, new_metas, matrix, self._model_id))
+        with self._write() as (connection, seq, _generation, model):
+            check_model(model, self._model_id)
+            rows = [(self._collection, item, seq + n + 1, self._model_id, text, json.dumps(meta), vector.tobytes())
+                    for n, (item, text, meta, vector) in enumerate(zip(ids, texts, metadatas, vectors, strict=True))]
+            connection.executemany(
+                "INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
+                "seq = excluded.seq, model = excluded.model, text = excluded.text, metadata = excluded.metadata, "
+                "vector = excluded.vector", rows)
+            connection.execute("UPDATE collections SET seq = ?, model = ? WHERE name = ?",
+                               (seq + len(rows), self._model_id, self._collection))
         return ids
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         if not ids:
             return False
-        doomed = set(ids)
-        with self._exclusive():
-            table = self._read()
-            keep = [n for n, item in enumerate(table.ids) if item not in doomed]
-            if len(keep) != len(table.ids):
-                self._write(_Table([table.ids[n] for n in keep], [table.texts[n] for n in keep],
-                                   [table.metadatas[n] for n in keep], table.vectors[keep], table.model_id))
+        with self._write() as (connection, _seq, _generation, _model):
+            connection.executemany("DELETE FROM vectors WHERE collection = ? AND id = ?",
+                                   [(self._collection, item) for item in ids])
+            connection.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?",
+                               (self._collection,))
         return True
 
     def get_by_ids(self, ids: list[str], /) -> list[Document]:
-        table = self._read()
-        position = {item: n for n, item in enumerate(table.ids)}
-        return [self._document(table, position[item]) for item in ids if item in position]
+        cache = self._sync()
+        with cache.lock:
+            return [self._document(cache, cache.position[item]) for item in ids if item in cache.position]
 
     @staticmethod
-    def _document(table: _Table, n: int) -> Document:
-        return Document(id=table.ids[n], page_content=table.texts[n], metadata=table.metadatas[n])
+    def _document(cache: _Cache, n: int) -> Document:
+        return Document(id=cache.ids[n], page_content=cache.texts[n], metadata=dict(cache.metadatas[n]))
 
     def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4,
                                                **kwargs: Any) -> list[tuple[Document, float]]:
-        table = self._read()
-        if not table.ids or k <= 0:
-            return []
-        check_model(table.model_id, self._model_id)
-        scores = table.vectors @ _unit(np.asarray(embedding, dtype=np.float32))
-        best = np.argsort(-scores, kind="stable")[:k]
-        return [(self._document(table, int(n)), float(scores[n])) for n in best]
-
+        cache = self._sync()
+        with cache.lock:
+            if not cache.size or k <= 0:
+                return []
+            check_model(cache.model, self._model_id)
+            scores = cache.matrix[:cache.size] @ _unit(np.asarray(embedding, dtype=np.float32))
+            k = min(k, cache.size)
+            best = np.argpartition(-scores, k - 1)[:k]
+            best = best[np.lexsort((best, -scores[best]))]
+            return [(self._document(cache, int(n)), float(scores[n])) for n in best]
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,

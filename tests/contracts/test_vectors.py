@@ -87,4 +87,18 @@ def test_the_embedded_index_persists_and_sees_other_writers(tmp_path: Path, fake
     assert reader.similarity_search("x") == []
     writer.add_texts(["persisted"], ids=["p"])
     assert reader.get_by_ids(["p"])[0].page_content == "persisted"
-    assert not list(tmp_path.glob(".tmp-*")), "no temporary file is left behind"
+
+
+def test_the_embedded_index_catches_up_with_writes_from_another_process(tmp_path: Path, fake_embeddings) -> None:
+    import subprocess
+    import sys
+
+    index = EmbeddedVectorStore(fake_embeddings, tmp_path, "c")
+    index.add_texts(["one", "two"], ids=["1", "2"])
+    assert len(index.similarity_search("x", k=10)) == 2
+    script = ("import sys; from pathlib import Path; from langchain_core.embeddings import DeterministicFakeEmbedding;"
+              "from clonr.vectors import EmbeddedVectorStore as S;"
+              "s = S(DeterministicFakeEmbedding(size=32), Path(sys.argv[1]), 'c');"
+              "s.add_texts(['three', 'two again'], ids=['3', '2']); s.delete(['1'])")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
+    assert sorted(d.page_content for d in index.similarity_search("x", k=10)) == ["three", "two again"]
