@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
@@ -16,6 +17,7 @@ from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
 from clonr.ingest import IngestService
+from clonr.jobs import BackgroundWorker
 from clonr.llm import (
     LOCAL_CHAT_MODELS,
     MINILM_ONNX,
@@ -26,6 +28,7 @@ from clonr.llm import (
     locate,
     resolve_chat_model_name,
 )
+from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryService, ModelImportanceScorer
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 
@@ -43,15 +46,20 @@ class Clonr:
     """Settings, the store, and the services over them. Models load lazily, once, on first use."""
 
     def __init__(self, settings: Settings | None = None, *, chat_model: BaseChatModel | None = None,
-                 embeddings: Embeddings | None = None) -> None:
+                 embeddings: Embeddings | None = None, clock: Callable[[], datetime] | None = None,
+                 importance: ImportanceScorer | None = None) -> None:
         self.settings = settings or load_settings()
         self.store = open_store(self.settings)
         self._chat_model = chat_model
         self._embeddings = embeddings
+        self._importance = importance
         self._lock = threading.Lock()
+        self.worker = BackgroundWorker()
         self.clones = CloneService(self.store, self.settings)
         self.ingest = IngestService(self.store, self.settings, self.index_for)
-        self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for)
+        self.memory = MemoryService(self.store, self.collection, self._importance_scorer, self.worker, clock=clock)
+        self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
+                                self.worker)
 
     @property
     def chat_model(self) -> BaseChatModel:
@@ -67,8 +75,18 @@ class Clonr:
                 self._embeddings = get_embeddings(self.settings)
             return self._embeddings
 
+    def _importance_scorer(self) -> ImportanceScorer:
+        if self._importance is None:
+            self._importance = (HeuristicImportanceScorer() if self.settings.importance == "heuristic"
+                                else ModelImportanceScorer(self.chat_model))
+        return self._importance
+
+    def collection(self, name: str) -> VectorStore:
+        return open_index(self.settings, self.store, self.embeddings, name)
+
     def index_for(self, clone: Clone) -> VectorStore:
-        return open_index(self.settings, self.store, self.embeddings, f"clone_{clone.id}")
+        """The clone's notes (its sources' chunks)."""
+        return self.collection(f"clone_{clone.id}")
 
     def doctor(self) -> list[Check]:
         """What is active and whether it works, without loading a model into memory."""

@@ -31,6 +31,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_CHAT_MODEL", "auto", "Chat model: `qwen2.5-1.5b`, `qwen2.5-0.5b`, `smollm2` (local, bundled), "
             "`openai`, or `auto` (openai when OPENAI_API_KEY is set, else the best local model installed)."),
     Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
+    Setting("CLONR_IMPORTANCE", "model", "How memory importance is scored, off the reply path: `model` (asks the "
+            "chat model) or `heuristic` (a fixed rule, no model calls)."),
     Setting("OPENAI_API_KEY", "", "Key for an OpenAI-compatible endpoint; never logged."),
     Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server)."),
     Setting("CLONR_OPENAI_MODEL", "gpt-4o-mini", "Chat model name on the OpenAI-compatible endpoint."),
@@ -60,6 +62,7 @@ class Settings:
     vectors: str
     chat_model: str
     embeddings: str
+    importance: str
     openai_api_key: str
     openai_base_url: str
     openai_model: str
@@ -121,6 +124,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector")),
         chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
+        importance=_choice(values, "CLONR_IMPORTANCE", ("model", "heuristic")),
         openai_api_key=values["OPENAI_API_KEY"].strip(),
         openai_base_url=values["OPENAI_BASE_URL"].strip(),
         openai_model=values["CLONR_OPENAI_MODEL"].strip(),

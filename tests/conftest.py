@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic import Field
 
 from clonr import Clonr, load_settings
 from clonr.config import SETTINGS, Settings
+from clonr.memory import HeuristicImportanceScorer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,10 +97,32 @@ def settings() -> Settings:
     return load_settings()
 
 
+class FixedClock:
+    """A clock that only moves when a test moves it."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 @pytest.fixture
-def app(settings: Settings, fake_chat: FakeChatModel, fake_embeddings: DeterministicFakeEmbedding) -> Clonr:
-    """The service object over SQLite and the embedded index, with the fake model and embeddings."""
-    return Clonr(settings, chat_model=fake_chat, embeddings=fake_embeddings)
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def app(settings: Settings, fake_chat: FakeChatModel, fake_embeddings: DeterministicFakeEmbedding,
+        clock: FixedClock) -> Iterator[Clonr]:
+    """The service object over SQLite and the embedded index, with the fake model, embeddings and clock."""
+    app = Clonr(settings, chat_model=fake_chat, embeddings=fake_embeddings, clock=clock,
+                importance=HeuristicImportanceScorer())
+    yield app
+    app.worker.drain()
 
 
 # -- Postgres + pgvector ---------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from clonr.store import Clone, Message
 TokenCounter = Callable[[str], int]
 MESSAGE_OVERHEAD = 8  # chat-template tokens around each message
 PERSONA_SHARE = 0.45  # of the whole budget
-NOTES_SHARE = 0.5  # of what is left after the persona and the new message
+MEMORY_SHARE = 0.25  # of the whole budget, at most: what the clone remembers of this fan
+NOTES_SHARE = 0.5  # of what is left after the persona, the memories and the new message
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class PromptPlan:
     sections: list[PromptSection]
     budget: int
     notes: list[Document] = field(default_factory=list)
+    memories: list[str] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -73,8 +75,11 @@ def persona_text(clone: Clone, long_description: str) -> str:
 
 
 def build_prompt(clone: Clone, message: str, history: Sequence[Message], notes: Sequence[Document],
-                 count: TokenCounter, budget: int) -> PromptPlan:
-    """Fit persona, notes, history and the new message into `budget` tokens; the new message always fits."""
+                 count: TokenCounter, budget: int, memories: Sequence[str] = ()) -> PromptPlan:
+    """Fit persona, memories, notes, history and the new message into `budget` tokens.
+
+    The new message always fits (or is refused); memories come ranked, and the lowest are dropped first.
+    """
     message_tokens = count(message) + MESSAGE_OVERHEAD
     if message_tokens > budget // 2:
         raise InvalidInputError(f"Your message is {message_tokens} tokens; this model takes at most {budget // 2} "
@@ -88,6 +93,17 @@ def build_prompt(clone: Clone, message: str, history: Sequence[Message], notes: 
         persona = truncate_to_tokens(persona, persona_budget, count)
     persona_tokens = count(persona) + MESSAGE_OVERHEAD
     remaining = budget - persona_tokens - message_tokens
+
+    memory_block, memory_tokens, used_memories = "", 0, []
+    memory_header = "\n\nWhat you remember about this fan from earlier conversations (dated):"
+    for line in memories:
+        candidate = f"{memory_block or memory_header}\n- {line}"
+        tokens = count(candidate)
+        if tokens > min(remaining, int(budget * MEMORY_SHARE)):
+            break
+        memory_block, memory_tokens = candidate, tokens
+        used_memories.append(line)
+    remaining -= memory_tokens
 
     notes_budget = int(remaining * NOTES_SHARE)
     used_notes: list[Document] = []
@@ -118,7 +134,9 @@ def build_prompt(clone: Clone, message: str, history: Sequence[Message], notes: 
             kept.insert(0, AIMessage(clone.greeting))
             history_tokens += greeting_tokens
 
-    messages: list[BaseMessage] = [SystemMessage(persona + notes_block), *kept, HumanMessage(message)]
-    sections = [PromptSection("persona", persona_tokens, 1), PromptSection("notes", notes_tokens, len(used_notes)),
+    messages: list[BaseMessage] = [SystemMessage(persona + memory_block + notes_block), *kept, HumanMessage(message)]
+    sections = [PromptSection("persona", persona_tokens, 1),
+                PromptSection("memories", memory_tokens, len(used_memories)),
+                PromptSection("notes", notes_tokens, len(used_notes)),
                 PromptSection("history", history_tokens, len(kept)), PromptSection("message", message_tokens, 1)]
-    return PromptPlan(messages=messages, sections=sections, budget=budget, notes=used_notes)
+    return PromptPlan(messages=messages, sections=sections, budget=budget, notes=used_notes, memories=used_memories)

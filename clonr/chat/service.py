@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
-from clonr.chat.prompt import PromptPlan, build_prompt
+from clonr.chat.prompt import MEMORY_SHARE, PromptPlan, build_prompt
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError
+from clonr.jobs import BackgroundWorker
 from clonr.llm import context_tokens, count_tokens
+from clonr.memory import MemoryService, RecalledMemory
 from clonr.store import Clone, Message, SqlStore
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,11 @@ class Turn:
     """
 
     def __init__(self, store: SqlStore, model: BaseChatModel, clone: Clone, fan_id: str, message: str,
-                 plan: PromptPlan) -> None:
+                 plan: PromptPlan, recalled: list[RecalledMemory],
+                 on_saved: Callable[[Turn, tuple[int, int]], None]) -> None:
         self._store = store
+        self._on_saved = on_saved
+        self.recalled = recalled
         self._model = model
         self.clone = clone
         self.fan_id = fan_id
@@ -63,7 +68,8 @@ class Turn:
 
     def _save(self, text: str) -> None:
         self.reply = text.strip() or text
-        self._store.add_exchange(self.clone.id, self.fan_id, self.message, self.reply)
+        ids = self._store.add_exchange(self.clone.id, self.fan_id, self.message, self.reply)
+        self._on_saved(self, ids)
 
     def text(self) -> str:
         """Run the turn to the end and return the whole reply."""
@@ -74,11 +80,13 @@ class Turn:
 
 class ChatService:
     def __init__(self, store: SqlStore, settings: Settings, model: Callable[[], BaseChatModel],
-                 index_for: Callable[[Clone], VectorStore]) -> None:
+                 index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker) -> None:
         self._store = store
         self._settings = settings
         self._model = model
         self._index_for = index_for
+        self._memory = memory
+        self._worker = worker
 
     def validate_message(self, message: str) -> str:
         message = (message or "").strip()
@@ -107,9 +115,20 @@ class ChatService:
         model = self._model()
         history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
         notes = self._index_for(clone).similarity_search(message, k=NOTES_TO_RETRIEVE)
-        plan = build_prompt(clone, message, history, notes, lambda text: count_tokens(model, text),
-                            self.prompt_budget(model))
-        return Turn(self._store, model, clone, fan_id, message, plan)
+        budget = self.prompt_budget(model)
+
+        def count(text: str) -> int:
+            return count_tokens(model, text)
+
+        recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
+                                       exclude_messages={m.id for m in history})
+        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled])
+        return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember)
+
+    def _remember(self, turn: Turn, message_ids: tuple[int, int]) -> None:
+        """After the reply: the exchange becomes memories on the worker, never delaying the fan."""
+        self._worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
+                            message_ids)
 
     def history(self, clone_ref: str, fan_id: str = "me", limit: int = 100) -> list[Message]:
         clone = self._store.get_clone(clone_ref)

@@ -40,3 +40,24 @@ class Message:
     role: str  # "user" or "assistant"
     content: str
     created_at: datetime
+
+
+SHARED_FAN = "*"  # fan_id of memories every fan shares; never a valid fan id
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: str
+    clone_id: str
+    fan_id: str
+    kind: str  # observation, reflection, event
+    text: str
+    importance: int | None
+    happened_at: datetime
+    created_at: datetime
+    last_accessed_at: datetime
+    pinned: bool = False
+    superseded_by: str | None = None
+    source: str | None = None
+    message_id: int | None = None
+    evidence: tuple[str, ...] = ()

@@ -53,3 +53,21 @@ messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_messages_conversation", "clone_id", "fan_id", "id"),
 )
+
+memories = Table(
+    "memories", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("fan_id", String(64), nullable=False),  # "*" for memories every fan shares (events)
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("importance", Integer, nullable=True),  # None until scored, off the reply path
+    Column("happened_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_accessed_at", DateTime(timezone=True), nullable=False),
+    Column("pinned", Boolean, nullable=False, default=False),
+    Column("superseded_by", String(32), nullable=True),
+    Column("source", Text, nullable=True),  # provenance, e.g. "chat" or "import:D3:12"
+    Column("message_id", Integer, nullable=True),  # the message this observation was made from
+    Column("evidence", Text, nullable=False, default="[]"),  # JSON list of memory ids a reflection cites
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,8 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
-from clonr.store.records import Clone, Message, Source
-from clonr.store.schema import clones, messages, sources
+from clonr.store.records import Clone, Memory, Message, Source
+from clonr.store.schema import clones, memories, messages, sources
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 72_001  # advisory lock id, so that several servers migrate one at a time
@@ -170,14 +172,25 @@ class SqlStore:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str) -> None:
-        """Store a user message and the clone's reply together, or neither."""
+    def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str) -> tuple[int, int]:
+        """Store a user message and the clone's reply together, or neither; returns their ids."""
         now = _now()
         with self._transaction() as connection:
-            connection.execute(messages.insert(), [
-                dict(clone_id=clone_id, fan_id=fan_id, role="user", content=user_text, created_at=now),
-                dict(clone_id=clone_id, fan_id=fan_id, role="assistant", content=reply_text, created_at=now),
-            ])
+            ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, role=role,
+                                                               content=content, created_at=now)).inserted_primary_key[0]
+                   for role, content in (("user", user_text), ("assistant", reply_text))]
+        return ids[0], ids[1]
+
+    def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
+        """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""
+        if not items:
+            return []
+        with self._transaction() as connection:
+            result = connection.execute(
+                messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+                [dict(clone_id=clone_id, fan_id=fan_id, role=role, content=content, created_at=when)
+                 for role, content, when in items])
+            return list(result.scalars().all())
 
     def recent_messages(self, clone_id: str, fan_id: str, limit: int = 50) -> list[Message]:
         """The last `limit` messages of a conversation, oldest first."""
@@ -187,8 +200,117 @@ class SqlStore:
             rows = connection.execute(query).mappings().all()
         return [Message(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
 
+    # -- memories -------------------------------------------------------------------------------
+
+    def add_memories(self, items: list[Memory]) -> None:
+        if not items:
+            return
+        with self._transaction() as connection:
+            connection.execute(memories.insert(), [_memory_row(m) for m in items])
+
+    def get_memories(self, ids: list[str]) -> list[Memory]:
+        """The memories with these ids, in the order asked; missing ids are skipped."""
+        if not ids:
+            return []
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(memories).where(memories.c.id.in_(ids))).mappings().all()
+        found = {row["id"]: _memory(row) for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    def list_memories(self, clone_id: str, fan_ids: list[str], *, limit: int = 100, offset: int = 0,
+                      pinned_only: bool = False, unscored_only: bool = False,
+                      include_superseded: bool = True) -> list[Memory]:
+        """Newest first."""
+        query = sa.select(memories).where(memories.c.clone_id == clone_id, memories.c.fan_id.in_(fan_ids))
+        if pinned_only:
+            query = query.where(memories.c.pinned.is_(True))
+        if unscored_only:
+            query = query.where(memories.c.importance.is_(None))
+        if not include_superseded:
+            query = query.where(memories.c.superseded_by.is_(None))
+        query = query.order_by(memories.c.happened_at.desc(), memories.c.id).limit(limit).offset(offset)
+        with self._transaction() as connection:
+            return [_memory(row) for row in connection.execute(query).mappings().all()]
+
+    def update_memory(self, memory_id: str, **fields: Any) -> None:
+        allowed = {"text", "importance", "pinned", "superseded_by", "last_accessed_at"}
+        if set(fields) - allowed:
+            raise ValueError(f"unknown memory fields: {sorted(set(fields) - allowed)}")
+        with self._transaction() as connection:
+            connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
+
+    def touch_memories(self, ids: list[str], when: datetime) -> None:
+        if ids:
+            with self._transaction() as connection:
+                connection.execute(memories.update().where(memories.c.id.in_(ids)).values(last_accessed_at=when))
+
+    def delete_memories(self, ids: list[str]) -> None:
+        if ids:
+            with self._transaction() as connection:
+                connection.execute(memories.delete().where(memories.c.id.in_(ids)))
+
+    def memory_ids(self, clone_id: str, fan_id: str) -> list[str]:
+        query = sa.select(memories.c.id).where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id)
+        with self._transaction() as connection:
+            return list(connection.execute(query).scalars().all())
+
+    def delete_fan(self, clone_id: str, fan_id: str) -> None:
+        """Everything about one fan of one clone, in one transaction: memories and messages."""
+        with self._transaction() as connection:
+            connection.execute(memories.delete().where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id))
+            connection.execute(messages.delete().where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id))
+
+    def lexical_search(self, clone_id: str, fan_ids: list[str], query: str, limit: int = 50) -> list[tuple[str, float]]:
+        """(memory id, score) best first by BM25 (SQLite FTS5) or ts_rank (Postgres); higher is better."""
+        terms = _search_terms(query)
+        if not terms:
+            return []
+        with self._transaction() as connection:
+            if connection.dialect.name == "sqlite":
+                match = " OR ".join(f'"{term}"' for term in terms)
+                rows = connection.execute(sa.text(
+                    "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts "
+                    "JOIN memories m ON m.rowid = memories_fts.rowid "
+                    f"WHERE memories_fts MATCH :match AND m.clone_id = :clone AND m.fan_id IN "
+                    f"({', '.join(f':fan{n}' for n in range(len(fan_ids)))}) "
+                    "ORDER BY score DESC LIMIT :limit"),
+                    {"match": match, "clone": clone_id, "limit": limit,
+                     **{f"fan{n}": fan for n, fan in enumerate(fan_ids)}}).all()
+            else:
+                tsquery = " | ".join(terms)
+                rows = connection.execute(sa.text(
+                    "SELECT id, ts_rank_cd(to_tsvector('english', text), to_tsquery('english', :q)) AS score "
+                    "FROM memories WHERE clone_id = :clone AND fan_id = ANY(:fans) "
+                    "AND to_tsvector('english', text) @@ to_tsquery('english', :q) ORDER BY score DESC LIMIT :limit"),
+                    {"q": tsquery, "clone": clone_id, "fans": fan_ids, "limit": limit}).all()
+        return [(row[0], float(row[1])) for row in rows]
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has",
+    "have", "he", "her", "his", "how", "i", "if", "in", "is", "it", "its", "me", "my", "of", "on", "or", "our",
+    "she", "so", "that", "the", "their", "them", "then", "there", "they", "this", "to", "was", "we", "were",
+    "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+})
+
+
+def _search_terms(query: str) -> list[str]:
+    """Plain words only: user text never reaches the full-text query syntax."""
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", query.lower()) if w not in _STOPWORDS and len(w) > 1]
+    return list(dict.fromkeys(words))[:32]
+
+
+def _memory_row(memory: Memory) -> dict[str, Any]:
+    return {**memory.__dict__, "evidence": json.dumps(list(memory.evidence))}
+
+
+def _memory(row: Any) -> Memory:
+    return Memory(**{**row, "happened_at": _aware(row["happened_at"]), "created_at": _aware(row["created_at"]),
+                     "last_accessed_at": _aware(row["last_accessed_at"]),
+                     "evidence": tuple(json.loads(row["evidence"] or "[]"))})
 
 
 __all__ = ["SqlStore", "redact_url"]

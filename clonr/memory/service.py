@@ -1,0 +1,267 @@
+"""The memory stream: what a clone remembers of each fan (and of its own life), and how it recalls it.
+
+Writing: every exchange becomes observations (one per message), embedded into the fan's own vector
+collection and indexed for full-text search; importance is scored later, on the background worker.
+Recalling: candidates come from dense search and from full-text search; each is scored on relevance, lexical
+match, recency and importance (Generative Agents, plus BM25), and the best are taken until a token budget is
+spent. Pinned memories always come first. Every result says why it was chosen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from langchain_core.vectorstores import VectorStore
+
+from clonr.errors import InvalidInputError, NotFoundError
+from clonr.jobs import BackgroundWorker
+from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
+from clonr.store import SHARED_FAN, Clone, Memory, SqlStore
+
+log = logging.getLogger(__name__)
+TokenCounter = Callable[[str], int]
+Clock = Callable[[], datetime]
+MAX_MEMORY_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class RetrievalWeights:
+    """How recall ranks candidates. Tuned on LoCoMo (benchmarks/memory_recall.py); see RESULTS.md."""
+
+    relevance: float = 1.0
+    lexical: float = 0.6
+    recency: float = 0.2
+    importance: float = 0.2
+    half_life_hours: float = 24.0
+    candidates: int = 200
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    memory: Memory
+    score: float
+    reasons: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+
+    @property
+    def line(self) -> str:
+        return format_memory(self.memory)
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    speaker: str  # "fan" or "clone"
+    text: str
+    time: datetime
+    name: str | None = None
+    ref: str | None = None  # the line's id in its source, kept as provenance
+
+
+def format_memory(memory: Memory) -> str:
+    """How a memory reads in a prompt: its date matters for "when" questions."""
+    return f"[{memory.happened_at:%Y-%m-%d}] {memory.text}"
+
+
+def _collection(clone_id: str, fan_id: str) -> str:
+    key = "shared" if fan_id == SHARED_FAN else hashlib.sha256(fan_id.encode()).hexdigest()[:20]
+    return f"memory_{clone_id}_{key}"
+
+
+class MemoryService:
+    def __init__(self, store: SqlStore, index: Callable[[str], VectorStore], scorer: Callable[[], ImportanceScorer],
+                 worker: BackgroundWorker, clock: Clock | None = None,
+                 weights: RetrievalWeights | None = None) -> None:
+        self._store = store
+        self._index = index
+        self._scorer = scorer
+        self._worker = worker
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.weights = weights or RetrievalWeights()
+
+    def _vectors(self, clone_id: str, fan_id: str) -> VectorStore:
+        return self._index(_collection(clone_id, fan_id))
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def remember(self, clone_id: str, fan_id: str, texts: Sequence[str], *, kind: str = "observation",
+                 happened_at: Sequence[datetime] | None = None, sources: Sequence[str | None] | None = None,
+                 message_ids: Sequence[int | None] | None = None, importance: int | None = None,
+                 pinned: bool = False, score_later: bool = True) -> list[Memory]:
+        """Store memories (embedding them in one batch); importance is scored on the worker unless given."""
+        now = self._clock()
+        cleaned = [" ".join(text.split())[:MAX_MEMORY_CHARS] for text in texts]
+        if not cleaned or not all(cleaned):
+            raise InvalidInputError("A memory needs some text: write what should be remembered.")
+        items = [Memory(id=uuid.uuid4().hex, clone_id=clone_id, fan_id=fan_id, kind=kind, text=text,
+                        importance=importance, happened_at=(happened_at[n] if happened_at else now), created_at=now,
+                        last_accessed_at=(happened_at[n] if happened_at else now), pinned=pinned,
+                        source=(sources[n] if sources else None),
+                        message_id=(message_ids[n] if message_ids else None))
+                 for n, text in enumerate(cleaned)]
+        vectors = self._vectors(clone_id, fan_id)
+        vectors.add_texts([m.text for m in items], [{"kind": kind} for _ in items], ids=[m.id for m in items])
+        try:
+            self._store.add_memories(items)
+        except BaseException:
+            vectors.delete([m.id for m in items])  # never leave vectors without their records
+            raise
+        if importance is None and score_later:
+            self._worker.submit(self.score_pending, clone_id, fan_id)
+        return items
+
+    def remember_exchange(self, clone: Clone, fan_id: str, user_text: str, reply_text: str,
+                          message_ids: tuple[int, int], fan_name: str = "Fan") -> list[Memory]:
+        """The live-chat path: each message of an exchange becomes an observation."""
+        when = self._clock()
+        return self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
+                             happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
+
+    def import_transcript(self, clone: Clone, fan_id: str, lines: Sequence[TranscriptLine],
+                          on_progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
+        """A past conversation, fed through the same path as live chat: messages, then observations."""
+        for line in lines:
+            if line.speaker not in ("fan", "clone") or not line.text.strip():
+                raise InvalidInputError(f"Transcript line {line.ref or ''} needs speaker 'fan' or 'clone' and "
+                                        "some text: fix the file and import it again.")
+        message_ids = self._store.add_messages(clone.id, fan_id, [
+            ("user" if line.speaker == "fan" else "assistant", line.text, line.time) for line in lines])
+        for start in range(0, len(lines), batch):
+            chunk = lines[start:start + batch]
+            self.remember(clone.id, fan_id,
+                          [f"{line.name or ('Fan' if line.speaker == 'fan' else clone.name)}: {line.text}"
+                           for line in chunk],
+                          happened_at=[line.time for line in chunk],
+                          sources=[f"import:{line.ref}" if line.ref else "import" for line in chunk],
+                          message_ids=message_ids[start:start + batch])
+            if on_progress:
+                on_progress(min(start + batch, len(lines)), len(lines))
+        return len(lines)
+
+    def score_pending(self, clone_id: str, fan_id: str) -> None:
+        pending = self._store.list_memories(clone_id, [fan_id], limit=64, unscored_only=True)
+        if not pending:
+            return
+        for memory, value in zip(pending, self._scorer().score([m.text for m in pending]), strict=True):
+            self._store.update_memory(memory.id, importance=value)
+
+    # -- recalling ------------------------------------------------------------------------------
+
+    def recall(self, clone_id: str, fan_id: str, query: str, budget_tokens: int, count: TokenCounter, *,
+               exclude_messages: set[int] | frozenset[int] = frozenset(), touch: bool = True,
+               ) -> list[RecalledMemory]:
+        """The best memories of this fan (and shared ones) for `query` that fit in `budget_tokens`.
+
+        Memories made from `exclude_messages` (the recent history already in the prompt) are skipped.
+        """
+        fans = [fan_id, SHARED_FAN] if fan_id != SHARED_FAN else [SHARED_FAN]
+        w = self.weights
+        relevance: dict[str, float] = {}
+        for owner in fans:
+            for doc, score in self._vectors(clone_id, owner).similarity_search_with_score(query, k=w.candidates):
+                relevance[doc.id] = score
+        lexical = dict(self._store.lexical_search(clone_id, fans, query, limit=w.candidates))
+        pinned = self._store.list_memories(clone_id, fans, pinned_only=True, limit=200, include_superseded=False)
+        candidates = {m.id: m for m in self._store.get_memories(list(relevance.keys() | lexical.keys()))}
+        candidates = {i: m for i, m in candidates.items() if m.superseded_by is None and not m.pinned
+                      and m.message_id not in exclude_messages}
+        now = self._clock()
+        low, high = (min(relevance.values()), max(relevance.values())) if relevance else (0.0, 1.0)
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        scored = []
+        for memory in candidates.values():
+            hours = max(0.0, (now - memory.last_accessed_at).total_seconds() / 3600)
+            reasons = {
+                "relevance": (relevance[memory.id] - low) / (high - low) if memory.id in relevance and high > low
+                else 0.0,
+                "lexical": lexical.get(memory.id, 0.0) / top_lexical,
+                "recency": 0.5 ** (hours / w.half_life_hours),
+                "importance": (memory.importance or DEFAULT_IMPORTANCE) / 10,
+            }
+            total = (w.relevance * reasons["relevance"] + w.lexical * reasons["lexical"] + w.recency *
+                     reasons["recency"] + w.importance * reasons["importance"])
+            scored.append(RecalledMemory(memory, total / (w.relevance + w.lexical + w.recency + w.importance),
+                                         reasons))
+        scored.sort(key=lambda r: (-r.score, r.memory.id))
+        chosen: list[RecalledMemory] = []
+        spent = 0
+        pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
+        for item in [*pinned_first, *scored]:
+            tokens = count(item.line) + 2
+            if spent + tokens > budget_tokens:
+                if "pinned" in item.reasons:
+                    log.warning("pinned memory %s does not fit the memory budget", item.memory.id)
+                continue
+            chosen.append(RecalledMemory(item.memory, item.score, item.reasons, tokens))
+            spent += tokens
+        if touch and chosen:
+            self._store.touch_memories([r.memory.id for r in chosen], now)
+        return chosen
+
+    # -- inspecting and editing -----------------------------------------------------------------
+
+    def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0) -> list[Memory]:
+        return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset)
+
+    def _own(self, clone_id: str, fan_id: str, memory_id: str) -> Memory:
+        found = self._store.get_memories([memory_id])
+        if not found or found[0].clone_id != clone_id or found[0].fan_id != fan_id:
+            raise NotFoundError(f"No memory {memory_id!r} for this fan: run `clonr memory <clone> --fan <id> list`.")
+        return found[0]
+
+    def pin(self, clone_id: str, fan_id: str, memory_id: str, pinned: bool = True) -> Memory:
+        self._own(clone_id, fan_id, memory_id)
+        self._store.update_memory(memory_id, pinned=pinned)
+        return self._store.get_memories([memory_id])[0]
+
+    def edit(self, clone_id: str, fan_id: str, memory_id: str, text: str) -> Memory:
+        memory = self._own(clone_id, fan_id, memory_id)
+        text = " ".join(text.split())[:MAX_MEMORY_CHARS]
+        if not text:
+            raise InvalidInputError("A memory needs some text: give the new text, or delete the memory.")
+        self._vectors(clone_id, fan_id).add_texts([text], [{"kind": memory.kind}], ids=[memory_id])
+        self._store.update_memory(memory_id, text=text)
+        return self._store.get_memories([memory_id])[0]
+
+    def delete(self, clone_id: str, fan_id: str, memory_id: str) -> None:
+        self._own(clone_id, fan_id, memory_id)
+        self._store.delete_memories([memory_id])
+        self._vectors(clone_id, fan_id).delete([memory_id])
+
+    def forget_fan(self, clone_id: str, fan_id: str) -> int:
+        """Delete everything about one fan: memories, their vectors, and the conversation."""
+        ids = self._store.memory_ids(clone_id, fan_id)
+        self._store.delete_fan(clone_id, fan_id)
+        self._vectors(clone_id, fan_id).delete(ids)
+        return len(ids)
+
+
+def read_transcript(path: Path, max_bytes: int) -> list[TranscriptLine]:
+    """A JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601, optional "name", "id"}."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path} is not a readable file: check the path.")
+    if path.stat().st_size > max_bytes:
+        raise InvalidInputError(f"{path.name} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES): split it.")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path.name} is not valid JSON ({exc}): export the transcript again.") from None
+    if not isinstance(raw, list):
+        raise InvalidInputError(f"{path.name} must hold a JSON list of lines: see `clonr memory --help`.")
+    lines = []
+    for n, item in enumerate(raw, start=1):
+        try:
+            time = datetime.fromisoformat(str(item["time"]))
+            lines.append(TranscriptLine(speaker=str(item["speaker"]), text=str(item["text"]),
+                                        time=time if time.tzinfo else time.replace(tzinfo=UTC),
+                                        name=item.get("name"), ref=str(item.get("id", n))))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InvalidInputError(f"{path.name}: line {n} needs \"speaker\", \"text\" and an ISO-8601 \"time\": "
+                                    "fix it and import again.") from None
+    return lines

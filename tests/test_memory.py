@@ -1,0 +1,200 @@
+"""Long-term memory: writing, scored recall within a budget, pins, isolation, editing, import."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from clonr import Clonr, load_settings
+from clonr.errors import InvalidInputError, NotFoundError
+from clonr.memory import HeuristicImportanceScorer, ModelImportanceScorer, TranscriptLine, read_transcript
+from clonr.store import SHARED_FAN
+from tests.conftest import FakeChatModel, FixedClock
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture
+def ada(app: Clonr):
+    return app.clones.create("Ada Lovelace")
+
+
+def texts(recalled) -> list[str]:
+    return [r.memory.text for r in recalled]
+
+
+def test_recall_finds_what_matches_and_says_why(app: Clonr, ada) -> None:
+    app.memory.remember(ada.id, "fan-1", ["Fan: my dog Biscuit loves the beach", "Fan: I work as a nurse",
+                                          "Fan: the weather is grey today"])
+    recalled = app.memory.recall(ada.id, "fan-1", "How is Biscuit the dog?", 200, words)
+    assert texts(recalled)[0] == "Fan: my dog Biscuit loves the beach"
+    assert set(recalled[0].reasons) == {"relevance", "lexical", "recency", "importance"}
+    assert recalled[0].reasons["lexical"] == 1.0
+
+
+def test_recall_stays_within_the_token_budget(app: Clonr, ada) -> None:
+    app.memory.remember(ada.id, "fan-1", [f"Fan: fact number {n} about gardening and roses" for n in range(50)])
+    recalled = app.memory.recall(ada.id, "fan-1", "gardening roses", 60, words)
+    assert 0 < len(recalled) < 50
+    assert sum(r.tokens for r in recalled) <= 60
+
+
+def test_each_fan_recalls_only_their_own_memories_and_shared_ones(app: Clonr, ada) -> None:
+    app.memory.remember(ada.id, "alice", ["Fan: my secret password hint is blue heron"])
+    app.memory.remember(ada.id, SHARED_FAN, ["Ada Lovelace: I just ran the Berlin marathon"], kind="event")
+    bob = texts(app.memory.recall(ada.id, "bob", "blue heron password marathon", 500, words))
+    assert bob == ["Ada Lovelace: I just ran the Berlin marathon"]
+    alice = texts(app.memory.recall(ada.id, "alice", "blue heron password marathon", 500, words))
+    assert "Fan: my secret password hint is blue heron" in alice
+
+
+def test_pinned_memories_always_come_first(app: Clonr, ada) -> None:
+    pinned, *_ = app.memory.remember(ada.id, "fan-1", ["Fan: my name is Grace", "Fan: I like tea",
+                                                       "Fan: tea with lemon"])
+    app.memory.pin(ada.id, "fan-1", pinned.id)
+    recalled = app.memory.recall(ada.id, "fan-1", "tea", 200, words)
+    assert texts(recalled)[0] == "Fan: my name is Grace" and recalled[0].reasons == {"pinned": 1.0}
+
+
+def test_recency_and_importance_break_ties(app: Clonr, ada, clock: FixedClock) -> None:
+    old, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
+    clock.advance(hours=24)
+    new, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
+    assert app.memory.recall(ada.id, "fan-1", "hiking", 100, words, touch=False)[0].memory.id == new.id
+    app.memory._store.update_memory(old.id, importance=10)
+    assert app.memory.recall(ada.id, "fan-1", "hiking", 100, words)[0].memory.id == old.id
+
+
+def test_recall_touches_what_it_returns(app: Clonr, ada, clock: FixedClock) -> None:
+    memory, = app.memory.remember(ada.id, "fan-1", ["Fan: I play the cello"])
+    clock.advance(hours=5)
+    app.memory.recall(ada.id, "fan-1", "cello", 100, words)
+    assert app.memory.list(ada.id, "fan-1")[0].last_accessed_at == clock.now != memory.last_accessed_at
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "NEAR(a b)", "a* OR -b", "'; DROP TABLE memories; --", "", "é ü"])
+def test_hostile_queries_are_just_words(app: Clonr, ada, query: str) -> None:
+    app.memory.remember(ada.id, "fan-1", ["Fan: a memory"])
+    app.memory.recall(ada.id, "fan-1", query, 100, words)
+    assert len(app.memory.list(ada.id, "fan-1")) == 1
+
+
+def test_importance_is_scored_in_the_background(app: Clonr, ada) -> None:
+    app.memory.remember(ada.id, "fan-1", ["Fan: ok", "Fan: my father died and I moved to Berlin for a new job"])
+    app.worker.drain()
+    scores = {m.text: m.importance for m in app.memory.list(ada.id, "fan-1")}
+    assert scores["Fan: ok"] < scores["Fan: my father died and I moved to Berlin for a new job"]
+
+
+def test_the_model_scorer_reads_a_number_and_falls_back(fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("7", "ten?", "42")
+    assert ModelImportanceScorer(fake_chat).score(["a", "b", "c"]) == [7, 3, 10]
+
+
+def test_a_chat_turn_becomes_memories_off_the_reply_path(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("What a lovely name for a cat.")
+    app.chat.start_turn(ada.id, "My cat is called Pixel.", fan_id="fan-1").text()
+    app.worker.drain()
+    memories = app.memory.list(ada.id, "fan-1")
+    assert sorted(m.text for m in memories) == ["Ada Lovelace: What a lovely name for a cat.",
+                                                 "Fan: My cat is called Pixel."]
+    assert all(m.source == "chat" and m.message_id and m.importance for m in memories)
+
+
+def test_old_conversations_are_recalled_into_the_prompt(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    lines = [TranscriptLine("fan" if n % 2 == 0 else "clone", f"small talk number {n}", start) for n in range(120)]
+    lines[3] = TranscriptLine("fan", "My sister Margaret lives in Lisbon.", start, ref="L3")
+    assert app.memory.import_transcript(ada, "fan-1", lines) == 120
+    turn = app.chat.start_turn(ada.id, "Where does Margaret live?", fan_id="fan-1")
+    turn.text()
+    system = fake_chat.calls[-1][0].text
+    assert "[2025-03-01] Fan: My sister Margaret lives in Lisbon." in system
+    assert any(r.memory.source == "import:L3" for r in turn.recalled)
+    recent = {m.content for m in app.chat.history(ada.id, "fan-1", 60)}
+    assert not any(line.split("] ", 1)[1].split(": ", 1)[1] in recent for line in turn.plan.memories), \
+        "messages already in the recent history are not repeated as memories"
+
+
+def test_edit_re_embeds_and_delete_removes_everywhere(app: Clonr, ada) -> None:
+    memory, = app.memory.remember(ada.id, "fan-1", ["Fan: I live in Paris"])
+    app.memory.edit(ada.id, "fan-1", memory.id, "Fan: I live in Berlin now")
+    assert texts(app.memory.recall(ada.id, "fan-1", "Berlin", 100, words)) == ["Fan: I live in Berlin now"]
+    app.memory.delete(ada.id, "fan-1", memory.id)
+    assert app.memory.recall(ada.id, "fan-1", "Berlin", 100, words) == []
+    with pytest.raises(NotFoundError):
+        app.memory.delete(ada.id, "fan-1", memory.id)
+
+
+def test_a_fan_cannot_touch_another_fans_memory(app: Clonr, ada) -> None:
+    memory, = app.memory.remember(ada.id, "alice", ["Fan: private"])
+    for action in (lambda: app.memory.pin(ada.id, "bob", memory.id),
+                   lambda: app.memory.edit(ada.id, "bob", memory.id, "hacked"),
+                   lambda: app.memory.delete(ada.id, "bob", memory.id)):
+        with pytest.raises(NotFoundError):
+            action()
+    assert app.memory.list(ada.id, "alice")[0].text == "Fan: private"
+
+
+def test_forgetting_a_fan_deletes_everything_about_them_only(app: Clonr, ada, fake_chat) -> None:
+    for fan in ("alice", "bob"):
+        app.chat.start_turn(ada.id, f"I am {fan}", fan_id=fan).text()
+    app.worker.drain()
+    assert app.memory.forget_fan(ada.id, "alice") == 2
+    assert app.memory.list(ada.id, "alice") == [] and app.chat.history(ada.id, "alice") == []
+    assert app.memory.recall(ada.id, "alice", "I am alice", 100, words) == []
+    assert len(app.memory.list(ada.id, "bob")) == 2 and len(app.chat.history(ada.id, "bob")) == 2
+
+
+def test_two_turns_for_the_same_fan_at_once_lose_nothing(app: Clonr, ada) -> None:
+    errors = []
+
+    def talk(n: int) -> None:
+        try:
+            app.chat.start_turn(ada.id, f"message {n}", fan_id="busy").text()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=talk, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    app.worker.drain()
+    assert errors == []
+    assert len(app.chat.history(ada.id, "busy", 100)) == 12
+    assert len(app.memory.list(ada.id, "busy", limit=100)) == 12
+
+
+def test_recall_works_on_postgres_and_pgvector(postgres_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    app = Clonr(load_settings(), chat_model=FakeChatModel(), embeddings=DeterministicFakeEmbedding(size=32),
+                importance=HeuristicImportanceScorer())
+    clone = app.clones.create("Ada")
+    app.memory.remember(clone.id, "fan-1", ["Fan: my dog Biscuit loves the beach", "Fan: I work as a nurse"])
+    recalled = app.memory.recall(clone.id, "fan-1", "Biscuit's beach", 200, words)
+    assert texts(recalled)[0] == "Fan: my dog Biscuit loves the beach" and recalled[0].reasons["lexical"] == 1.0
+    app.worker.drain()
+
+
+def test_transcript_files_are_validated(tmp_path: Path) -> None:
+    good = tmp_path / "t.json"
+    good.write_text(json.dumps([{"speaker": "fan", "text": "hi", "time": "2025-01-01T10:00:00"}]))
+    assert read_transcript(good, 10_000)[0].time.tzinfo is not None
+    for content, message in [("not json", "not valid JSON"), ('{"a": 1}', "JSON list"),
+                             ('[{"speaker": "fan"}]', "line 1 needs")]:
+        good.write_text(content)
+        with pytest.raises(InvalidInputError, match=message):
+            read_transcript(good, 10_000)
+
+
+def test_an_empty_memory_is_refused(app: Clonr, ada) -> None:
+    with pytest.raises(InvalidInputError):
+        app.memory.remember(ada.id, "fan-1", ["   "])
