@@ -32,6 +32,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if ctx.obj is None:
         ctx.obj = LazyApp()
+    ctx.call_on_close(ctx.obj.finish)
 
 
 class LazyApp:
@@ -43,6 +44,11 @@ class LazyApp:
     def __init__(self, app: Clonr | None = None) -> None:
         self._app = app
 
+    def finish(self) -> None:
+        """Let queued background work (memories of the last replies) finish before the process exits."""
+        if self._app is not None:
+            self._app.worker.drain()
+
     def get(self) -> Clonr:
         if self._app is None:
             self._app = Clonr()
@@ -53,7 +59,7 @@ def app_from(ctx: click.Context) -> Clonr:
     return ctx.find_object(LazyApp).get()
 
 
-from clonr.cli import chat, clone, doctor, ingest  # noqa: E402  (commands register on `cli`)
+from clonr.cli import chat, clone, doctor, ingest, memory  # noqa: E402  (commands register on `cli`)
 
-for _module in (clone, ingest, chat, doctor):
+for _module in (clone, ingest, chat, memory, doctor):
     _module.register(cli)

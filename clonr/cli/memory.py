@@ -1,0 +1,149 @@
+"""`clonr memory` (inspect and edit what a clone remembers of a fan) and `clonr event`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from clonr.app import Clonr
+from clonr.llm import count_tokens
+from clonr.memory import read_transcript
+from clonr.store import SHARED_FAN, Memory
+
+
+def _memory_json(memory: Memory) -> dict:
+    return {"id": memory.id, "text": memory.text, "kind": memory.kind, "importance": memory.importance,
+            "pinned": memory.pinned, "happened_at": memory.happened_at.isoformat(), "source": memory.source}
+
+
+def _show(memory: Memory) -> str:
+    pin = "*" if memory.pinned else " "
+    importance = memory.importance if memory.importance is not None else "?"
+    return f"{memory.id}  {pin} {importance:>2}  {memory.happened_at:%Y-%m-%d}  {memory.text}"
+
+
+class _MemoryGroup(click.Group):
+    """Accepts `memory CLONE --fan ID COMMAND`: the --fan before the command is the group's, not the command's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for n, arg in enumerate(args):
+            if arg in self.commands:
+                break
+            if arg == "--fan" and n + 1 < len(args):
+                args = [arg, args[n + 1], *args[:n], *args[n + 2:]]
+                break
+            if arg.startswith("--fan="):
+                args = [arg, *args[:n], *args[n + 1:]]
+                break
+        return super().parse_args(ctx, args)
+
+
+def register(cli: click.Group) -> None:
+    from clonr.cli import app_from
+
+    @cli.group(cls=_MemoryGroup)
+    @click.argument("clone")
+    @click.option("--fan", required=True, help="Whose memories: the fan id used in chat.")
+    @click.pass_context
+    def memory(ctx: click.Context, clone: str, fan: str) -> None:
+        """Inspect and edit what CLONE remembers of one fan."""
+        app = app_from(ctx)
+        ctx.meta["memory"] = (app, app.clones.get(clone), app.chat.validate_fan(fan))
+
+    def target(ctx: click.Context) -> tuple[Clonr, str, str]:
+        app, clone, fan = ctx.meta["memory"]
+        return app, clone.id, fan
+
+    @memory.command(name="list")
+    @click.option("--limit", default=50, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+    @click.pass_context
+    def list_memories(ctx: click.Context, limit: int, as_json: bool) -> None:
+        """List the fan's memories, newest first (id, pin, importance, date, text)."""
+        app, clone_id, fan = target(ctx)
+        memories = app.memory.list(clone_id, fan, limit=limit)
+        if as_json:
+            click.echo(json.dumps([_memory_json(m) for m in memories], indent=2))
+        for memory in [] if as_json else memories:
+            click.echo(_show(memory))
+
+    @memory.command()
+    @click.argument("query")
+    @click.option("--budget", default=1000, show_default=True, help="Tokens the memories may fill.")
+    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
+    @click.pass_context
+    def search(ctx: click.Context, query: str, budget: int, as_json: bool) -> None:
+        """Recall the memories a reply to QUERY would use, best first, with why each was chosen."""
+        app, clone_id, fan = target(ctx)
+        model = app.chat_model
+        recalled = app.memory.recall(clone_id, fan, query, budget, lambda text: count_tokens(model, text),
+                                     touch=False)
+        if as_json:
+            click.echo(json.dumps([{**_memory_json(r.memory), "score": round(r.score, 4), "tokens": r.tokens,
+                                    "reasons": {k: round(v, 4) for k, v in r.reasons.items()}} for r in recalled],
+                                  indent=2))
+            return
+        for r in recalled:
+            why = ", ".join(f"{k} {v:.2f}" for k, v in r.reasons.items())
+            click.echo(f"{r.score:.3f}  {r.line}  ({why})")
+
+    @memory.command()
+    @click.argument("memory_id")
+    @click.option("--unpin", is_flag=True, help="Let the memory compete like any other again.")
+    @click.pass_context
+    def pin(ctx: click.Context, memory_id: str, unpin: bool) -> None:
+        """Pin a memory: it is always in the prompt and never summarised away."""
+        app, clone_id, fan = target(ctx)
+        click.echo(_show(app.memory.pin(clone_id, fan, memory_id, pinned=not unpin)))
+
+    @memory.command()
+    @click.argument("memory_id")
+    @click.argument("text")
+    @click.pass_context
+    def edit(ctx: click.Context, memory_id: str, text: str) -> None:
+        """Replace a memory's text."""
+        app, clone_id, fan = target(ctx)
+        click.echo(_show(app.memory.edit(clone_id, fan, memory_id, text)))
+
+    @memory.command()
+    @click.argument("memory_id", required=False)
+    @click.option("--everything", is_flag=True, help="Forget the fan entirely: memories and conversation.")
+    @click.pass_context
+    def delete(ctx: click.Context, memory_id: str | None, everything: bool) -> None:
+        """Delete one memory, or with --everything all that is known of the fan."""
+        app, clone_id, fan = target(ctx)
+        if everything:
+            click.echo(f"Forgot {app.memory.forget_fan(clone_id, fan)} memories and the conversation.")
+        elif memory_id:
+            app.memory.delete(clone_id, fan, memory_id)
+            click.echo(f"Deleted {memory_id}.")
+        else:
+            raise click.UsageError("Give a MEMORY_ID, or --everything.")
+
+    @memory.command(name="import")
+    @click.argument("transcript", type=click.Path(path_type=Path))
+    @click.pass_context
+    def import_transcript(ctx: click.Context, transcript: Path) -> None:
+        """Import a past conversation: a JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601}."""
+        app, clone_id, fan = target(ctx)
+        lines = read_transcript(transcript, app.settings.max_file_bytes)
+        with click.progressbar(length=len(lines), label="Remembering",
+                               file=click.get_text_stream("stderr")) as bar:
+            done = app.memory.import_transcript(app.clones.get(clone_id), fan, lines,
+                                                on_progress=lambda n, _total: bar.update(n - bar.pos))
+        app.worker.drain()
+        click.echo(f"Imported {done} lines.")
+
+    @cli.command()
+    @click.argument("clone")
+    @click.argument("text")
+    @click.pass_context
+    def event(ctx: click.Context, clone: str, text: str) -> None:
+        """Tell CLONE about something that happened in your life; every fan's chat can draw on it."""
+        app = app_from(ctx)
+        record = app.clones.get(clone)
+        memory, = app.memory.remember(record.id, SHARED_FAN, [text], kind="event")
+        app.worker.drain()
+        click.echo(f"{record.name} will remember: {memory.text}")

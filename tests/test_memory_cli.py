@@ -1,0 +1,76 @@
+"""`clonr memory` and `clonr event` through CliRunner, over the fake model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clonr import Clonr
+from clonr.cli import LazyApp, cli
+from tests.conftest import FakeChatModel
+
+
+@pytest.fixture
+def run(app: Clonr):
+    app.clones.create("Ada")
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, list(args), obj=LazyApp(app))
+    return invoke
+
+
+@pytest.fixture
+def transcript(tmp_path: Path) -> Path:
+    lines = [{"speaker": "fan", "text": "My sister lives in Lisbon.", "time": "2025-03-01T10:00:00"},
+             {"speaker": "clone", "text": "Lisbon is lovely in spring.", "time": "2025-03-01T10:01:00"},
+             {"speaker": "fan", "text": "I adopted a kitten named Pixel.", "time": "2025-03-02T09:00:00"}]
+    path = tmp_path / "past.json"
+    path.write_text(json.dumps(lines))
+    return path
+
+
+def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
+    assert "Imported 3 lines." in run("memory", "ada", "--fan", "f1", "import", str(transcript)).output
+    listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)
+    assert [m["text"] for m in listed][0] == "Fan: I adopted a kitten named Pixel."
+    assert all(m["importance"] for m in listed), "importance was scored before the command returned"
+
+    found = json.loads(run("memory", "ada", "--fan", "f1", "search", "kitten Pixel", "--budget", "200",
+                           "--json").output)
+    assert found[0]["text"] == "Fan: I adopted a kitten named Pixel." and found[0]["score"] >= found[-1]["score"]
+    assert set(found[0]["reasons"]) >= {"relevance", "lexical"}
+
+    lisbon = next(m["id"] for m in listed if "Lisbon" in m["text"] and m["text"].startswith("Fan"))
+    assert run("memory", "ada", "--fan", "f1", "pin", lisbon).output.split()[1] == "*"
+    assert "Porto" in run("memory", "ada", "--fan", "f1", "edit", lisbon, "Fan: My sister lives in Porto.").output
+    assert run("memory", "ada", "--fan", "f1", "delete", lisbon).exit_code == 0
+    assert len(json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)) == 2
+    assert "Forgot 2" in run("memory", "ada", "--fan", "f1", "delete", "--everything").output
+
+
+def test_a_chat_from_the_cli_is_remembered_before_the_process_ends(run, app: Clonr,
+                                                                   fake_chat: FakeChatModel) -> None:
+    run("chat", "ada", "--fan", "f2", "-m", "My favourite colour is teal.")
+    listed = json.loads(run("memory", "ada", "--fan", "f2", "list", "--json").output)
+    assert "Fan: My favourite colour is teal." in [m["text"] for m in listed]
+
+
+def test_events_are_shared_with_every_fan(run, app: Clonr, fake_chat: FakeChatModel) -> None:
+    assert "will remember" in run("event", "ada", "I just ran the Berlin marathon!").output
+    run("chat", "ada", "--fan", "someone", "-m", "Did you run the marathon?")
+    assert "Berlin marathon" in fake_chat.calls[-1][0].text
+
+
+@pytest.mark.parametrize("args, message", [
+    (("memory", "ada", "--fan", "f1", "pin", "nope"), "No memory 'nope'"),
+    (("memory", "ada", "--fan", "bad fan", "list"), "Fan id"),
+    (("memory", "nobody", "--fan", "f1", "list"), "No clone called"),
+    (("memory", "ada", "--fan", "f1", "import", "missing.json"), "not a readable file"),
+    (("event", "ada", "   "), "needs some text"),
+])
+def test_bad_input_is_one_line_exit_1(run, args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1
