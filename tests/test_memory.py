@@ -198,3 +198,12 @@ def test_transcript_files_are_validated(tmp_path: Path) -> None:
 def test_an_empty_memory_is_refused(app: Clonr, ada) -> None:
     with pytest.raises(InvalidInputError):
         app.memory.remember(ada.id, "fan-1", ["   "])
+
+
+def test_the_answer_next_to_a_matching_question_is_recalled(app: Clonr, ada, clock: FixedClock) -> None:
+    lines = [TranscriptLine("clone", "What did you research last week?", clock.now, ref="1"),
+             TranscriptLine("fan", "Adoption agencies, mostly.", clock.now, ref="2"),
+             TranscriptLine("clone", "The weather was grey.", clock.now, ref="3")]
+    app.memory.import_transcript(ada, "fan-1", lines)
+    recalled = {r.memory.text: r for r in app.memory.recall(ada.id, "fan-1", "research", 100, words)}
+    assert "next_to_match" in recalled["Fan: Adoption agencies, mostly."].reasons

@@ -41,6 +41,8 @@ class RetrievalWeights:
     importance: float = 0.2
     half_life_hours: float = 24.0
     candidates: int = 200
+    neighbour_share: float = 0.7  # a turn next to a strong match is often the answer: it inherits 70 %
+    neighbour_anchors: int = 8
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class MemoryService:
             scored.append(RecalledMemory(memory, total / (w.relevance + w.lexical + w.recency + w.importance),
                                          reasons))
         scored.sort(key=lambda r: (-r.score, r.memory.id))
+        scored = self._with_neighbours(scored, {m.id for m in pinned}, exclude_messages)
         chosen: list[RecalledMemory] = []
         spent = 0
         pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
@@ -203,6 +206,20 @@ class MemoryService:
         if touch and chosen:
             self._store.touch_memories([r.memory.id for r in chosen], now)
         return chosen
+
+    def _with_neighbours(self, scored: list[RecalledMemory], pinned: set[str],
+                         exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
+        """Lift the turns around the best matches: an answer often sits next to the question that matched."""
+        best = {r.memory.id: r for r in scored}
+        for anchor in scored[:self.weights.neighbour_anchors]:
+            for memory in self._store.adjacent_memories(anchor.memory):
+                inherited = anchor.score * self.weights.neighbour_share
+                if (memory.id in pinned or memory.superseded_by or memory.message_id in exclude_messages
+                        or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
+                    continue
+                reasons = dict(best[memory.id].reasons) if memory.id in best else {}
+                best[memory.id] = RecalledMemory(memory, inherited, {**reasons, "next_to_match": inherited})
+        return sorted(best.values(), key=lambda r: (-r.score, r.memory.id))
 
     # -- inspecting and editing -----------------------------------------------------------------
 

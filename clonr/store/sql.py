@@ -239,6 +239,20 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
+    def adjacent_memories(self, memory: Memory) -> list[Memory]:
+        """The memories just before and just after `memory` in its fan's stream (conversation order)."""
+        order = (memories.c.happened_at, sa.func.coalesce(memories.c.message_id, 0), memories.c.id)
+        key = (memory.happened_at, memory.message_id or 0, memory.id)
+        own = sa.and_(memories.c.clone_id == memory.clone_id, memories.c.fan_id == memory.fan_id)
+        found = []
+        with self._transaction() as connection:
+            for newer in (False, True):
+                condition = sa.tuple_(*order) > sa.tuple_(*key) if newer else sa.tuple_(*order) < sa.tuple_(*key)
+                query = sa.select(memories).where(own, condition).order_by(
+                    *(column.asc() if newer else column.desc() for column in order)).limit(1)
+                found += [_memory(row) for row in connection.execute(query).mappings().all()]
+        return found
+
     def touch_memories(self, ids: list[str], when: datetime) -> None:
         if ids:
             with self._transaction() as connection:
