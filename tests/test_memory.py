@@ -12,7 +12,13 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, load_settings
 from clonr.errors import InvalidInputError, NotFoundError
-from clonr.memory import HeuristicImportanceScorer, ModelImportanceScorer, TranscriptLine, read_transcript
+from clonr.memory import (
+    HeuristicImportanceScorer,
+    ModelImportanceScorer,
+    RetrievalWeights,
+    TranscriptLine,
+    read_transcript,
+)
 from clonr.store import SHARED_FAN
 from tests.conftest import FakeChatModel, FixedClock
 
@@ -205,5 +211,8 @@ def test_the_answer_next_to_a_matching_question_is_recalled(app: Clonr, ada, clo
              TranscriptLine("fan", "Adoption agencies, mostly.", clock.now, ref="2"),
              TranscriptLine("clone", "The weather was grey.", clock.now, ref="3")]
     app.memory.import_transcript(ada, "fan-1", lines)
-    recalled = {r.memory.text: r for r in app.memory.recall(ada.id, "fan-1", "research", 100, words)}
-    assert "next_to_match" in recalled["Fan: Adoption agencies, mostly."].reasons
+    app.memory.weights = RetrievalWeights(relevance=0.0, lexical=1.0, recency=0.0, importance=0.0)
+    recalled = app.memory.recall(ada.id, "fan-1", "research", 100, words)
+    assert [r.memory.text for r in recalled][:2] == ["Ada Lovelace: What did you research last week?",
+                                                     "Fan: Adoption agencies, mostly."]
+    assert recalled[1].reasons["next_to_match"] == pytest.approx(0.7)

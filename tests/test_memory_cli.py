@@ -35,7 +35,7 @@ def transcript(tmp_path: Path) -> Path:
 def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
     assert "Imported 3 lines." in run("memory", "ada", "--fan", "f1", "import", str(transcript)).output
     listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)
-    assert [m["text"] for m in listed][0] == "Fan: I adopted a kitten named Pixel."
+    assert listed[0]["text"] == "Fan: I adopted a kitten named Pixel."
     assert all(m["importance"] for m in listed), "importance was scored before the command returned"
 
     found = json.loads(run("memory", "ada", "--fan", "f1", "search", "kitten Pixel", "--budget", "200",
