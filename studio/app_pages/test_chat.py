@@ -26,7 +26,10 @@ if prompt:
         with st.expander("What the clone used"):
             st.write({section.name: f"{section.tokens} tokens, {section.items} item(s)"
                       for section in turn.plan.sections} | {"budget": turn.plan.budget})
+            for recalled in turn.recalled:
+                why = ", ".join(f"{reason} {value:.2f}" for reason, value in recalled.reasons.items())
+                st.caption(f"Memory: {recalled.line[:300]} ({why})")
             for note in turn.plan.notes:
-                st.caption(f"{note.metadata.get('title', '')}: {note.page_content[:300]}")
+                st.caption(f"Note from {note.metadata.get('title', '')}: {note.page_content[:300]}")
     except ClonrError as exc:
         st.error(str(exc))

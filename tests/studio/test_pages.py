@@ -91,7 +91,10 @@ def test_test_chat_streams_a_reply_and_shows_what_was_used(studio: AppTest, app:
     said = [m.markdown[0].value for m in studio.chat_message if m.markdown]
     assert said[-2:] == ["What is your horse called?", "My horse is Shakespeare."]
     assert [m.content for m in app.chat.history("ada", "studio")][-1] == "My horse is Shakespeare."
-    assert any("Horses" in c.value for c in studio.caption)
+    assert any("Note from Horses" in c.value for c in studio.caption)
+    app.worker.drain()
+    studio.chat_input[0].set_value("Tell me about horses again").run()
+    assert not studio.exception
 
 
 def test_publish_page_publishes_and_shows_the_snippet(studio: AppTest, app: Clonr) -> None:
