@@ -87,6 +87,16 @@ class ChatService:
         self._index_for = index_for
         self._memory = memory
         self._worker = worker
+        self._token_counts: dict[tuple[int, str], int] = {}
+
+    def _count(self, model: BaseChatModel, text: str) -> int:
+        """Memory lines and notes recur turn after turn: count their tokens once (a bounded cache)."""
+        key = (id(model), text)
+        if key not in self._token_counts:
+            if len(self._token_counts) > 65_536:
+                self._token_counts.clear()
+            self._token_counts[key] = count_tokens(model, text)
+        return self._token_counts[key]
 
     def validate_message(self, message: str) -> str:
         message = (message or "").strip()
@@ -114,14 +124,16 @@ class ChatService:
         fan_id = self.validate_fan(fan_id)
         model = self._model()
         history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
-        notes = self._index_for(clone).similarity_search(message, k=NOTES_TO_RETRIEVE)
+        notes_index = self._index_for(clone)
+        query_vector = notes_index.embeddings.embed_query(message)  # once, for notes and memories alike
+        notes = notes_index.similarity_search_by_vector(query_vector, k=NOTES_TO_RETRIEVE)
         budget = self.prompt_budget(model)
 
         def count(text: str) -> int:
-            return count_tokens(model, text)
+            return self._count(model, text)
 
         recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
-                                       exclude_messages={m.id for m in history})
+                                       exclude_messages={m.id for m in history}, query_vector=query_vector)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled])
         return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember)
 

@@ -42,7 +42,8 @@ class RetrievalWeights:
     half_life_hours: float = 24.0
     candidates: int = 200
     neighbour_share: float = 0.7  # a turn next to a strong match is often the answer: it inherits 70 %
-    neighbour_anchors: int = 8
+    neighbour_anchors: int = 4
+    scan_limit: int = 400  # ranked candidates examined while filling the budget
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class MemoryService:
 
     def recall(self, clone_id: str, fan_id: str, query: str, budget_tokens: int, count: TokenCounter, *,
                exclude_messages: set[int] | frozenset[int] = frozenset(), touch: bool = True,
-               ) -> list[RecalledMemory]:
+               query_vector: list[float] | None = None) -> list[RecalledMemory]:
         """The best memories of this fan (and shared ones) for `query` that fit in `budget_tokens`.
 
         Memories made from `exclude_messages` (the recent history already in the prompt) are skipped.
@@ -166,7 +167,9 @@ class MemoryService:
         w = self.weights
         relevance: dict[str, float] = {}
         for owner in fans:
-            for doc, score in self._vectors(clone_id, owner).similarity_search_with_score(query, k=w.candidates):
+            vectors = self._vectors(clone_id, owner)
+            query_vector = query_vector or vectors.embeddings.embed_query(query)
+            for doc, score in vectors.similarity_search_with_score_by_vector(query_vector, k=w.candidates):
                 relevance[doc.id] = score
         lexical = dict(self._store.lexical_search(clone_id, fans, query, limit=w.candidates))
         pinned = self._store.list_memories(clone_id, fans, pinned_only=True, limit=200, include_superseded=False)
@@ -195,7 +198,9 @@ class MemoryService:
         chosen: list[RecalledMemory] = []
         spent = 0
         pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
-        for item in [*pinned_first, *scored]:
+        for examined, item in enumerate([*pinned_first, *scored]):
+            if budget_tokens - spent < 8 or examined >= len(pinned_first) + w.scan_limit:
+                break  # full, or far enough down the ranking that nothing better can come
             tokens = count(item.line) + 2
             if spent + tokens > budget_tokens:
                 if "pinned" in item.reasons:

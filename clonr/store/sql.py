@@ -240,18 +240,28 @@ class SqlStore:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
     def adjacent_memories(self, memory: Memory) -> list[Memory]:
-        """The memories just before and just after `memory` in its fan's stream (conversation order)."""
-        order = (memories.c.happened_at, sa.func.coalesce(memories.c.message_id, 0), memories.c.id)
-        key = (memory.happened_at, memory.message_id or 0, memory.id)
-        own = sa.and_(memories.c.clone_id == memory.clone_id, memories.c.fan_id == memory.fan_id)
-        found = []
+        """The memories just before and just after `memory` in its fan's stream (conversation order).
+
+        Index range scans on (clone_id, fan_id, happened_at); memories made at the same instant (the two
+        messages of an exchange, a transcript without times) are ordered by message id, then id.
+        """
+        def order(m: Memory) -> tuple[datetime, int, str]:
+            return (m.happened_at, m.message_id or 0, m.id)
+
+        own = (memories.c.clone_id == memory.clone_id, memories.c.fan_id == memory.fan_id)
+        when = memories.c.happened_at
         with self._transaction() as connection:
-            for newer in (False, True):
-                condition = sa.tuple_(*order) > sa.tuple_(*key) if newer else sa.tuple_(*order) < sa.tuple_(*key)
-                query = sa.select(memories).where(own, condition).order_by(
-                    *(column.asc() if newer else column.desc() for column in order)).limit(1)
-                found += [_memory(row) for row in connection.execute(query).mappings().all()]
-        return found
+            rows = [*connection.execute(sa.select(memories).where(*own, when == memory.happened_at)
+                                        .order_by(memories.c.message_id, memories.c.id).limit(64)).mappings(),
+                    *connection.execute(sa.select(memories).where(*own, when < memory.happened_at)
+                                        .order_by(when.desc()).limit(8)).mappings(),
+                    *connection.execute(sa.select(memories).where(*own, when > memory.happened_at)
+                                        .order_by(when.asc()).limit(8)).mappings()]
+        nearby = sorted({row["id"]: _memory(row) for row in rows}.values(), key=order)
+        position = next((n for n, m in enumerate(nearby) if m.id == memory.id), None)
+        if position is None:  # lost among many memories of the same instant: no neighbours to offer
+            return []
+        return [nearby[n] for n in (position - 1, position + 1) if 0 <= n < len(nearby)]
 
     def touch_memories(self, ids: list[str], when: datetime) -> None:
         if ids:
