@@ -40,7 +40,7 @@ class RetrievalWeights:
     recency: float = 0.2
     importance: float = 0.2
     half_life_hours: float = 24.0
-    candidates: int = 200
+    candidates: int = 100
     neighbour_share: float = 0.7  # a turn next to a strong match is often the answer: it inherits 70 %
     neighbour_anchors: int = 4
     scan_limit: int = 400  # ranked candidates examined while filling the budget
@@ -216,8 +216,10 @@ class MemoryService:
                          exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
         """Lift the turns around the best matches: an answer often sits next to the question that matched."""
         best = {r.memory.id: r for r in scored}
-        for anchor in scored[:self.weights.neighbour_anchors]:
-            for memory in self._store.adjacent_memories(anchor.memory):
+        anchors = scored[:self.weights.neighbour_anchors]
+        adjacent = self._store.adjacent_memories([a.memory for a in anchors])
+        for anchor in anchors:
+            for memory in adjacent[anchor.memory.id]:
                 inherited = anchor.score * self.weights.neighbour_share
                 if (memory.id in pinned or memory.superseded_by or memory.message_id in exclude_messages
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):

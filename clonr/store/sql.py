@@ -223,7 +223,7 @@ class SqlStore:
         """Newest first."""
         query = sa.select(memories).where(memories.c.clone_id == clone_id, memories.c.fan_id.in_(fan_ids))
         if pinned_only:
-            query = query.where(memories.c.pinned.is_(True))
+            query = query.where(memories.c.pinned == sa.true())  # matches the partial index ix_memories_pinned
         if unscored_only:
             query = query.where(memories.c.importance.is_(None))
         if not include_superseded:
@@ -239,29 +239,37 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
-    def adjacent_memories(self, memory: Memory) -> list[Memory]:
-        """The memories just before and just after `memory` in its fan's stream (conversation order).
+    def adjacent_memories(self, anchors: list[Memory], reach: int = 8) -> dict[str, list[Memory]]:
+        """For each anchor, the memories just before and just after it in its fan's stream.
 
-        Index range scans on (clone_id, fan_id, happened_at); memories made at the same instant (the two
-        messages of an exchange, a transcript without times) are ordered by message id, then id.
+        One round trip: per anchor, two short index range scans on (clone_id, fan_id, happened_at). Memories of
+        the same instant (the two messages of an exchange) are ordered by message id, then id; an anchor lost
+        among more than `reach` memories of one instant gets no neighbours.
         """
+        if not anchors:
+            return {}
+
         def order(m: Memory) -> tuple[datetime, int, str]:
             return (m.happened_at, m.message_id or 0, m.id)
 
-        own = (memories.c.clone_id == memory.clone_id, memories.c.fan_id == memory.fan_id)
         when = memories.c.happened_at
+        scans = []
+        for anchor in anchors:
+            own = (memories.c.clone_id == anchor.clone_id, memories.c.fan_id == anchor.fan_id)
+            scans.append(sa.select(memories).where(*own, when <= anchor.happened_at).order_by(when.desc())
+                         .limit(reach).subquery().select())
+            scans.append(sa.select(memories).where(*own, when >= anchor.happened_at).order_by(when.asc())
+                         .limit(reach).subquery().select())
         with self._transaction() as connection:
-            rows = [*connection.execute(sa.select(memories).where(*own, when == memory.happened_at)
-                                        .order_by(memories.c.message_id, memories.c.id).limit(64)).mappings(),
-                    *connection.execute(sa.select(memories).where(*own, when < memory.happened_at)
-                                        .order_by(when.desc()).limit(8)).mappings(),
-                    *connection.execute(sa.select(memories).where(*own, when > memory.happened_at)
-                                        .order_by(when.asc()).limit(8)).mappings()]
-        nearby = sorted({row["id"]: _memory(row) for row in rows}.values(), key=order)
-        position = next((n for n, m in enumerate(nearby) if m.id == memory.id), None)
-        if position is None:  # lost among many memories of the same instant: no neighbours to offer
-            return []
-        return [nearby[n] for n in (position - 1, position + 1) if 0 <= n < len(nearby)]
+            rows = {row["id"]: _memory(row) for row in connection.execute(sa.union_all(*scans)).mappings()}
+        found: dict[str, list[Memory]] = {}
+        for anchor in anchors:
+            nearby = sorted((m for m in rows.values() if (m.clone_id, m.fan_id) == (anchor.clone_id, anchor.fan_id)),
+                            key=order)
+            position = next((n for n, m in enumerate(nearby) if m.id == anchor.id), None)
+            found[anchor.id] = [] if position is None else [
+                nearby[n] for n in (position - 1, position + 1) if 0 <= n < len(nearby)]
+        return found
 
     def touch_memories(self, ids: list[str], when: datetime) -> None:
         if ids:
@@ -291,6 +299,9 @@ class SqlStore:
             return []
         with self._transaction() as connection:
             if connection.dialect.name == "sqlite":
+                terms = self._informative(connection, terms)
+                if not terms:
+                    return []
                 match = " OR ".join(f'"{term}"' for term in terms)
                 rows = connection.execute(sa.text(
                     "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts "
@@ -308,6 +319,16 @@ class SqlStore:
                     "AND to_tsvector('english', text) @@ to_tsquery('english', :q) ORDER BY score DESC LIMIT :limit"),
                     {"q": tsquery, "clone": clone_id, "fans": fan_ids, "limit": limit}).all()
         return [(row[0], float(row[1])) for row in rows]
+
+    @staticmethod
+    def _informative(connection: Connection, terms: list[str]) -> list[str]:
+        """Drop terms found in more than 5 % of all memories: their BM25 weight is near zero, yet ranking
+        their thousands of matches is what makes full-text search slow on a long memory stream."""
+        known = dict(connection.execute(sa.text(
+            f"SELECT term, doc FROM memories_vocab WHERE term IN ({', '.join(f':t{n}' for n in range(len(terms)))})"),
+            {f"t{n}": term for n, term in enumerate(terms)}).all())
+        total = connection.execute(sa.text("SELECT max(rowid) FROM memories")).scalar() or 0
+        return [term for term in terms if known.get(term, 0) <= max(20, 0.05 * total)]
 
     def close(self) -> None:
         self.engine.dispose()

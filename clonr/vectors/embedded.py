@@ -77,6 +77,7 @@ class _Cache:
 
 _CACHES: dict[tuple[str, str], _Cache] = {}
 _CACHES_LOCK = threading.Lock()
+_READY: set[str] = set()  # index files whose schema this process has already ensured
 
 
 class EmbeddedVectorStore(CosineVectorStore):
@@ -99,8 +100,10 @@ class EmbeddedVectorStore(CosineVectorStore):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+            if str(self._path) not in _READY:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(_SCHEMA)
+                _READY.add(str(self._path))
             yield connection
         finally:
             connection.close()

@@ -32,9 +32,12 @@ def upgrade() -> None:
         sa.Column("evidence", sa.Text, nullable=False),
     )
     op.create_index("ix_memories_owner", "memories", ["clone_id", "fan_id", "happened_at"])
+    op.create_index("ix_memories_pinned", "memories", ["clone_id", "fan_id"], sqlite_where=sa.text("pinned = 1"),
+                    postgresql_where=sa.text("pinned"))
     if op.get_bind().dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='rowid', "
                    "tokenize='porter unicode61')")
+        op.execute("CREATE VIRTUAL TABLE memories_vocab USING fts5vocab(memories_fts, 'row')")
         op.execute("CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN "
                    "INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text); END")
         op.execute("CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN "
@@ -48,5 +51,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS memories_vocab")
         op.execute("DROP TABLE IF EXISTS memories_fts")
     op.drop_table("memories")
