@@ -28,7 +28,7 @@ from clonr.llm import (
     locate,
     resolve_chat_model_name,
 )
-from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryService, ModelImportanceScorer
+from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryPolicy, MemoryService, ModelImportanceScorer
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 
@@ -57,7 +57,10 @@ class Clonr:
         self.worker = BackgroundWorker()
         self.clones = CloneService(self.store, self.settings)
         self.ingest = IngestService(self.store, self.settings, self.index_for)
-        self.memory = MemoryService(self.store, self.collection, self._importance_scorer, self.worker, clock=clock)
+        self.memory = MemoryService(
+            self.store, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model, clock=clock,
+            policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
+                                knowledge_updates=self.settings.knowledge_updates))
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
                                 self.worker)
 

@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
     Setting("CLONR_IMPORTANCE", "model", "How memory importance is scored, off the reply path: `model` (asks the "
             "chat model) or `heuristic` (a fixed rule, no model calls)."),
+    Setting("CLONR_REFLECTION_THRESHOLD", "100", "Summed importance of a fan's new memories that makes the clone "
+            "reflect (write insights citing them); 0 turns reflection off."),
+    Setting("CLONR_KNOWLEDGE_UPDATES", "on", "`on`: the model checks each new fact against similar old ones and "
+            "retires those it replaces (history is kept); `off` skips these model calls."),
     Setting("OPENAI_API_KEY", "", "Key for an OpenAI-compatible endpoint; never logged."),
     Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server)."),
     Setting("CLONR_OPENAI_MODEL", "gpt-4o-mini", "Chat model name on the OpenAI-compatible endpoint."),
@@ -63,6 +67,8 @@ class Settings:
     chat_model: str
     embeddings: str
     importance: str
+    reflection_threshold: int
+    knowledge_updates: bool
     openai_api_key: str
     openai_base_url: str
     openai_model: str
@@ -125,6 +131,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
         importance=_choice(values, "CLONR_IMPORTANCE", ("model", "heuristic")),
+        reflection_threshold=_int(values, "CLONR_REFLECTION_THRESHOLD", 0),
+        knowledge_updates=_choice(values, "CLONR_KNOWLEDGE_UPDATES", ("on", "off")) == "on",
         openai_api_key=values["OPENAI_API_KEY"].strip(),
         openai_base_url=values["OPENAI_BASE_URL"].strip(),
         openai_model=values["CLONR_OPENAI_MODEL"].strip(),

@@ -77,6 +77,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(setting.name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("CLONR_HOME", str(home))
+    # The fake model answers in queue order: memory work that asks it is turned on only by the tests about it.
+    monkeypatch.setenv("CLONR_REFLECTION_THRESHOLD", "0")
+    monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", "off")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.chdir(tmp_path)
     return home

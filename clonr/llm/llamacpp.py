@@ -92,7 +92,7 @@ class LlamaCppChatModel(BaseChatModel):
             parts = llama.create_chat_completion(
                 messages=payload, stream=True, stop=stop, max_tokens=kwargs.get("max_tokens", self.max_tokens),
                 temperature=kwargs.get("temperature", self.temperature), top_p=self.top_p,
-                repeat_penalty=self.repeat_penalty)
+                repeat_penalty=self.repeat_penalty, response_format=kwargs.get("response_format"))
             output_tokens, finish_reason = 0, None
             for part in parts:
                 choice = part["choices"][0]

@@ -1,14 +1,16 @@
-"""Long-term memory: per-fan and shared memory streams, scored recall within a token budget."""
+"""Long-term memory: per-fan and shared memory streams, scored recall within a token budget, reflections and
+knowledge updates done in the background."""
 
 from clonr.memory.importance import HeuristicImportanceScorer, ImportanceScorer, ModelImportanceScorer
 from clonr.memory.service import (
-                                  MemoryService,
-                                  RecalledMemory,
-                                  RetrievalWeights,
-                                  TranscriptLine,
-                                  format_memory,
-                                  read_transcript,
+    MemoryPolicy,
+    MemoryService,
+    RecalledMemory,
+    RetrievalWeights,
+    TranscriptLine,
+    format_memory,
+    read_transcript,
 )
 
-__all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "MemoryService", "ModelImportanceScorer",
+__all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "MemoryPolicy", "MemoryService", "ModelImportanceScorer",
            "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory", "read_transcript"]

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.jobs import BackgroundWorker
+from clonr.memory import thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
 from clonr.store import SHARED_FAN, Clone, Memory, SqlStore
 
@@ -67,6 +69,10 @@ class TranscriptLine:
     ref: str | None = None  # the line's id in its source, kept as provenance
 
 
+def _words(text: str) -> int:
+    return len(text.split())
+
+
 def format_memory(memory: Memory) -> str:
     """How a memory reads in a prompt: its date matters for "when" questions."""
     return f"[{memory.happened_at:%Y-%m-%d}] {memory.text}"
@@ -77,14 +83,27 @@ def _collection(clone_id: str, fan_id: str) -> str:
     return f"memory_{clone_id}_{key}"
 
 
+@dataclass(frozen=True)
+class MemoryPolicy:
+    """The background work memory does with the chat model (CLONR_REFLECTION_THRESHOLD, CLONR_KNOWLEDGE_UPDATES)."""
+
+    reflection_threshold: int = 100  # 0: never reflect
+    knowledge_updates: bool = True
+    reflection_recent: int = 100  # memories the questions are drawn from
+    reflection_evidence: int = 15  # memories recalled for each question
+    update_similarity: float = 0.5  # cosine above which an old memory is checked against a new one
+
+
 class MemoryService:
     def __init__(self, store: SqlStore, index: Callable[[str], VectorStore], scorer: Callable[[], ImportanceScorer],
-                 worker: BackgroundWorker, clock: Clock | None = None,
-                 weights: RetrievalWeights | None = None) -> None:
+                 worker: BackgroundWorker, model: Callable[[], BaseChatModel], clock: Clock | None = None,
+                 weights: RetrievalWeights | None = None, policy: MemoryPolicy | None = None) -> None:
         self._store = store
         self._index = index
         self._scorer = scorer
         self._worker = worker
+        self._model = model
+        self.policy = policy or MemoryPolicy()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.weights = weights or RetrievalWeights()
 
@@ -96,7 +115,7 @@ class MemoryService:
     def remember(self, clone_id: str, fan_id: str, texts: Sequence[str], *, kind: str = "observation",
                  happened_at: Sequence[datetime] | None = None, sources: Sequence[str | None] | None = None,
                  message_ids: Sequence[int | None] | None = None, importance: int | None = None,
-                 pinned: bool = False, score_later: bool = True) -> list[Memory]:
+                 pinned: bool = False, score_later: bool = True, evidence: Sequence[str] = ()) -> list[Memory]:
         """Store memories (embedding them in one batch); importance is scored on the worker unless given."""
         now = self._clock()
         cleaned = [" ".join(text.split())[:MAX_MEMORY_CHARS] for text in texts]
@@ -106,7 +125,7 @@ class MemoryService:
                         importance=importance, happened_at=(happened_at[n] if happened_at else now), created_at=now,
                         last_accessed_at=(happened_at[n] if happened_at else now), pinned=pinned,
                         source=(sources[n] if sources else None),
-                        message_id=(message_ids[n] if message_ids else None))
+                        message_id=(message_ids[n] if message_ids else None), evidence=tuple(evidence))
                  for n, text in enumerate(cleaned)]
         vectors = self._vectors(clone_id, fan_id)
         vectors.add_texts([m.text for m in items], [{"kind": kind} for _ in items], ids=[m.id for m in items])
@@ -123,8 +142,11 @@ class MemoryService:
                           message_ids: tuple[int, int], fan_name: str = "Fan") -> list[Memory]:
         """The live-chat path: each message of an exchange becomes an observation."""
         when = self._clock()
-        return self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
+        made = self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
                              happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
+        if self.policy.knowledge_updates:
+            self._worker.submit(self.update_knowledge, made[0])
+        return made
 
     def import_transcript(self, clone: Clone, fan_id: str, lines: Sequence[TranscriptLine],
                           on_progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
@@ -153,6 +175,43 @@ class MemoryService:
             return
         for memory, value in zip(pending, self._scorer().score([m.text for m in pending]), strict=True):
             self._store.update_memory(memory.id, importance=value)
+        threshold = self.policy.reflection_threshold
+        if threshold and self._store.importance_since_reflection(clone_id, fan_id) >= threshold:
+            self.reflect(clone_id, fan_id)
+
+    # -- thinking (background, with the chat model) ------------------------------------------------
+
+    def reflect(self, clone_id: str, fan_id: str) -> list[Memory]:
+        """Generative Agents' reflection: ask 3 questions of the recent memories, answer each from the memories
+        recall finds for it, and keep insights that cite their evidence."""
+        name = self._store.get_clone(clone_id).name
+        self._store.mark_reflected(clone_id, fan_id, self._clock())  # asked once per threshold, whatever comes back
+        recent = self._store.list_memories(clone_id, [fan_id], limit=self.policy.reflection_recent,
+                                           include_superseded=False)[::-1]
+        if not recent:
+            return []
+        model = self._model()
+        made: list[Memory] = []
+        for question in thinking.reflection_questions(model, recent, name):
+            evidence = [r.memory for r in self.recall(clone_id, fan_id, question, 10**9, _words, touch=False)
+                        if r.memory.fan_id == fan_id][:self.policy.reflection_evidence]
+            for text, cited in thinking.insights(model, question, evidence, name):
+                made += self.remember(clone_id, fan_id, [text], kind="reflection", sources=["reflection"],
+                                      evidence=[m.id for m in cited], score_later=False)
+        if made:
+            self._worker.submit(self.score_pending, clone_id, fan_id)
+        return made
+
+    def update_knowledge(self, new: Memory) -> list[Memory]:
+        """Retire older memories that `new` makes out of date; they stay, marked `superseded_by`."""
+        vectors = self._vectors(new.clone_id, new.fan_id)
+        near = [doc.id for doc, score in vectors.similarity_search_with_score(new.text, k=6)
+                if doc.id != new.id and score >= self.policy.update_similarity]
+        similar = [m for m in self._store.get_memories(near) if m.superseded_by is None and m.kind == "observation"]
+        retired = thinking.outdated_by(self._model(), new, similar)
+        for old in retired:
+            self._store.update_memory(old.id, superseded_by=new.id)
+        return retired
 
     # -- recalling ------------------------------------------------------------------------------
 

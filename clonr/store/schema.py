@@ -71,3 +71,10 @@ memories = Table(
     Column("message_id", Integer, nullable=True),  # the message this observation was made from
     Column("evidence", Text, nullable=False, default="[]"),  # JSON list of memory ids a reflection cites
 )
+
+memory_states = Table(
+    "memory_states", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("fan_id", String(64), primary_key=True),
+    Column("reflected_at", DateTime(timezone=True), nullable=False),  # when this fan was last reflected on
+)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
 from clonr.store.records import Clone, Memory, Message, Source
-from clonr.store.schema import clones, memories, messages, sources
+from clonr.store.schema import clones, memories, memory_states, messages, sources
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 72_001  # advisory lock id, so that several servers migrate one at a time
@@ -271,6 +271,25 @@ class SqlStore:
                 nearby[n] for n in (position - 1, position + 1) if 0 <= n < len(nearby)]
         return found
 
+    def mark_reflected(self, clone_id: str, fan_id: str, when: datetime) -> None:
+        with self._transaction() as connection:
+            updated = connection.execute(memory_states.update().where(
+                memory_states.c.clone_id == clone_id, memory_states.c.fan_id == fan_id).values(reflected_at=when))
+            if updated.rowcount == 0:
+                connection.execute(memory_states.insert().values(clone_id=clone_id, fan_id=fan_id, reflected_at=when))
+
+    def importance_since_reflection(self, clone_id: str, fan_id: str) -> int:
+        """Summed importance of the fan's observations made after the last reflection."""
+        own = (memories.c.clone_id == clone_id, memories.c.fan_id == fan_id)
+        with self._transaction() as connection:
+            last = connection.execute(sa.select(memory_states.c.reflected_at).where(
+                memory_states.c.clone_id == clone_id, memory_states.c.fan_id == fan_id)).scalar()
+            query = sa.select(sa.func.coalesce(sa.func.sum(memories.c.importance), 0)).where(
+                *own, memories.c.kind == "observation")
+            if last is not None:
+                query = query.where(memories.c.created_at > last)
+            return int(connection.execute(query).scalar())
+
     def touch_memories(self, ids: list[str], when: datetime) -> None:
         if ids:
             with self._transaction() as connection:
@@ -290,6 +309,8 @@ class SqlStore:
         """Everything about one fan of one clone, in one transaction: memories and messages."""
         with self._transaction() as connection:
             connection.execute(memories.delete().where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id))
+            connection.execute(memory_states.delete().where(memory_states.c.clone_id == clone_id,
+                                                            memory_states.c.fan_id == fan_id))
             connection.execute(messages.delete().where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id))
 
     def lexical_search(self, clone_id: str, fan_ids: list[str], query: str, limit: int = 50) -> list[tuple[str, float]]:

@@ -31,6 +31,12 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Integer, nullable=True),
         sa.Column("evidence", sa.Text, nullable=False),
     )
+    op.create_table(
+        "memory_states",
+        sa.Column("clone_id", sa.String(32), sa.ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("fan_id", sa.String(64), primary_key=True),
+        sa.Column("reflected_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_index("ix_memories_owner", "memories", ["clone_id", "fan_id", "happened_at"])
     op.create_index("ix_memories_pinned", "memories", ["clone_id", "fan_id"], sqlite_where=sa.text("pinned = 1"),
                     postgresql_where=sa.text("pinned"))
@@ -53,4 +59,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS memories_vocab")
         op.execute("DROP TABLE IF EXISTS memories_fts")
+    op.drop_table("memory_states")
     op.drop_table("memories")

@@ -1,0 +1,84 @@
+"""The memory work the chat model does in the background: reflections and knowledge updates.
+
+Both ask for JSON that a schema constrains (llama.cpp turns it into a grammar, so small models always answer
+in shape), and both validate what comes back: an insight may cite only memories it was shown, an update may
+retire only memories it was shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from clonr.store import Memory
+
+log = logging.getLogger(__name__)
+
+QUESTIONS_SCHEMA = {"type": "object", "properties": {"questions": {
+    "type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3}}, "required": ["questions"]}
+INSIGHTS_SCHEMA = {"type": "object", "properties": {"insights": {"type": "array", "maxItems": 5, "items": {
+    "type": "object", "properties": {"insight": {"type": "string"}, "because_of": {
+        "type": "array", "items": {"type": "integer"}, "minItems": 1}},
+    "required": ["insight", "because_of"]}}}, "required": ["insights"]}
+UPDATES_SCHEMA = {"type": "object", "properties": {"outdated": {"type": "array", "items": {"type": "integer"}}},
+                  "required": ["outdated"]}
+
+
+def _ask(model: BaseChatModel, prompt: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    """One constrained JSON answer, or None if the model still answered out of shape."""
+    answer = model.invoke(prompt, temperature=0.2, max_tokens=400,
+                          response_format={"type": "json_object", "schema": schema}).text
+    try:
+        value = json.loads(answer[answer.index("{"):answer.rindex("}") + 1])
+    except ValueError:
+        log.info("memory model answered out of shape: %.200s", answer)
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _numbered(memories: Sequence[Memory]) -> str:
+    return "\n".join(f"{n}. [{m.happened_at:%Y-%m-%d}] {m.text}" for n, m in enumerate(memories, start=1))
+
+
+def reflection_questions(model: BaseChatModel, recent: Sequence[Memory], name: str) -> list[str]:
+    prompt = (f"You are {name}. Here is what you remember of a fan, most recent last:\n{_numbered(recent)}\n\n"
+              "What are the 3 most salient high-level questions you can answer about this fan and your "
+              'relationship with them? Answer as JSON: {"questions": ["...", "...", "..."]}')
+    value = _ask(model, prompt, QUESTIONS_SCHEMA) or {}
+    return [q.strip() for q in value.get("questions", []) if isinstance(q, str) and q.strip()][:3]
+
+
+def insights(model: BaseChatModel, question: str, evidence: Sequence[Memory],
+             name: str) -> list[tuple[str, list[Memory]]]:
+    """Up to 5 insights about `question`, each with the memories it cites (only ones it was shown)."""
+    prompt = (f"You are {name}. Memories about a fan:\n{_numbered(evidence)}\n\nQuestion: {question}\n"
+              "What up to 5 high-level insights can you infer from these memories? Cite the numbers of the "
+              'memories each insight rests on. Answer as JSON: {"insights": [{"insight": "...", '
+              '"because_of": [1, 4]}]}')
+    value = _ask(model, prompt, INSIGHTS_SCHEMA) or {}
+    found = []
+    for item in value.get("insights", [])[:5]:
+        if not isinstance(item, dict) or not str(item.get("insight", "")).strip():
+            continue
+        cited = [evidence[n - 1] for n in item.get("because_of", [])
+                 if isinstance(n, int) and 1 <= n <= len(evidence)]
+        if cited:  # an insight that cites nothing it was shown is not kept
+            found.append((" ".join(str(item["insight"]).split()), cited))
+    return found
+
+
+def outdated_by(model: BaseChatModel, new: Memory, similar: Sequence[Memory]) -> list[Memory]:
+    """The older memories that `new` contradicts or replaces (mem0/Zep-style knowledge update)."""
+    if not similar:
+        return []
+    prompt = (f"Older memories:\n{_numbered(similar)}\n\nNew memory: [{new.happened_at:%Y-%m-%d}] {new.text}\n\n"
+              "Which older memories does the new memory make out of date — a fact that changed, such as a new "
+              "home, job or relationship? List their numbers; an empty list if none. Answer as JSON: "
+              '{"outdated": [2]}')
+    value = _ask(model, prompt, UPDATES_SCHEMA) or {}
+    return [similar[n - 1] for n in dict.fromkeys(value.get("outdated", []))
+            if isinstance(n, int) and 1 <= n <= len(similar)]

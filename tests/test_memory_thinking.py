@@ -1,0 +1,116 @@
+"""Reflections and knowledge updates: the background memory work that asks the chat model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from clonr import Clonr, load_settings
+from clonr.memory import HeuristicImportanceScorer, TranscriptLine
+from tests.conftest import FakeChatModel, FixedClock
+
+
+@pytest.fixture
+def thinking_app(settings, fake_chat: FakeChatModel, fake_embeddings, clock: FixedClock):
+    settings = dataclasses.replace(settings, reflection_threshold=20, knowledge_updates=True)
+    app = Clonr(settings, chat_model=fake_chat, embeddings=fake_embeddings, clock=clock,
+                importance=HeuristicImportanceScorer())
+    yield app
+    app.worker.drain()
+
+
+def test_a_reflection_cites_the_memories_it_rests_on(thinking_app: Clonr, fake_chat: FakeChatModel,
+                                                      clock: FixedClock) -> None:
+    app = thinking_app
+    ada = app.clones.create("Ada")
+    lines = [TranscriptLine("fan", text, clock.now, ref=str(n)) for n, text in enumerate([
+        "I love hiking in the Alps.", "My father died last spring and I miss him.", "I moved to Berlin for a job.",
+        "I adopted a dog named Biscuit.", "Hiking with Biscuit is my favourite thing."])]
+    fake_chat.enqueue(json.dumps({"questions": ["What does the fan love?"]}),
+                      json.dumps({"insights": [
+                          {"insight": "The fan finds joy outdoors with their dog.", "because_of": [1, 2]},
+                          {"insight": "Invented, cites nothing shown.", "because_of": [99]}]}))
+    app.memory.import_transcript(ada, "fan-1", lines)
+    app.worker.drain()
+    reflections = [m for m in app.memory.list(ada.id, "fan-1") if m.kind == "reflection"]
+    assert [m.text for m in reflections] == ["The fan finds joy outdoors with their dog."]
+    cited = app.store.get_memories(list(reflections[0].evidence))
+    assert len(cited) == 2 and all(m.kind == "observation" for m in cited)
+    assert reflections[0].importance is not None
+    prompt = fake_chat.calls[0][0].text
+    assert "Biscuit" in prompt and "questions" in prompt
+
+
+def test_reflection_waits_for_enough_new_importance(thinking_app: Clonr, fake_chat: FakeChatModel) -> None:
+    app = thinking_app
+    ada = app.clones.create("Ada")
+    app.memory.remember(ada.id, "fan-1", ["Fan: ok"])
+    app.worker.drain()
+    assert fake_chat.calls == [], "2 points of importance are below the threshold of 20"
+
+
+def test_a_model_that_answers_out_of_shape_is_asked_once(thinking_app: Clonr, fake_chat: FakeChatModel,
+                                                        clock: FixedClock) -> None:
+    app = thinking_app
+    ada = app.clones.create("Ada")
+    fake_chat.default_reply = "I cannot do JSON, sorry"
+    app.memory.remember(ada.id, "fan-1", ["Fan: my father died and I moved to Berlin for a new job"] * 4)
+    app.worker.drain()
+    calls = len(fake_chat.calls)
+    app.memory.remember(ada.id, "fan-1", ["Fan: ok"])
+    app.worker.drain()
+    assert calls == 1 and len(fake_chat.calls) == 1
+    assert all(m.kind == "observation" for m in app.memory.list(ada.id, "fan-1"))
+
+
+def test_a_newer_fact_supersedes_the_older_one_without_erasing_it(settings, fake_chat: FakeChatModel,
+                                                                  clock: FixedClock) -> None:
+    from langchain_core.embeddings import FakeEmbeddings
+
+    class SameDirection(FakeEmbeddings):
+        """Every text points the same way, so every old memory counts as similar."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [[1.0] + [0.0] * (self.size - 1) for _ in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return [1.0] + [0.0] * (self.size - 1)
+
+    app = Clonr(dataclasses.replace(settings, knowledge_updates=True), chat_model=fake_chat,
+                embeddings=SameDirection(size=8), clock=clock, importance=HeuristicImportanceScorer())
+    ada = app.clones.create("Ada")
+    paris, = app.memory.remember(ada.id, "fan-1", ["Fan: I live in Paris."])
+    clock.advance(days=30)
+    fake_chat.enqueue("Noted, Berlin!", json.dumps({"outdated": [1]}))
+    app.chat.start_turn(ada.id, "I moved to Berlin.", fan_id="fan-1").text()
+    app.worker.drain()
+    old = app.store.get_memories([paris.id])[0]
+    assert old.superseded_by is not None, "kept, but marked as replaced"
+    assert app.store.get_memories([old.superseded_by])[0].text == "Fan: I moved to Berlin."
+    recalled = [r.memory.text for r in app.memory.recall(ada.id, "fan-1", "Where do I live?", 500,
+                                                         lambda t: len(t.split()))]
+    assert "Fan: I live in Paris." not in recalled and "Fan: I moved to Berlin." in recalled
+    assert "Fan: I live in Paris." in [m.text for m in app.memory.list(ada.id, "fan-1")], "history is kept"
+
+
+@pytest.mark.real_model
+def test_a_real_model_conversation_triggers_a_reflection(monkeypatch) -> None:
+    monkeypatch.setenv("CLONR_CHAT_MODEL", "smollm2")
+    monkeypatch.setenv("CLONR_REFLECTION_THRESHOLD", "15")
+    monkeypatch.setenv("CLONR_IMPORTANCE", "heuristic")
+    monkeypatch.setenv("CLONR_REPLY_TOKENS", "32")
+    app = Clonr(load_settings())
+    ada = app.clones.create("Ada Lovelace", "Mathematician.")
+    for message in ["Hi Ada! I'm Sam.", "My mother died last year and I still miss her.",
+                    "I moved to Lisbon for a new job as a nurse.", "I love my dog Biscuit, we hike every weekend.",
+                    "My favourite thing is the ocean at dawn."]:
+        app.chat.start_turn(ada.id, message, fan_id="sam").text()
+    app.worker.drain()
+    state = app.store.importance_since_reflection(ada.id, "sam")
+    reflections = [m for m in app.memory.list(ada.id, "sam", limit=100) if m.kind == "reflection"]
+    assert state < 15, "the threshold was reached and the fan was reflected on"
+    for reflection in reflections:  # a small model may find nothing; whatever it wrote must cite real memories
+        cited = app.store.get_memories(list(reflection.evidence))
+        assert cited and all(m.fan_id == "sam" for m in cited)
