@@ -34,7 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_IMPORTANCE", "model", "How memory importance is scored, off the reply path: `model` (asks the "
             "chat model) or `heuristic` (a fixed rule, no model calls)."),
     Setting("CLONR_REFLECTION_THRESHOLD", "100", "Summed importance of a fan's new memories that makes the clone "
-            "reflect (write insights citing them); 0 turns reflection off."),
+            "reflect (write insights citing them); summaries refresh on lower, staggered thresholds; 0 turns "
+            "reflection and summaries off."),
     Setting("CLONR_KNOWLEDGE_UPDATES", "on", "`on`: the model checks each new fact against similar old ones and "
             "retires those it replaces (history is kept); `off` skips these model calls."),
     Setting("OPENAI_API_KEY", "", "Key for an OpenAI-compatible endpoint; never logged."),

@@ -108,9 +108,34 @@ def test_a_real_model_conversation_triggers_a_reflection(monkeypatch) -> None:
                     "My favourite thing is the ocean at dawn."]:
         app.chat.start_turn(ada.id, message, fan_id="sam").text()
     app.worker.drain()
-    state = app.store.importance_since_reflection(ada.id, "sam")
+    state = app.store.importance_since(ada.id, "sam", "reflected_at", ("observation",))
     reflections = [m for m in app.memory.list(ada.id, "sam", limit=100) if m.kind == "reflection"]
     assert state < 15, "the threshold was reached and the fan was reflected on"
     for reflection in reflections:  # a small model may find nothing; whatever it wrote must cite real memories
         cited = app.store.get_memories(list(reflection.evidence))
         assert cited and all(m.fan_id == "sam" for m in cited)
+
+
+def test_summaries_refresh_on_their_thresholds_and_reach_the_prompt(thinking_app: Clonr, fake_chat: FakeChatModel,
+                                                                    clock: FixedClock) -> None:
+    app = thinking_app
+    app.memory.policy = dataclasses.replace(app.memory.policy, reflection_threshold=1000, fan_summary_threshold=6,
+                                            agent_summary_threshold=3)
+    ada = app.clones.create("Ada", long_description="A mathematician.")
+    fake_chat.enqueue("I just ran the Berlin marathon and I am proud.")
+    app.memory.remember(ada.id, "*", ["Ada: I ran the Berlin marathon and I am proud of it."], kind="event")
+    app.worker.drain()
+    fake_chat.enqueue("They are Sam, a nurse who moved to Lisbon and loves their dog Biscuit.")
+    app.memory.remember(ada.id, "sam", ["Fan: I'm Sam, I moved to Lisbon for my new job as a nurse, I love my dog."])
+    app.worker.drain()
+    state, about_sam = app.memory.summaries(ada.id, "sam")
+    assert state.startswith("I just ran the Berlin marathon") and about_sam.startswith("They are Sam")
+    assert app.memory.summaries(ada.id, "other-fan") == (state, ""), "a fan's summary is theirs alone"
+    fake_chat.enqueue("Hello Sam!")
+    turn = app.chat.start_turn(ada.id, "Hi!", fan_id="sam")
+    turn.text()
+    system = fake_chat.calls[-1][0].text
+    assert "Your life lately:\nI just ran the Berlin marathon" in system
+    assert "What you know about this fan: They are Sam" in system
+    app.memory.forget_fan(ada.id, "sam")
+    assert app.memory.summaries(ada.id, "sam") == (state, "")

@@ -134,7 +134,9 @@ class ChatService:
 
         recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
                                        exclude_messages={m.id for m in history}, query_vector=query_vector)
-        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled])
+        state, fan_summary = self._memory.summaries(clone.id, fan_id)
+        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
+                            state=state, fan_summary=fan_summary)
         return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember)
 
     def _remember(self, turn: Turn, message_ids: tuple[int, int]) -> None:

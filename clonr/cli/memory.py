@@ -122,6 +122,15 @@ def register(cli: click.Group) -> None:
         else:
             raise click.UsageError("Give a MEMORY_ID, or --everything.")
 
+    @memory.command()
+    @click.pass_context
+    def summary(ctx: click.Context) -> None:
+        """Show the summaries a reply starts from: the clone's current state and what it knows of the fan."""
+        app, clone_id, fan = target(ctx)
+        state, about_fan = app.memory.summaries(clone_id, fan)
+        click.echo(f"Current state: {state or '(none yet: post events with `clonr event`)'}")
+        click.echo(f"About this fan: {about_fan or '(none yet: written once enough is remembered)'}")
+
     @memory.command(name="import")
     @click.argument("transcript", type=click.Path(path_type=Path))
     @click.pass_context

@@ -88,6 +88,8 @@ class MemoryPolicy:
     """The background work memory does with the chat model (CLONR_REFLECTION_THRESHOLD, CLONR_KNOWLEDGE_UPDATES)."""
 
     reflection_threshold: int = 100  # 0: never reflect
+    fan_summary_threshold: int = 40  # staggered: a fan's summary is refreshed more often than reflections
+    agent_summary_threshold: int = 10  # the clone's own state moves with each notable event
     knowledge_updates: bool = True
     reflection_recent: int = 100  # memories the questions are drawn from
     reflection_evidence: int = 15  # memories recalled for each question
@@ -175,9 +177,20 @@ class MemoryService:
             return
         for memory, value in zip(pending, self._scorer().score([m.text for m in pending]), strict=True):
             self._store.update_memory(memory.id, importance=value)
-        threshold = self.policy.reflection_threshold
-        if threshold and self._store.importance_since_reflection(clone_id, fan_id) >= threshold:
+        policy = self.policy
+        if not policy.reflection_threshold:  # memory work with the model is off
+            return
+        if fan_id == SHARED_FAN:
+            if self._store.importance_since(clone_id, fan_id, "summarized_at", ("event",)) >= \
+                    policy.agent_summary_threshold:
+                self.summarize(clone_id, fan_id)
+            return
+        if self._store.importance_since(clone_id, fan_id, "reflected_at", ("observation",)) >= \
+                policy.reflection_threshold:
             self.reflect(clone_id, fan_id)
+        if self._store.importance_since(clone_id, fan_id, "summarized_at", ("observation", "reflection")) >= \
+                policy.fan_summary_threshold:
+            self.summarize(clone_id, fan_id)
 
     # -- thinking (background, with the chat model) ------------------------------------------------
 
@@ -201,6 +214,24 @@ class MemoryService:
         if made:
             self._worker.submit(self.score_pending, clone_id, fan_id)
         return made
+
+    def summarize(self, clone_id: str, fan_id: str) -> str:
+        """Re-synthesise the summary of a fan (who they are, the relationship) or, for fan "*", the clone's
+        own current state from its events; prompts read the summary instead of re-deriving it each turn."""
+        clone = self._store.get_clone(clone_id)
+        kinds = ("event",) if fan_id == SHARED_FAN else ("observation", "reflection")
+        recent = [m for m in self._store.list_memories(clone_id, [fan_id], limit=self.policy.reflection_recent,
+                                                       include_superseded=False) if m.kind in kinds][::-1]
+        previous = self._store.summaries(clone_id, [fan_id]).get(fan_id, "")
+        summary = thinking.summary(self._model(), clone.name, clone.long_description, recent, previous,
+                                   about_fan=fan_id != SHARED_FAN)
+        self._store.set_summary(clone_id, fan_id, summary or previous, self._clock())
+        return summary or previous
+
+    def summaries(self, clone_id: str, fan_id: str) -> tuple[str, str]:
+        """(the clone's current state, what it knows of this fan), either possibly empty."""
+        found = self._store.summaries(clone_id, [SHARED_FAN, fan_id])
+        return found.get(SHARED_FAN, ""), found.get(fan_id, "")
 
     def update_knowledge(self, new: Memory) -> list[Memory]:
         """Retire older memories that `new` makes out of date; they stay, marked `superseded_by`."""
@@ -320,7 +351,7 @@ class MemoryService:
     def forget_fan(self, clone_id: str, fan_id: str) -> int:
         """Delete everything about one fan: memories, their vectors, and the conversation."""
         ids = self._store.memory_ids(clone_id, fan_id)
-        self._store.delete_fan(clone_id, fan_id)
+        self._store.delete_fan(clone_id, fan_id)  # memories, summary and messages together
         self._vectors(clone_id, fan_id).delete(ids)
         return len(ids)
 

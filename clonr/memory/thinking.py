@@ -82,3 +82,21 @@ def outdated_by(model: BaseChatModel, new: Memory, similar: Sequence[Memory]) ->
     value = _ask(model, prompt, UPDATES_SCHEMA) or {}
     return [similar[n - 1] for n in dict.fromkeys(value.get("outdated", []))
             if isinstance(n, int) and 1 <= n <= len(similar)]
+
+
+def summary(model: BaseChatModel, name: str, description: str, memories: Sequence[Memory], previous: str,
+            about_fan: bool) -> str:
+    """A short summary, rewritten from the previous one and the memories since; empty if the model gives none."""
+    if not memories:
+        return ""
+    if about_fan:
+        task = ("In at most 80 words, write what you know about this fan: who they are, the people and things "
+                "in their life, what they care about, and your relationship with them. Write in the second "
+                "person about the fan (\"They ...\"). Facts only, no invention.")
+    else:
+        task = (f"In at most 80 words, describe {name}'s current state: what has happened in your life lately "
+                "and how you feel about it. Write in the first person. Facts only, no invention.")
+    prompt = (f"You are {name}. {description[:600]}\n\nYour previous summary: {previous or '(none)'}\n\n"
+              f"Memories:\n{_numbered(memories)}\n\n{task}")
+    text = " ".join(model.invoke(prompt, temperature=0.2, max_tokens=160).text.split())
+    return text[:800]

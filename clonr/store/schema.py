@@ -76,5 +76,7 @@ memory_states = Table(
     "memory_states", metadata,
     Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
     Column("fan_id", String(64), primary_key=True),
-    Column("reflected_at", DateTime(timezone=True), nullable=False),  # when this fan was last reflected on
+    Column("reflected_at", DateTime(timezone=True), nullable=True),  # when this fan was last reflected on
+    Column("summary", Text, nullable=True),  # what the clone knows of this fan; for fan "*", its own current state
+    Column("summarized_at", DateTime(timezone=True), nullable=True),
 )

@@ -271,21 +271,35 @@ class SqlStore:
                 nearby[n] for n in (position - 1, position + 1) if 0 <= n < len(nearby)]
         return found
 
-    def mark_reflected(self, clone_id: str, fan_id: str, when: datetime) -> None:
+    def _set_state(self, clone_id: str, fan_id: str, **fields: Any) -> None:
         with self._transaction() as connection:
             updated = connection.execute(memory_states.update().where(
-                memory_states.c.clone_id == clone_id, memory_states.c.fan_id == fan_id).values(reflected_at=when))
+                memory_states.c.clone_id == clone_id, memory_states.c.fan_id == fan_id).values(**fields))
             if updated.rowcount == 0:
-                connection.execute(memory_states.insert().values(clone_id=clone_id, fan_id=fan_id, reflected_at=when))
+                connection.execute(memory_states.insert().values(clone_id=clone_id, fan_id=fan_id, **fields))
 
-    def importance_since_reflection(self, clone_id: str, fan_id: str) -> int:
-        """Summed importance of the fan's observations made after the last reflection."""
+    def mark_reflected(self, clone_id: str, fan_id: str, when: datetime) -> None:
+        self._set_state(clone_id, fan_id, reflected_at=when)
+
+    def set_summary(self, clone_id: str, fan_id: str, summary: str, when: datetime) -> None:
+        self._set_state(clone_id, fan_id, summary=summary, summarized_at=when)
+
+    def summaries(self, clone_id: str, fan_ids: list[str]) -> dict[str, str]:
+        """The current summary of each fan that has one (fan "*": the clone's own state)."""
+        query = sa.select(memory_states.c.fan_id, memory_states.c.summary).where(
+            memory_states.c.clone_id == clone_id, memory_states.c.fan_id.in_(fan_ids),
+            memory_states.c.summary.is_not(None))
+        with self._transaction() as connection:
+            return dict(connection.execute(query).all())
+
+    def importance_since(self, clone_id: str, fan_id: str, mark: str, kinds: tuple[str, ...]) -> int:
+        """Summed importance of the fan's memories of `kinds` made after the state's `mark` time."""
         own = (memories.c.clone_id == clone_id, memories.c.fan_id == fan_id)
         with self._transaction() as connection:
-            last = connection.execute(sa.select(memory_states.c.reflected_at).where(
+            last = connection.execute(sa.select(memory_states.c[mark]).where(
                 memory_states.c.clone_id == clone_id, memory_states.c.fan_id == fan_id)).scalar()
             query = sa.select(sa.func.coalesce(sa.func.sum(memories.c.importance), 0)).where(
-                *own, memories.c.kind == "observation")
+                *own, memories.c.kind.in_(kinds))
             if last is not None:
                 query = query.where(memories.c.created_at > last)
             return int(connection.execute(query).scalar())

@@ -35,7 +35,9 @@ def upgrade() -> None:
         "memory_states",
         sa.Column("clone_id", sa.String(32), sa.ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("fan_id", sa.String(64), primary_key=True),
-        sa.Column("reflected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reflected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("summary", sa.Text, nullable=True),
+        sa.Column("summarized_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_memories_owner", "memories", ["clone_id", "fan_id", "happened_at"])
     op.create_index("ix_memories_pinned", "memories", ["clone_id", "fan_id"], sqlite_where=sa.text("pinned = 1"),
