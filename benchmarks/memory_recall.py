@@ -70,7 +70,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/locomo10.json")
     parser.add_argument("--conversations", type=int, default=10)
     args = parser.parse_args()
-    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-locomo-"), CLONR_IMPORTANCE="heuristic")
+    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-locomo-"), CLONR_IMPORTANCE="heuristic",
+                      CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
 
     import llama_cpp
 

@@ -5,7 +5,8 @@
 Embedded stack (SQLite + the embedded vector index + MiniLM), tokens counted with the local model's
 tokenizer. Per turn it times `ChatService.start_turn` (note and memory recall, prompt assembly) plus storing
 the exchange, and reports p50/p95; the memory write that follows a reply runs on the background worker and
-is timed separately. Memories are templated sentences; to fill 100k quickly, each distinct sentence is
+is timed separately; memory work that asks the model (reflections, knowledge updates) is off, as it runs
+after replies, not in them. Memories are templated sentences; to fill 100k quickly, each distinct sentence is
 embedded once (the per-memory suffix is not embedded), so the index holds realistic MiniLM vectors.
 Also prints the prompt's size as the conversation grows (10 to 1,000 turns): it must stay flat, in budget.
 """
@@ -73,7 +74,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--turns", type=int, default=40)
     args = parser.parse_args()
-    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-overhead-"), CLONR_IMPORTANCE="heuristic")
+    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-overhead-"), CLONR_IMPORTANCE="heuristic",
+                      CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
     settings = load_settings()
     embeddings = OncePerSentence(MiniLMEmbeddings(settings.home / "models"))
     app = Clonr(settings, embeddings=embeddings, importance=HeuristicImportanceScorer())

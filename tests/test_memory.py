@@ -216,3 +216,14 @@ def test_the_answer_next_to_a_matching_question_is_recalled(app: Clonr, ada, clo
     assert [r.memory.text for r in recalled][:2] == ["Ada Lovelace: What did you research last week?",
                                                      "Fan: Adoption agencies, mostly."]
     assert recalled[1].reasons["next_to_match"] == pytest.approx(0.7)
+
+
+def test_background_work_waits_while_a_reply_is_being_made(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    ran = threading.Event()
+    fake_chat.enqueue("one two three")
+    stream = iter(app.chat.start_turn(ada.id, "hi", fan_id="f"))
+    next(stream)  # the reply is under way
+    app.worker.submit(ran.set)
+    assert not ran.wait(0.3), "the job waited for the reply"
+    list(stream)
+    assert ran.wait(5), "and ran as soon as the reply was done"

@@ -12,7 +12,7 @@ from langchain_core.vectorstores import VectorStore
 from clonr.chat.prompt import MEMORY_SHARE, PromptPlan, build_prompt
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError
-from clonr.jobs import BackgroundWorker
+from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens
 from clonr.memory import MemoryService, RecalledMemory
 from clonr.store import Clone, Message, SqlStore
@@ -33,9 +33,10 @@ class Turn:
 
     def __init__(self, store: SqlStore, model: BaseChatModel, clone: Clone, fan_id: str, message: str,
                  plan: PromptPlan, recalled: list[RecalledMemory],
-                 on_saved: Callable[[Turn, tuple[int, int]], None]) -> None:
+                 on_saved: Callable[[Turn, tuple[int, int]], None], foreground: Foreground) -> None:
         self._store = store
         self._on_saved = on_saved
+        self._foreground = foreground
         self.recalled = recalled
         self._model = model
         self.clone = clone
@@ -47,6 +48,7 @@ class Turn:
 
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
+        self._foreground.enter()  # background memory work waits while the fan waits for this reply
         try:
             for chunk in self._model.stream(self.plan.messages):
                 if chunk.usage_metadata:
@@ -63,6 +65,7 @@ class Turn:
             raise ModelError(f"The chat model failed ({type(exc).__name__}: {str(exc)[:160]}): check the model "
                              "settings with `clonr doctor` and try again.") from exc
         finally:
+            self._foreground.leave()
             if pieces and not self.reply:
                 self._save("".join(pieces))
 
@@ -137,7 +140,8 @@ class ChatService:
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
                             state=state, fan_summary=fan_summary)
-        return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember)
+        return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember,
+                    self._worker.foreground)
 
     def _remember(self, turn: Turn, message_ids: tuple[int, int]) -> None:
         """After the reply: the exchange becomes memories on the worker, never delaying the fan."""

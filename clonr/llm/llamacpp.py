@@ -80,9 +80,9 @@ class LlamaCppChatModel(BaseChatModel):
         return _load(self.model_path, self.n_ctx, self.n_threads)
 
     def get_num_tokens(self, text: str) -> int:
-        llama, lock = self._llama()
-        with lock:
-            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        """Tokenising only reads the vocabulary, so it does not wait for a generation holding the lock."""
+        llama, _lock = self._llama()
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:

@@ -206,6 +206,7 @@ class MemoryService:
         model = self._model()
         made: list[Memory] = []
         for question in thinking.reflection_questions(model, recent, name):
+            self._worker.foreground.wait_idle()  # between model calls, let waiting fans go first
             evidence = [r.memory for r in self.recall(clone_id, fan_id, question, 10**9, _words, touch=False)
                         if r.memory.fan_id == fan_id][:self.policy.reflection_evidence]
             for text, cited in thinking.insights(model, question, evidence, name):
