@@ -44,7 +44,8 @@ def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
     assert set(found[0]["reasons"]) >= {"relevance", "lexical"}
 
     lisbon = next(m["id"] for m in listed if "Lisbon" in m["text"] and m["text"].startswith("Fan"))
-    assert run("memory", "ada", "--fan", "f1", "pin", lisbon).output.split()[1] == "*"
+    pinned = run("memory", "ada", "--fan", "f1", "pin", lisbon).output.split()
+    assert pinned[1] == "*" and pinned[4] == "observation"
     assert "Porto" in run("memory", "ada", "--fan", "f1", "edit", lisbon, "Fan: My sister lives in Porto.").output
     assert run("memory", "ada", "--fan", "f1", "delete", lisbon).exit_code == 0
     assert len(json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)) == 2

@@ -15,13 +15,16 @@ from clonr.store import SHARED_FAN, Memory
 
 def _memory_json(memory: Memory) -> dict:
     return {"id": memory.id, "text": memory.text, "kind": memory.kind, "importance": memory.importance,
-            "pinned": memory.pinned, "happened_at": memory.happened_at.isoformat(), "source": memory.source}
+            "pinned": memory.pinned, "happened_at": memory.happened_at.isoformat(), "source": memory.source,
+            "superseded_by": memory.superseded_by, "evidence": list(memory.evidence)}
 
 
 def _show(memory: Memory) -> str:
+    """id, pin (*), importance, date, kind, text; a superseded memory is shown struck through with ~."""
     pin = "*" if memory.pinned else " "
     importance = memory.importance if memory.importance is not None else "?"
-    return f"{memory.id}  {pin} {importance:>2}  {memory.happened_at:%Y-%m-%d}  {memory.text}"
+    text = f"~{memory.text}~ (replaced)" if memory.superseded_by else memory.text
+    return f"{memory.id}  {pin} {importance:>2}  {memory.happened_at:%Y-%m-%d}  {memory.kind:<11}  {text}"
 
 
 class _MemoryGroup(click.Group):
