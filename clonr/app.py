@@ -62,7 +62,7 @@ class Clonr:
             policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
                                 knowledge_updates=self.settings.knowledge_updates))
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
-                                self.worker)
+                                self.worker, self.clones.add_example_dialogue)
 
     @property
     def chat_model(self) -> BaseChatModel:

@@ -152,3 +152,29 @@ def test_a_failing_model_gives_a_clear_error(app: Clonr, ada, fake_chat, monkeyp
     with pytest.raises(ModelError, match="clonr doctor"):
         app.chat.start_turn("ada-lovelace", "hi").text()
     assert app.chat.history("ada-lovelace") == []
+
+
+def test_a_creator_corrects_a_reply_and_keeps_it_as_an_example(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("I am a robot.")
+    app.chat.start_turn("ada-lovelace", "Who are you?", fan_id="studio").text()
+    app.worker.drain()
+    reply = app.chat.history("ada-lovelace", "studio")[-1]
+    app.chat.correct_reply("ada-lovelace", "studio", reply.id, "I am Ada, a poet of numbers.", save_as_example=True)
+    assert app.chat.history("ada-lovelace", "studio")[-1].content == "I am Ada, a poet of numbers."
+    assert "Ada Lovelace: I am Ada, a poet of numbers." in [m.text for m in app.memory.list(ada.id, "studio")]
+    assert app.clones.get(ada.id).example_dialogues == ("<START>\n{{user}}: Who are you?\n"
+                                                        "{{char}}: I am Ada, a poet of numbers.")
+    app.chat.start_turn("ada-lovelace", "Hello", fan_id="someone").text()
+    system = fake_chat.calls[-1][0].text
+    assert "Examples of how you talk:\n---\nFan: Who are you?\nAda Lovelace: I am Ada, a poet of numbers." in system
+
+
+def test_only_the_clones_own_replies_in_that_conversation_can_be_corrected(app: Clonr, ada) -> None:
+    app.chat.start_turn("ada-lovelace", "Hi", fan_id="alice").text()
+    user_message, reply = app.chat.history("ada-lovelace", "alice")
+    for fan, message_id in (("alice", user_message.id), ("bob", reply.id), ("alice", 999_999)):
+        with pytest.raises(NotFoundError):
+            app.chat.correct_reply("ada-lovelace", fan, message_id, "hacked")
+    with pytest.raises(InvalidInputError):
+        app.chat.correct_reply("ada-lovelace", "alice", reply.id, "   ")
+    assert app.chat.history("ada-lovelace", "alice")[-1].content == reply.content

@@ -11,7 +11,7 @@ from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.prompt import MEMORY_SHARE, PromptPlan, build_prompt
 from clonr.config import Settings
-from clonr.errors import ClonrError, InvalidInputError, ModelError
+from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
 from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens
 from clonr.memory import MemoryService, RecalledMemory
@@ -83,13 +83,15 @@ class Turn:
 
 class ChatService:
     def __init__(self, store: SqlStore, settings: Settings, model: Callable[[], BaseChatModel],
-                 index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker) -> None:
+                 index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker,
+                 add_example: Callable[[str, str, str], Clone]) -> None:
         self._store = store
         self._settings = settings
         self._model = model
         self._index_for = index_for
         self._memory = memory
         self._worker = worker
+        self._clones_add_example = add_example
         self._token_counts: dict[tuple[int, str], int] = {}
 
     def _count(self, model: BaseChatModel, text: str) -> int:
@@ -147,6 +149,24 @@ class ChatService:
         """After the reply: the exchange becomes memories on the worker, never delaying the fan."""
         self._worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                             message_ids)
+
+    def correct_reply(self, clone_ref: str, fan_id: str, message_id: int, text: str,
+                      save_as_example: bool = False) -> Message:
+        """User-guided correction: the creator rewrites one of the clone's replies in the record and in memory,
+        and may keep the exchange as an example dialogue so the clone talks that way from now on."""
+        clone = self._store.get_clone(clone_ref)
+        message = self._store.get_message(message_id)
+        if message is None or (message.clone_id, message.fan_id, message.role) != (clone.id, fan_id, "assistant"):
+            raise NotFoundError(f"No reply {message_id} by {clone.name} in this conversation: pick one of its replies.")
+        text = self.validate_message(text)
+        self._store.update_message(message_id, text)
+        self._memory.rewrite_message(clone, message_id, text)
+        if save_as_example:
+            asked = self._store.previous_message(message)
+            if asked is None or asked.role != "user":
+                raise InvalidInputError("That reply answers no message: it cannot become an example dialogue.")
+            self._clones_add_example(clone.id, asked.content, text)
+        return self._store.get_message(message_id)  # type: ignore[return-value]
 
     def history(self, clone_ref: str, fan_id: str = "me", limit: int = 100) -> list[Message]:
         clone = self._store.get_clone(clone_ref)

@@ -344,6 +344,12 @@ class MemoryService:
         self._store.update_memory(memory_id, text=text)
         return self._store.get_memories([memory_id])[0]
 
+    def rewrite_message(self, clone: Clone, message_id: int, text: str) -> None:
+        """A corrected reply: the observations made from that message now say what the creator wrote."""
+        for memory in self._store.memories_of_message(message_id):
+            if memory.clone_id == clone.id:
+                self.edit(clone.id, memory.fan_id, memory.id, f"{clone.name}: {text}")
+
     def delete(self, clone_id: str, fan_id: str, memory_id: str) -> None:
         self._own(clone_id, fan_id, memory_id)
         self._store.delete_memories([memory_id])

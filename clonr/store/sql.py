@@ -200,6 +200,29 @@ class SqlStore:
             rows = connection.execute(query).mappings().all()
         return [Message(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
 
+    def get_message(self, message_id: int) -> Message | None:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(messages).where(messages.c.id == message_id)).mappings().first()
+        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
+
+    def previous_message(self, message: Message) -> Message | None:
+        """The message just before `message` in the same conversation."""
+        query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
+                                           messages.c.fan_id == message.fan_id, messages.c.id < message.id)
+                 .order_by(messages.c.id.desc()).limit(1))
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
+
+    def update_message(self, message_id: int, content: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(messages.update().where(messages.c.id == message_id).values(content=content))
+
+    def memories_of_message(self, message_id: int) -> list[Memory]:
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(memories).where(memories.c.message_id == message_id)).mappings()
+            return [_memory(row) for row in rows]
+
     # -- memories -------------------------------------------------------------------------------
 
     def add_memories(self, items: list[Memory]) -> None:

@@ -113,3 +113,17 @@ def test_pages_without_a_clone_point_to_the_profile(studio: AppTest) -> None:
     studio.run()
     for page in ("sources", "test_chat", "publish"):
         assert "Profile page" in open_page(studio, page).info[0].value
+
+
+def test_test_chat_lets_the_creator_correct_the_last_reply(studio: AppTest, app: Clonr,
+                                                           fake_chat: FakeChatModel) -> None:
+    clone = app.clones.create("Ada")
+    fake_chat.enqueue("Beep, I am a bot.")
+    app.chat.start_turn(clone.id, "Who are you?", fan_id="studio").text()
+    studio.run()
+    open_page(studio, "test_chat")
+    studio.text_area[0].input("I am Ada.")
+    studio.button[0].click().run()
+    assert not studio.exception and "Saved" in studio.success[0].value
+    assert app.chat.history(clone.id, "studio")[-1].content == "I am Ada."
+    assert "{{char}}: I am Ada." in app.clones.get(clone.id).example_dialogues
