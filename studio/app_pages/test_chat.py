@@ -18,17 +18,16 @@ for message in history:
 
 last = history[-1] if history and history[-1].role == "assistant" else None
 if last:
-    with st.expander("Correct the last reply"):
-        with st.form("test_chat_correction_form"):
-            corrected = st.text_area("What you would have said", value=last.content, height=120)
-            keep = st.checkbox("Also keep this exchange as an example dialogue", value=True)
-            if st.form_submit_button("Save correction"):
-                try:
-                    app.chat.correct_reply(clone.id, STUDIO_FAN, last.id, corrected, save_as_example=keep)
-                    st.success("Saved: the clone remembers your version" + (" and will talk like it." if keep
-                                                                              else "."))
-                except ClonrError as exc:
-                    st.error(str(exc))
+    with st.expander("Correct the last reply"), st.form("test_chat_correction_form"):
+        corrected = st.text_area("What you would have said", value=last.content, height=120)
+        keep = st.checkbox("Also keep this exchange as an example dialogue", value=True)
+        if st.form_submit_button("Save correction"):
+            try:
+                app.chat.correct_reply(clone.id, STUDIO_FAN, last.id, corrected, save_as_example=keep)
+                st.success("Saved: the clone remembers your version" + (" and will talk like it." if keep
+                                                                          else "."))
+            except ClonrError as exc:
+                st.error(str(exc))
 
 prompt = st.chat_input(f"Say something to {clone.name}")
 if prompt:
