@@ -178,3 +178,14 @@ def test_only_the_clones_own_replies_in_that_conversation_can_be_corrected(app: 
     with pytest.raises(InvalidInputError):
         app.chat.correct_reply("ada-lovelace", "alice", reply.id, "   ")
     assert app.chat.history("ada-lovelace", "alice")[-1].content == reply.content
+
+
+def test_an_inner_monologue_shapes_the_reply_but_is_never_stored(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("They seem curious; I will be warm.", "Welcome, curious friend!")
+    turn = app.chat.start_turn("ada-lovelace", "Hello?", fan_id="studio", think=True)
+    assert turn.text() == "Welcome, curious friend!"
+    assert turn.thought == "They seem curious; I will be warm."
+    reply_prompt = fake_chat.calls[-1]
+    assert "Your private thought before replying (never say it aloud): They seem curious" in reply_prompt[-2].text
+    assert reply_prompt[-1].text == "Hello?"
+    assert [m.content for m in app.chat.history("ada-lovelace", "studio")] == ["Hello?", "Welcome, curious friend!"]

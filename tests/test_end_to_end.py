@@ -43,3 +43,17 @@ def test_errors_from_the_real_command_are_one_line_with_exit_1() -> None:
     result = clonr("chat", "nobody", "-m", "hi")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "No clone called" in result.stderr
+
+
+@pytest.mark.real_model
+def test_the_inner_monologue_with_the_real_model(monkeypatch) -> None:
+    from clonr import Clonr, load_settings
+
+    monkeypatch.setenv("CLONR_CHAT_MODEL", "smollm2")
+    monkeypatch.setenv("CLONR_REPLY_TOKENS", "40")
+    app = Clonr(load_settings())
+    clone = app.clones.create("Ada Lovelace", "Mathematician.")
+    turn = app.chat.start_turn(clone.id, "Do you like poetry?", fan_id="studio", think=True)
+    reply = turn.text()
+    app.worker.drain()
+    assert turn.thought and reply and turn.thought not in reply

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.prompt import MEMORY_SHARE, PromptPlan, build_prompt
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 _FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 NOTES_TO_RETRIEVE = 8
 HISTORY_TO_LOAD = 60
+THOUGHT_TOKENS = 60
 _SAFETY_MARGIN = 16
 
 
@@ -33,10 +35,13 @@ class Turn:
 
     def __init__(self, store: SqlStore, model: BaseChatModel, clone: Clone, fan_id: str, message: str,
                  plan: PromptPlan, recalled: list[RecalledMemory],
-                 on_saved: Callable[[Turn, tuple[int, int]], None], foreground: Foreground) -> None:
+                 on_saved: Callable[[Turn, tuple[int, int]], None], foreground: Foreground,
+                 think: bool = False) -> None:
         self._store = store
         self._on_saved = on_saved
         self._foreground = foreground
+        self._think = think
+        self.thought = ""  # the inner monologue, when asked for: shown to the creator, never to the fan
         self.recalled = recalled
         self._model = model
         self.clone = clone
@@ -50,7 +55,8 @@ class Turn:
         pieces: list[str] = []
         self._foreground.enter()  # background memory work waits while the fan waits for this reply
         try:
-            for chunk in self._model.stream(self.plan.messages):
+            messages = self._with_thought() if self._think else self.plan.messages
+            for chunk in self._model.stream(messages):
                 if chunk.usage_metadata:
                     self.usage = dict(chunk.usage_metadata)
                 if chunk.text:
@@ -68,6 +74,15 @@ class Turn:
             self._foreground.leave()
             if pieces and not self.reply:
                 self._save("".join(pieces))
+
+    def _with_thought(self) -> list[BaseMessage]:
+        """Inner monologue: a short private thought first, then the reply is written with it in mind."""
+        *context, message = self.plan.messages
+        ask = HumanMessage(f"{message.text}\n\n(Before you reply: in one or two sentences, think privately as "
+                           f"{self.clone.name} about what you feel and want to say. Write only the thought.)")
+        self.thought = " ".join(self._model.invoke([*context, ask], max_tokens=THOUGHT_TOKENS).text.split())
+        return [*context, SystemMessage(f"Your private thought before replying (never say it aloud): "
+                                        f"{self.thought}"), message]
 
     def _save(self, text: str) -> None:
         self.reply = text.strip() or text
@@ -123,7 +138,8 @@ class ChatService:
         room = context_tokens(model, self._settings) - self._settings.reply_tokens - _SAFETY_MARGIN
         return max(128, min(self._settings.prompt_tokens, room))
 
-    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me") -> Turn:
+    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False) -> Turn:
+        """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio)."""
         clone = self._store.get_clone(clone_ref)
         message = self.validate_message(message)
         fan_id = self.validate_fan(fan_id)
@@ -132,7 +148,7 @@ class ChatService:
         notes_index = self._index_for(clone)
         query_vector = notes_index.embeddings.embed_query(message)  # once, for notes and memories alike
         notes = notes_index.similarity_search_by_vector(query_vector, k=NOTES_TO_RETRIEVE)
-        budget = self.prompt_budget(model)
+        budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if think else 0)
 
         def count(text: str) -> int:
             return self._count(model, text)
@@ -143,7 +159,7 @@ class ChatService:
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
                             state=state, fan_summary=fan_summary)
         return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember,
-                    self._worker.foreground)
+                    self._worker.foreground, think=think)
 
     def _remember(self, turn: Turn, message_ids: tuple[int, int]) -> None:
         """After the reply: the exchange becomes memories on the worker, never delaying the fan."""

@@ -29,13 +29,16 @@ if last:
             except ClonrError as exc:
                 st.error(str(exc))
 
+think = st.toggle("Inner monologue: let the clone think before it answers (slower)", key="test_chat_think")
 prompt = st.chat_input(f"Say something to {clone.name}")
 if prompt:
     st.chat_message("user").write(prompt)
     try:
-        turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN)
+        turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN, think=think)
         with st.chat_message("assistant"):
             st.write_stream(turn)
+        if turn.thought:
+            st.info(f"Thought: {turn.thought}", icon=":material/psychology:")
         with st.expander("What the clone used"):
             st.write({section.name: f"{section.tokens} tokens, {section.items} item(s)"
                       for section in turn.plan.sections} | {"budget": turn.plan.budget})

@@ -127,3 +127,14 @@ def test_test_chat_lets_the_creator_correct_the_last_reply(studio: AppTest, app:
     assert not studio.exception and "Saved" in studio.success[0].value
     assert app.chat.history(clone.id, "studio")[-1].content == "I am Ada."
     assert "{{char}}: I am Ada." in app.clones.get(clone.id).example_dialogues
+
+
+def test_test_chat_shows_the_inner_monologue_when_asked(studio: AppTest, app: Clonr, fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    fake_chat.enqueue("I should be kind.", "Hello, kind stranger.")
+    studio.run()
+    open_page(studio, "test_chat")
+    studio.toggle[0].set_value(True).run()
+    studio.chat_input[0].set_value("Hi").run()
+    assert not studio.exception
+    assert "Thought: I should be kind." in studio.info[0].value
