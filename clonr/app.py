@@ -12,7 +12,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
-from clonr.chat import ChatService
+from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
@@ -63,6 +63,7 @@ class Clonr:
                                 knowledge_updates=self.settings.knowledge_updates))
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
                                 self.worker, self.clones.add_example_dialogue)
+        self.groups = GroupChatService(self.store, self.chat, self.memory)
 
     @property
     def chat_model(self) -> BaseChatModel:

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 
+from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.vectorstores import VectorStore
@@ -33,12 +34,10 @@ class Turn:
     conversation on record matches what the fan saw.
     """
 
-    def __init__(self, store: SqlStore, model: BaseChatModel, clone: Clone, fan_id: str, message: str,
-                 plan: PromptPlan, recalled: list[RecalledMemory],
-                 on_saved: Callable[[Turn, tuple[int, int]], None], foreground: Foreground,
+    def __init__(self, model: BaseChatModel, clone: Clone, fan_id: str, message: str, plan: PromptPlan,
+                 recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
                  think: bool = False) -> None:
-        self._store = store
-        self._on_saved = on_saved
+        self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
         self._foreground = foreground
         self._think = think
         self.thought = ""  # the inner monologue, when asked for: shown to the creator, never to the fan
@@ -86,8 +85,7 @@ class Turn:
 
     def _save(self, text: str) -> None:
         self.reply = text.strip() or text
-        ids = self._store.add_exchange(self.clone.id, self.fan_id, self.message, self.reply)
-        self._on_saved(self, ids)
+        self._on_done(self)
 
     def text(self) -> str:
         """Run the turn to the end and return the whole reply."""
@@ -105,11 +103,19 @@ class ChatService:
         self._model = model
         self._index_for = index_for
         self._memory = memory
-        self._worker = worker
+        self.worker = worker
         self._clones_add_example = add_example
         self._token_counts: dict[tuple[int, str], int] = {}
 
-    def _count(self, model: BaseChatModel, text: str) -> int:
+    def model(self) -> BaseChatModel:
+        return self._model()
+
+    def notes_for(self, clone: Clone, text: str, query_vector: list[float] | None = None) -> list[Document]:
+        index = self._index_for(clone)
+        return index.similarity_search_by_vector(query_vector or index.embeddings.embed_query(text),
+                                                 k=NOTES_TO_RETRIEVE)
+
+    def count(self, model: BaseChatModel, text: str) -> int:
         """Memory lines and notes recur turn after turn: count their tokens once (a bounded cache)."""
         key = (id(model), text)
         if key not in self._token_counts:
@@ -145,25 +151,24 @@ class ChatService:
         fan_id = self.validate_fan(fan_id)
         model = self._model()
         history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
-        notes_index = self._index_for(clone)
-        query_vector = notes_index.embeddings.embed_query(message)  # once, for notes and memories alike
-        notes = notes_index.similarity_search_by_vector(query_vector, k=NOTES_TO_RETRIEVE)
+        query_vector = self._index_for(clone).embeddings.embed_query(message)  # once, for notes and memories
+        notes = self.notes_for(clone, message, query_vector)
         budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if think else 0)
 
         def count(text: str) -> int:
-            return self._count(model, text)
+            return self.count(model, text)
 
         recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
                                        exclude_messages={m.id for m in history}, query_vector=query_vector)
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
                             state=state, fan_summary=fan_summary)
-        return Turn(self._store, model, clone, fan_id, message, plan, recalled, self._remember,
-                    self._worker.foreground, think=think)
+        return Turn(model, clone, fan_id, message, plan, recalled, self._finish, self.worker.foreground, think=think)
 
-    def _remember(self, turn: Turn, message_ids: tuple[int, int]) -> None:
-        """After the reply: the exchange becomes memories on the worker, never delaying the fan."""
-        self._worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
+    def _finish(self, turn: Turn) -> None:
+        """Store both messages together; they become memories on the worker, never delaying the fan."""
+        message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply)
+        self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                             message_ids)
 
     def correct_reply(self, clone_ref: str, fan_id: str, message_id: int, text: str,

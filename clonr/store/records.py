@@ -61,3 +61,22 @@ class Memory:
     source: str | None = None
     message_id: int | None = None
     evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupChat:
+    id: str
+    name: str
+    members: dict[str, float]  # clone id -> talkativeness
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupMessage:
+    id: int
+    group_id: str
+    speaker_kind: str  # "fan" or "clone"
+    speaker_id: str
+    speaker_name: str
+    content: str
+    created_at: datetime

@@ -1,17 +1,18 @@
 """The record tables, one schema for SQLite and Postgres. Alembic migrations create them."""
 
 from sqlalchemy import (
-                        Boolean,
-                        Column,
-                        DateTime,
-                        ForeignKey,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -79,4 +80,30 @@ memory_states = Table(
     Column("reflected_at", DateTime(timezone=True), nullable=True),  # when this fan was last reflected on
     Column("summary", Text, nullable=True),  # what the clone knows of this fan; for fan "*", its own current state
     Column("summarized_at", DateTime(timezone=True), nullable=True),
+)
+
+group_chats = Table(
+    "group_chats", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", String(32), ForeignKey("group_chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("talkativeness", Float, nullable=False),  # 0..1: how likely the clone speaks when nobody is named
+)
+
+group_messages = Table(
+    "group_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(32), ForeignKey("group_chats.id", ondelete="CASCADE"), nullable=False),
+    Column("speaker_kind", String(8), nullable=False),  # "fan" or "clone"
+    Column("speaker_id", String(64), nullable=False),  # a fan id or a clone id
+    Column("speaker_name", String(120), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_group_messages_group", "group_id", "id"),
 )

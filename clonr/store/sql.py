@@ -17,8 +17,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
-from clonr.store.records import Clone, Memory, Message, Source
-from clonr.store.schema import clones, memories, memory_states, messages, sources
+from clonr.store.records import Clone, GroupChat, GroupMessage, Memory, Message, Source
+from clonr.store.schema import (
+    clones,
+    group_chats,
+    group_members,
+    group_messages,
+    memories,
+    memory_states,
+    messages,
+    sources,
+)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 72_001  # advisory lock id, so that several servers migrate one at a time
@@ -222,6 +231,45 @@ class SqlStore:
         with self._transaction() as connection:
             rows = connection.execute(sa.select(memories).where(memories.c.message_id == message_id)).mappings()
             return [_memory(row) for row in rows]
+
+    # -- group chats ----------------------------------------------------------------------------
+
+    def create_group(self, group_id: str, name: str, members: dict[str, float]) -> GroupChat:
+        now = _now()
+        try:
+            with self._transaction() as connection:
+                connection.execute(group_chats.insert().values(id=group_id, name=name, created_at=now))
+                connection.execute(group_members.insert(), [
+                    {"group_id": group_id, "clone_id": clone_id, "talkativeness": value}
+                    for clone_id, value in members.items()])
+        except IntegrityError:
+            raise AlreadyExistsError(f"A group chat named {name!r} already exists: choose another name.") from None
+        return GroupChat(group_id, name, dict(members), now)
+
+    def get_group(self, ref: str) -> GroupChat:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(group_chats).where(sa.or_(
+                group_chats.c.id == ref, sa.func.lower(group_chats.c.name) == ref.strip().lower()))).mappings().first()
+            if row is None:
+                raise NotFoundError(f"No group chat called {ref!r}: create one with `clonr group create`.")
+            members = dict(connection.execute(sa.select(group_members.c.clone_id, group_members.c.talkativeness)
+                                              .where(group_members.c.group_id == row["id"])).all())
+        return GroupChat(row["id"], row["name"], members, _aware(row["created_at"]))
+
+    def add_group_message(self, group_id: str, speaker_kind: str, speaker_id: str, speaker_name: str,
+                          content: str) -> GroupMessage:
+        row = dict(group_id=group_id, speaker_kind=speaker_kind, speaker_id=speaker_id, speaker_name=speaker_name,
+                   content=content, created_at=_now())
+        with self._transaction() as connection:
+            message_id = connection.execute(group_messages.insert().values(**row)).inserted_primary_key[0]
+        return GroupMessage(id=message_id, **row)
+
+    def recent_group_messages(self, group_id: str, limit: int = 60) -> list[GroupMessage]:
+        query = (sa.select(group_messages).where(group_messages.c.group_id == group_id)
+                 .order_by(group_messages.c.id.desc()).limit(limit))
+        with self._transaction() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [GroupMessage(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
 
     # -- memories -------------------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""Group chats: several fans and several clones in one conversation.
+
+Who speaks next: clones named in the message answer, in the order named; when nobody is named, each clone
+answers with its talkativeness as the chance (someone always does). Each reply is made by the same turn
+pipeline as a one-to-one chat, from that clone's point of view: its own lines are its history, everyone
+else's lines carry their names, it recalls its memories of the fan who spoke, and it knows what it knows of
+every fan taking part.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from clonr.chat.prompt import MEMORY_SHARE, build_prompt
+from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Turn
+from clonr.errors import InvalidInputError
+from clonr.memory import MemoryService
+from clonr.store import Clone, GroupChat, GroupMessage, Message, SqlStore
+
+DEFAULT_TALKATIVENESS = 0.5
+
+
+class GroupChatService:
+    def __init__(self, store: SqlStore, chat: ChatService, memory: MemoryService,
+                 rng: random.Random | None = None) -> None:
+        self._store = store
+        self._chat = chat
+        self._memory = memory
+        self._rng = rng or random.Random()
+
+    def create(self, name: str, clone_refs: Sequence[str], talkativeness: dict[str, float] | None = None) -> GroupChat:
+        name = " ".join(name.split())
+        if not name or len(name) > 120:
+            raise InvalidInputError("A group chat needs a name of 1-120 characters: give it one.")
+        clones = [self._store.get_clone(ref) for ref in clone_refs]
+        if not clones or len({c.id for c in clones}) != len(clones):
+            raise InvalidInputError("A group chat needs one or more different clones: name each clone once.")
+        chances = {}
+        for clone in clones:
+            value = next((v for k, v in (talkativeness or {}).items()
+                          if k.lower() in (clone.id, clone.slug, clone.name.lower())), DEFAULT_TALKATIVENESS)
+            if not 0.0 <= value <= 1.0:
+                raise InvalidInputError(f"Talkativeness for {clone.name} is {value}: use a number from 0 to 1.")
+            chances[clone.id] = value
+        return self._store.create_group(uuid.uuid4().hex, name, chances)
+
+    def get(self, ref: str) -> GroupChat:
+        return self._store.get_group(ref)
+
+    def next_speakers(self, group: GroupChat, text: str) -> list[Clone]:
+        members = sorted((self._store.get_clone(clone_id) for clone_id in group.members),
+                         key=lambda c: (-group.members[c.id], c.name))  # the most talkative speak first
+        lowered = text.lower()
+        named = []
+        for clone in members:
+            names = {clone.name.lower(), clone.name.split()[0].lower(), clone.slug}
+            positions = [m.start() for n in names for m in re.finditer(rf"(?<!\w)@?{re.escape(n)}(?!\w)", lowered)]
+            if positions:
+                named.append((min(positions), clone))
+        if named:
+            return [clone for _, clone in sorted(named, key=lambda item: item[0])]
+        chosen = [c for c in members if self._rng.random() < group.members[c.id]]
+        return chosen or members[:1]
+
+    def post(self, group_ref: str, fan_id: str, fan_name: str, text: str) -> Iterator[Turn]:
+        """Store the fan's message, then yield one Turn per clone that answers; run each before the next."""
+        group = self._store.get_group(group_ref)
+        fan_id = self._chat.validate_fan(fan_id)
+        text = self._chat.validate_message(text)
+        fan_name = " ".join((fan_name or "Fan").split())[:60] or "Fan"
+        before = self._store.recent_group_messages(group.id, HISTORY_TO_LOAD)
+        posted = self._store.add_group_message(group.id, "fan", fan_id, fan_name, text)
+        speakers = self.next_speakers(group, text)
+        said: list[GroupMessage] = []
+        for clone in speakers:
+            turn = self._turn(group, clone, before, posted, said)
+            yield turn
+            if turn.reply:
+                said.append(self._store.recent_group_messages(group.id, 1)[0])
+
+    def history(self, group_ref: str, limit: int = 100) -> list[GroupMessage]:
+        return self._store.recent_group_messages(self._store.get_group(group_ref).id, limit)
+
+    def _turn(self, group: GroupChat, clone: Clone, before: list[GroupMessage], posted: GroupMessage,
+              said: list[GroupMessage]) -> Turn:
+        model = self._chat.model()
+        budget = self._chat.prompt_budget(model)
+
+        def count(value: str) -> int:
+            return self._chat.count(model, value)
+
+        history = [Message(m.id, clone.id, m.speaker_id, "assistant" if m.speaker_id == clone.id else "user",
+                           m.content if m.speaker_id == clone.id else f"{m.speaker_name}: {m.content}", m.created_at)
+                   for m in before]
+        others = sorted({m.speaker_name for m in [*before, posted] if m.speaker_id != clone.id})
+        cue = "\n".join([f"[Group chat '{group.name}' with {', '.join(others)}]",
+                         f"{posted.speaker_name}: {posted.content}",
+                         *(f"{m.speaker_name}: {m.content}" for m in said)])
+        fans = {m.speaker_id: m.speaker_name for m in [*before, posted] if m.speaker_kind == "fan"}
+        known = [f"{fans[fan]}: {summary}" for fan in fans
+                 if (summary := self._memory.summaries(clone.id, fan)[1])]
+        recalled = self._memory.recall(clone.id, posted.speaker_id, posted.content, int(budget * MEMORY_SHARE), count)
+        notes = self._chat.notes_for(clone, posted.content)
+        state, _ = self._memory.summaries(clone.id, posted.speaker_id)
+        plan = build_prompt(clone, cue, history, notes, count, budget, memories=[r.line for r in recalled],
+                            state=state, fan_summary=" ".join(known))
+
+        def finish(turn: Turn) -> None:
+            self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply)
+            when = datetime.now(UTC)
+            self._chat.worker.submit(functools.partial(
+                self._memory.remember, clone.id, posted.speaker_id,
+                [f"{posted.speaker_name} (in the group '{group.name}'): {posted.content}",
+                 f"{clone.name}: {turn.reply}"],
+                happened_at=[when, when], sources=["group", "group"]))
+
+        return Turn(model, clone, posted.speaker_id, cue, plan, recalled, finish, self._chat.worker.foreground)
