@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 CLONE_ID = "clone_id"
+TEST_CHAT_THOUGHT = "test_chat_thought"  # the clone's last inner monologue, for the creator to edit
 
 
 def init() -> None:
     st.session_state.setdefault(CLONE_ID, None)
+    st.session_state.setdefault(TEST_CHAT_THOUGHT, "")
 
 
 def clone_id() -> str | None:
@@ -17,3 +19,11 @@ def clone_id() -> str | None:
 
 def select_clone(value: str | None) -> None:
     st.session_state[CLONE_ID] = value
+
+
+def last_thought() -> str:
+    return st.session_state.get(TEST_CHAT_THOUGHT, "")
+
+
+def keep_thought(text: str) -> None:
+    st.session_state[TEST_CHAT_THOUGHT] = text

@@ -189,3 +189,32 @@ def test_an_inner_monologue_shapes_the_reply_but_is_never_stored(app: Clonr, ada
     assert "Your private thought before replying (never say it aloud): They seem curious" in reply_prompt[-2].text
     assert reply_prompt[-1].text == "Hello?"
     assert [m.content for m in app.chat.history("ada-lovelace", "studio")] == ["Hello?", "Welcome, curious friend!"]
+
+
+def test_the_creator_rewrites_the_thought_and_the_clone_answers_again(app: Clonr, ada,
+                                                                     fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue("They are rude.", "Go away.")
+    turn = app.chat.start_turn("ada-lovelace", "Hey you", fan_id="studio", think=True)
+    turn.text()
+    app.worker.drain()
+    reply = app.chat.history("ada-lovelace", "studio")[-1]
+    fake_chat.enqueue("Welcome, friend!")
+    again = app.chat.answer_again("ada-lovelace", "studio", reply.id, "They are shy; be welcoming.")
+    assert again.text() == "Welcome, friend!" and again.thought == "They are shy; be welcoming."
+    assert "They are shy; be welcoming." in fake_chat.calls[-1][-2].text, "no model call made a new thought"
+    app.worker.drain()
+    assert [m.content for m in app.chat.history("ada-lovelace", "studio")] == ["Hey you", "Welcome, friend!"]
+    assert sorted(m.text for m in app.memory.list(ada.id, "studio")) == ["Ada Lovelace: Welcome, friend!",
+                                                                        "Fan: Hey you"]
+
+
+def test_only_the_last_reply_can_be_answered_again(app: Clonr, ada) -> None:
+    app.chat.start_turn("ada-lovelace", "one", fan_id="f").text()
+    app.chat.start_turn("ada-lovelace", "two", fan_id="f").text()
+    first_reply = app.chat.history("ada-lovelace", "f")[1]
+    last_reply = app.chat.history("ada-lovelace", "f")[-1]
+    with pytest.raises(InvalidInputError, match="Only the last reply"):
+        app.chat.answer_again("ada-lovelace", "f", first_reply.id, "a thought")
+    with pytest.raises(InvalidInputError, match="thought is empty"):
+        app.chat.answer_again("ada-lovelace", "f", last_reply.id, "  ")
+    assert len(app.chat.history("ada-lovelace", "f")) == 4

@@ -36,11 +36,11 @@ class Turn:
 
     def __init__(self, model: BaseChatModel, clone: Clone, fan_id: str, message: str, plan: PromptPlan,
                  recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
-                 think: bool = False) -> None:
+                 think: bool = False, thought: str = "") -> None:
         self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
         self._foreground = foreground
-        self._think = think
-        self.thought = ""  # the inner monologue, when asked for: shown to the creator, never to the fan
+        self._think = think or bool(thought)
+        self.thought = thought  # the inner monologue, when asked for: shown to the creator, never to the fan
         self.recalled = recalled
         self._model = model
         self.clone = clone
@@ -79,7 +79,8 @@ class Turn:
         *context, message = self.plan.messages
         ask = HumanMessage(f"{message.text}\n\n(Before you reply: in one or two sentences, think privately as "
                            f"{self.clone.name} about what you feel and want to say. Write only the thought.)")
-        self.thought = " ".join(self._model.invoke([*context, ask], max_tokens=THOUGHT_TOKENS).text.split())
+        if not self.thought:  # a thought the creator wrote is used as it is
+            self.thought = " ".join(self._model.invoke([*context, ask], max_tokens=THOUGHT_TOKENS).text.split())
         return [*context, SystemMessage(f"Your private thought before replying (never say it aloud): "
                                         f"{self.thought}"), message]
 
@@ -144,8 +145,10 @@ class ChatService:
         room = context_tokens(model, self._settings) - self._settings.reply_tokens - _SAFETY_MARGIN
         return max(128, min(self._settings.prompt_tokens, room))
 
-    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False) -> Turn:
-        """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio)."""
+    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
+                   thought: str = "") -> Turn:
+        """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio);
+        `thought`: that monologue, written by the creator."""
         clone = self._store.get_clone(clone_ref)
         message = self.validate_message(message)
         fan_id = self.validate_fan(fan_id)
@@ -153,6 +156,7 @@ class ChatService:
         history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
         query_vector = self._index_for(clone).embeddings.embed_query(message)  # once, for notes and memories
         notes = self.notes_for(clone, message, query_vector)
+        think = think or bool(thought)
         budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if think else 0)
 
         def count(text: str) -> int:
@@ -163,7 +167,8 @@ class ChatService:
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
                             state=state, fan_summary=fan_summary)
-        return Turn(model, clone, fan_id, message, plan, recalled, self._finish, self.worker.foreground, think=think)
+        return Turn(model, clone, fan_id, message, plan, recalled, self._finish, self.worker.foreground, think=think,
+                    thought=" ".join(thought.split())[:600])
 
     def _finish(self, turn: Turn) -> None:
         """Store both messages together; they become memories on the worker, never delaying the fan."""
@@ -171,14 +176,33 @@ class ChatService:
         self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                             message_ids)
 
+    def answer_again(self, clone_ref: str, fan_id: str, reply_id: int, thought: str) -> Turn:
+        """User-guided monologue: replace the last reply with one made from a thought the creator wrote."""
+        clone = self._store.get_clone(clone_ref)
+        reply = self._own_reply(clone, fan_id, reply_id)
+        latest = self._store.recent_messages(clone.id, fan_id, 1)
+        asked = self._store.previous_message(reply)
+        if latest[-1].id != reply.id or asked is None or asked.role != "user":
+            raise InvalidInputError("Only the last reply can be answered again: correct older ones instead.")
+        if not thought.strip():
+            raise InvalidInputError("The thought is empty: write what the clone should think before answering.")
+        self.worker.drain()  # the exchange's memories must exist before they are forgotten
+        self._memory.forget_messages(clone.id, fan_id, [asked.id, reply.id])
+        self._store.delete_messages([asked.id, reply.id])
+        return self.start_turn(clone.id, asked.content, fan_id, thought=thought)
+
+    def _own_reply(self, clone: Clone, fan_id: str, message_id: int) -> Message:
+        message = self._store.get_message(message_id)
+        if message is None or (message.clone_id, message.fan_id, message.role) != (clone.id, fan_id, "assistant"):
+            raise NotFoundError(f"No reply {message_id} by {clone.name} in this conversation: pick one of its replies.")
+        return message
+
     def correct_reply(self, clone_ref: str, fan_id: str, message_id: int, text: str,
                       save_as_example: bool = False) -> Message:
         """User-guided correction: the creator rewrites one of the clone's replies in the record and in memory,
         and may keep the exchange as an example dialogue so the clone talks that way from now on."""
         clone = self._store.get_clone(clone_ref)
-        message = self._store.get_message(message_id)
-        if message is None or (message.clone_id, message.fan_id, message.role) != (clone.id, fan_id, "assistant"):
-            raise NotFoundError(f"No reply {message_id} by {clone.name} in this conversation: pick one of its replies.")
+        message = self._own_reply(clone, fan_id, message_id)
         text = self.validate_message(text)
         self._store.update_message(message_id, text)
         self._memory.rewrite_message(clone, message_id, text)

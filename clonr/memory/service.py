@@ -350,6 +350,13 @@ class MemoryService:
             if memory.clone_id == clone.id:
                 self.edit(clone.id, memory.fan_id, memory.id, f"{clone.name}: {text}")
 
+    def forget_messages(self, clone_id: str, fan_id: str, message_ids: list[int]) -> None:
+        """Delete the observations made from these messages (an exchange that is being redone)."""
+        for message_id in message_ids:
+            for memory in self._store.memories_of_message(message_id):
+                if (memory.clone_id, memory.fan_id) == (clone_id, fan_id):
+                    self.delete(clone_id, fan_id, memory.id)
+
     def delete(self, clone_id: str, fan_id: str, memory_id: str) -> None:
         self._own(clone_id, fan_id, memory_id)
         self._store.delete_memories([memory_id])

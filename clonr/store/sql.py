@@ -223,6 +223,10 @@ class SqlStore:
             row = connection.execute(query).mappings().first()
         return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
 
+    def delete_messages(self, ids: list[int]) -> None:
+        with self._transaction() as connection:
+            connection.execute(messages.delete().where(messages.c.id.in_(ids)))
+
     def update_message(self, message_id: int, content: str) -> None:
         with self._transaction() as connection:
             connection.execute(messages.update().where(messages.c.id == message_id).values(content=content))

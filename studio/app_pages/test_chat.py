@@ -3,6 +3,7 @@
 import streamlit as st
 
 from clonr import ClonrError
+from studio import state
 from studio.resources import current_clone, get_app
 
 STUDIO_FAN = "studio"
@@ -29,6 +30,19 @@ if last:
             except ClonrError as exc:
                 st.error(str(exc))
 
+thought = state.last_thought()
+if last and thought:
+    with st.expander("Edit the clone's thought and answer again"), st.form("test_chat_thought_form"):
+        edited = st.text_area("Thought", value=thought, height=80)
+        if st.form_submit_button("Answer again"):
+            try:
+                redo = app.chat.answer_again(clone.id, STUDIO_FAN, last.id, edited)
+                redo.text()
+                state.keep_thought(redo.thought)
+                st.rerun()
+            except ClonrError as exc:
+                st.error(str(exc))
+
 think = st.toggle("Inner monologue: let the clone think before it answers (slower)", key="test_chat_think")
 prompt = st.chat_input(f"Say something to {clone.name}")
 if prompt:
@@ -37,6 +51,7 @@ if prompt:
         turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN, think=think)
         with st.chat_message("assistant"):
             st.write_stream(turn)
+        state.keep_thought(turn.thought)
         if turn.thought:
             st.info(f"Thought: {turn.thought}", icon=":material/psychology:")
         with st.expander("What the clone used"):

@@ -138,3 +138,19 @@ def test_test_chat_shows_the_inner_monologue_when_asked(studio: AppTest, app: Cl
     studio.chat_input[0].set_value("Hi").run()
     assert not studio.exception
     assert "Thought: I should be kind." in studio.info[0].value
+
+
+def test_test_chat_lets_the_creator_edit_the_thought_and_answer_again(studio: AppTest, app: Clonr,
+                                                                      fake_chat: FakeChatModel) -> None:
+    clone = app.clones.create("Ada")
+    fake_chat.enqueue("They are rude.", "Go away.", "Welcome!")
+    studio.run()
+    open_page(studio, "test_chat")
+    studio.toggle[0].set_value(True).run()
+    studio.chat_input[0].set_value("Hey").run()
+    studio.run()
+    thought_box = next(t for t in studio.text_area if t.label == "Thought")
+    thought_box.input("They are shy.")
+    next(b for b in studio.button if b.label == "Answer again").click().run()
+    assert not studio.exception
+    assert [m.content for m in app.chat.history(clone.id, "studio")] == ["Hey", "Welcome!"]
