@@ -139,3 +139,25 @@ def test_summaries_refresh_on_their_thresholds_and_reach_the_prompt(thinking_app
     assert "What you know about this fan: They are Sam" in system
     app.memory.forget_fan(ada.id, "sam")
     assert app.memory.summaries(ada.id, "sam") == (state, "")
+
+
+def test_people_a_fan_mentions_are_known_when_named_again(thinking_app: Clonr, fake_chat: FakeChatModel) -> None:
+    app = thinking_app
+    app.memory.policy = dataclasses.replace(app.memory.policy, reflection_threshold=1000, fan_summary_threshold=4)
+    ada = app.clones.create("Ada")
+    fake_chat.enqueue("They are Sam, a nurse.", json.dumps({"entities": [
+        {"name": "Margaret", "about": "their sister, lives in Lisbon"},
+        {"name": "Zeus", "about": "invented: never mentioned"}]}))
+    app.memory.remember(ada.id, "sam", ["Fan: I love my sister Margaret; she moved to Lisbon."])
+    app.worker.drain()
+    assert app.memory.entities(ada.id, "sam") == {"Margaret": "their sister, lives in Lisbon"}
+    assert app.memory.entities(ada.id, "other") == {}
+    fake_chat.enqueue("She sounds lovely.")
+    app.chat.start_turn(ada.id, "Should I visit margaret?", fan_id="sam").text()
+    assert "People and things they mention: Margaret (their sister, lives in Lisbon)." in fake_chat.calls[-1][0].text
+    fake_chat.enqueue("Sure.")
+    app.chat.start_turn(ada.id, "What about the weather?", fan_id="sam").text()
+    assert "Margaret (their sister" not in fake_chat.calls[-1][0].text, "only people named now are brought up"
+    app.worker.drain()
+    app.memory.forget_fan(ada.id, "sam")
+    assert app.memory.entities(ada.id, "sam") == {}

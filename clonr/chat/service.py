@@ -165,8 +165,9 @@ class ChatService:
         recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
                                        exclude_messages={m.id for m in history}, query_vector=query_vector)
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
+        fan_summary += self._memory.entity_context(clone.id, fan_id, message)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
-                            state=state, fan_summary=fan_summary)
+                            state=state, fan_summary=fan_summary.strip())
         return Turn(model, clone, fan_id, message, plan, recalled, self._finish, self.worker.foreground, think=think,
                     thought=" ".join(thought.split())[:600])
 

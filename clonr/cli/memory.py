@@ -133,6 +133,8 @@ def register(cli: click.Group) -> None:
         state, about_fan = app.memory.summaries(clone_id, fan)
         click.echo(f"Current state: {state or '(none yet: post events with `clonr event`)'}")
         click.echo(f"About this fan: {about_fan or '(none yet: written once enough is remembered)'}")
+        for name, about in app.memory.entities(clone_id, fan).items():
+            click.echo(f"  {name}: {about}")
 
     @memory.command(name="import")
     @click.argument("transcript", type=click.Path(path_type=Path))

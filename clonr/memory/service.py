@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -224,10 +225,26 @@ class MemoryService:
         recent = [m for m in self._store.list_memories(clone_id, [fan_id], limit=self.policy.reflection_recent,
                                                        include_superseded=False) if m.kind in kinds][::-1]
         previous = self._store.summaries(clone_id, [fan_id]).get(fan_id, "")
-        summary = thinking.summary(self._model(), clone.name, clone.long_description, recent, previous,
+        model = self._model()
+        summary = thinking.summary(model, clone.name, clone.long_description, recent, previous,
                                    about_fan=fan_id != SHARED_FAN)
         self._store.set_summary(clone_id, fan_id, summary or previous, self._clock())
+        if fan_id != SHARED_FAN:
+            self._worker.foreground.wait_idle()
+            found = thinking.entities(model, recent, self._store.entities(clone_id, fan_id))
+            self._store.save_entities(clone_id, fan_id, found, self._clock())
         return summary or previous
+
+    def entities(self, clone_id: str, fan_id: str) -> dict[str, str]:
+        """Who and what this fan talks about, as the clone knows them (name -> about)."""
+        return self._store.entities(clone_id, fan_id)
+
+    def entity_context(self, clone_id: str, fan_id: str, text: str) -> str:
+        """What the clone knows of the people and things named in `text`, for the prompt."""
+        lowered = text.casefold()
+        named = [f"{name} ({about})" for name, about in self._store.entities(clone_id, fan_id).items()
+                 if re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", lowered)]
+        return f" People and things they mention: {'; '.join(named)}." if named else ""
 
     def summaries(self, clone_id: str, fan_id: str) -> tuple[str, str]:
         """(the clone's current state, what it knows of this fan), either possibly empty."""

@@ -24,6 +24,9 @@ INSIGHTS_SCHEMA = {"type": "object", "properties": {"insights": {"type": "array"
     "type": "object", "properties": {"insight": {"type": "string"}, "because_of": {
         "type": "array", "items": {"type": "integer"}, "minItems": 1}},
     "required": ["insight", "because_of"]}}}, "required": ["insights"]}
+ENTITIES_SCHEMA = {"type": "object", "properties": {"entities": {"type": "array", "maxItems": 8, "items": {
+    "type": "object", "properties": {"name": {"type": "string"}, "about": {"type": "string"}},
+    "required": ["name", "about"]}}}, "required": ["entities"]}
 UPDATES_SCHEMA = {"type": "object", "properties": {"outdated": {"type": "array", "items": {"type": "integer"}}},
                   "required": ["outdated"]}
 
@@ -100,3 +103,24 @@ def summary(model: BaseChatModel, name: str, description: str, memories: Sequenc
               f"Memories:\n{_numbered(memories)}\n\n{task}")
     text = " ".join(model.invoke(prompt, temperature=0.2, max_tokens=160).text.split())
     return text[:800]
+
+
+def entities(model: BaseChatModel, memories: Sequence[Memory], known: dict[str, str]) -> dict[str, str]:
+    """The people, pets, places and things a fan talks about, each with what is known of it (name -> about).
+    Only names that appear in the memories are kept: nothing is invented."""
+    if not memories:
+        return {}
+    already = "; ".join(f"{name}: {about}" for name, about in known.items()) or "(none)"
+    prompt = (f"Memories of conversations with a fan:\n{_numbered(memories)}\n\nAlready known: {already}\n\n"
+              "List the people, pets, places and things the fan talks about (not the fan), each with one short "
+              "sentence: who or what it is and how it relates to the fan. Answer as JSON: "
+              '{"entities": [{"name": "Margaret", "about": "their sister, lives in Lisbon"}]}')
+    value = _ask(model, prompt, ENTITIES_SCHEMA) or {}
+    text = " ".join(m.text for m in memories).casefold()
+    found = {}
+    for item in value.get("entities", []):
+        name = " ".join(str(item.get("name", "")).split())[:120] if isinstance(item, dict) else ""
+        about = " ".join(str(item.get("about", "")).split())[:300] if isinstance(item, dict) else ""
+        if name and about and name.casefold() in text:
+            found[name] = about
+    return found

@@ -107,3 +107,13 @@ group_messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_group_messages_group", "group_id", "id"),
 )
+
+entities = Table(
+    "entities", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("fan_id", String(64), primary_key=True),
+    Column("key", String(120), primary_key=True),  # the name, case-folded
+    Column("name", String(120), nullable=False),
+    Column("about", Text, nullable=False),  # what the clone knows of them and how they relate to the fan
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -28,6 +28,9 @@ from clonr.store.schema import (
     messages,
     sources,
 )
+from clonr.store.schema import (
+    entities as entity_rows,
+)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 72_001  # advisory lock id, so that several servers migrate one at a time
@@ -367,6 +370,22 @@ class SqlStore:
         with self._transaction() as connection:
             return dict(connection.execute(query).all())
 
+    def save_entities(self, clone_id: str, fan_id: str, found: dict[str, str], when: datetime) -> None:
+        """Upsert what is known of each person or thing (name -> about) a fan talks about."""
+        with self._transaction() as connection:
+            for name, about in found.items():
+                key = name.casefold()[:120]
+                connection.execute(entity_rows.delete().where(entity_rows.c.clone_id == clone_id,
+                                                           entity_rows.c.fan_id == fan_id, entity_rows.c.key == key))
+                connection.execute(entity_rows.insert().values(clone_id=clone_id, fan_id=fan_id, key=key,
+                                                            name=name[:120], about=about, updated_at=when))
+
+    def entities(self, clone_id: str, fan_id: str) -> dict[str, str]:
+        own = (entity_rows.c.clone_id == clone_id, entity_rows.c.fan_id == fan_id)
+        query = sa.select(entity_rows.c.name, entity_rows.c.about).where(*own).order_by(entity_rows.c.name)
+        with self._transaction() as connection:
+            return dict(connection.execute(query).all())
+
     def importance_since(self, clone_id: str, fan_id: str, mark: str, kinds: tuple[str, ...]) -> int:
         """Summed importance of the fan's memories of `kinds` made after the state's `mark` time."""
         own = (memories.c.clone_id == clone_id, memories.c.fan_id == fan_id)
@@ -400,6 +419,8 @@ class SqlStore:
             connection.execute(memories.delete().where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id))
             connection.execute(memory_states.delete().where(memory_states.c.clone_id == clone_id,
                                                             memory_states.c.fan_id == fan_id))
+            connection.execute(entity_rows.delete().where(entity_rows.c.clone_id == clone_id,
+                                                          entity_rows.c.fan_id == fan_id))
             connection.execute(messages.delete().where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id))
 
     def lexical_search(self, clone_id: str, fan_ids: list[str], query: str, limit: int = 50) -> list[tuple[str, float]]:

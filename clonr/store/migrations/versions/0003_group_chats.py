@@ -1,4 +1,4 @@
-"""Group chats: several fans and clones in one conversation.
+"""Group chats (several fans and clones in one conversation) and entities (who and what a fan talks about).
 
 Revision ID: 0003
 Revises: 0002
@@ -37,9 +37,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_group_messages_group", "group_messages", ["group_id", "id"])
+    op.create_table(
+        "entities",
+        sa.Column("clone_id", sa.String(32), sa.ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("fan_id", sa.String(64), primary_key=True),
+        sa.Column("key", sa.String(120), primary_key=True),
+        sa.Column("name", sa.String(120), nullable=False),
+        sa.Column("about", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("entities")
     op.drop_table("group_messages")
     op.drop_table("group_members")
     op.drop_table("group_chats")
