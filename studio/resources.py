@@ -6,6 +6,7 @@ import streamlit as st
 
 from clonr import Clonr
 from clonr.store import Clone
+from studio import state
 
 
 def make_clonr() -> Clonr:
@@ -20,8 +21,6 @@ def get_app() -> Clonr:
 
 def current_clone() -> Clone:
     """The clone selected in the sidebar; stops the page with a pointer to the Profile step if there is none."""
-    from studio import state
-
     if not state.clone_id():
         st.info("Create a clone on the Profile page first.")
         st.stop()

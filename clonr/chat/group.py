@@ -76,12 +76,9 @@ class GroupChatService:
         before = self._store.recent_group_messages(group.id, HISTORY_TO_LOAD)
         posted = self._store.add_group_message(group.id, "fan", fan_id, fan_name, text)
         speakers = self.next_speakers(group, text)
-        said: list[GroupMessage] = []
+        said: list[GroupMessage] = []  # replies of this round so far; each finished turn adds its own
         for clone in speakers:
-            turn = self._turn(group, clone, before, posted, said)
-            yield turn
-            if turn.reply:
-                said.append(self._store.recent_group_messages(group.id, 1)[0])
+            yield self._turn(group, clone, before, posted, said)
 
     def history(self, group_ref: str, limit: int = 100) -> list[GroupMessage]:
         return self._store.recent_group_messages(self._store.get_group(group_ref).id, limit)
@@ -104,14 +101,16 @@ class GroupChatService:
         fans = {m.speaker_id: m.speaker_name for m in [*before, posted] if m.speaker_kind == "fan"}
         known = [f"{fans[fan]}: {summary}" for fan in fans
                  if (summary := self._memory.summaries(clone.id, fan)[1])]
-        recalled = self._memory.recall(clone.id, posted.speaker_id, posted.content, int(budget * MEMORY_SHARE), count)
-        notes = self._chat.notes_for(clone, posted.content)
+        query_vector = self._chat.query_vector(clone, posted.content)  # once, for memories and notes
+        recalled = self._memory.recall(clone.id, posted.speaker_id, posted.content, int(budget * MEMORY_SHARE), count,
+                                       query_vector=query_vector)
+        notes = self._chat.notes_for(clone, posted.content, query_vector)
         state, _ = self._memory.summaries(clone.id, posted.speaker_id)
         plan = build_prompt(clone, cue, history, notes, count, budget, memories=[r.line for r in recalled],
                             state=state, fan_summary=" ".join(known))
 
         def finish(turn: Turn) -> None:
-            self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply)
+            said.append(self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply))
             when = datetime.now(UTC)
             self._chat.worker.submit(functools.partial(
                 self._memory.remember, clone.id, posted.speaker_id,

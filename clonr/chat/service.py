@@ -111,10 +111,13 @@ class ChatService:
     def model(self) -> BaseChatModel:
         return self._model()
 
+    def query_vector(self, clone: Clone, text: str) -> list[float]:
+        """Embed a message once per turn; notes and memories are both searched with it."""
+        return self._index_for(clone).embeddings.embed_query(text)
+
     def notes_for(self, clone: Clone, text: str, query_vector: list[float] | None = None) -> list[Document]:
-        index = self._index_for(clone)
-        return index.similarity_search_by_vector(query_vector or index.embeddings.embed_query(text),
-                                                 k=NOTES_TO_RETRIEVE)
+        return self._index_for(clone).similarity_search_by_vector(query_vector or self.query_vector(clone, text),
+                                                                  k=NOTES_TO_RETRIEVE)
 
     def count(self, model: BaseChatModel, text: str) -> int:
         """Memory lines and notes recur turn after turn: count their tokens once (a bounded cache)."""
@@ -154,7 +157,7 @@ class ChatService:
         fan_id = self.validate_fan(fan_id)
         model = self._model()
         history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
-        query_vector = self._index_for(clone).embeddings.embed_query(message)  # once, for notes and memories
+        query_vector = self.query_vector(clone, message)
         notes = self.notes_for(clone, message, query_vector)
         think = think or bool(thought)
         budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if think else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -16,6 +17,36 @@ def _reply(app: Clonr, clone: str, fan: str, message: str, name: str) -> None:
     for piece in turn:
         click.echo(piece, nl=False)
     click.echo()
+
+
+def converse(ctx: click.Context, label: str, answer: Callable[[str], None]) -> None:
+    """The input loop shared by `clonr chat` and `clonr group chat`: a prompt in a terminal (/exit or Ctrl-D
+    leaves; a bad message is reported and the chat goes on), else one message per stdin line (a bad message
+    ends the run with exit 1; Ctrl-C with 130)."""
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = click.prompt(click.style(label, fg="green"), prompt_suffix="> ") if interactive \
+                else sys.stdin.readline()
+        except (EOFError, click.exceptions.Abort):
+            break
+        if not interactive and not line:
+            break
+        line = line.strip()
+        if line in {"/exit", "/quit"}:
+            break
+        if not line:
+            continue
+        try:
+            answer(line)
+        except InvalidInputError as exc:
+            if not interactive:
+                raise
+            click.secho(f"Error: {exc}", fg="red", err=True)
+        except KeyboardInterrupt:
+            click.echo()
+            if not interactive:
+                ctx.exit(130)
 
 
 def register(cli: click.Group) -> None:
@@ -47,26 +78,4 @@ def register(cli: click.Group) -> None:
             if not history and record.greeting:
                 click.secho(f"{record.name}: ", fg="cyan", nl=False)
                 click.echo(record.greeting)
-        while True:
-            try:
-                line = click.prompt(click.style("you", fg="green"), prompt_suffix="> ") if interactive \
-                    else sys.stdin.readline()
-            except (EOFError, click.exceptions.Abort):
-                break
-            if not interactive and not line:
-                break
-            line = line.strip()
-            if line in {"/exit", "/quit"}:
-                break
-            if not line:
-                continue
-            try:
-                _reply(app, record.id, fan, line, record.name)
-            except InvalidInputError as exc:
-                if not interactive:
-                    raise
-                click.secho(f"Error: {exc}", fg="red", err=True)
-            except KeyboardInterrupt:
-                click.echo()
-                if not interactive:
-                    ctx.exit(130)
+        converse(ctx, "you", lambda line: _reply(app, record.id, fan, line, record.name))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
+
+from clonr.cli.chat import converse
 
 
 def _talkativeness(values: tuple[str, ...]) -> dict[str, float]:
@@ -47,25 +47,15 @@ def register(cli: click.Group) -> None:
         is not a terminal."""
         app = app_from(ctx)
         app.groups.get(group_ref)
-        lines = [message] if message is not None else None
-        while True:
-            if lines is not None:
-                if not lines:
-                    break
-                line = lines.pop(0)
-            elif sys.stdin.isatty():
-                try:
-                    line = click.prompt(click.style(fan_name, fg="green"), prompt_suffix="> ")
-                except (EOFError, click.exceptions.Abort):
-                    break
-            else:
-                line = sys.stdin.readline()
-                if not line:
-                    break
-            if not line.strip() and message is None:
-                continue
+
+        def answer(line: str) -> None:
             for turn in app.groups.post(group_ref, fan, fan_name, line):
                 click.secho(f"{turn.clone.name}: ", fg="cyan", nl=False)
                 for piece in turn:
                     click.echo(piece, nl=False)
                 click.echo()
+
+        if message is not None:
+            answer(message)
+        else:
+            converse(ctx, fan_name, answer)
