@@ -55,8 +55,10 @@ class Clonr:
         self._importance = importance
         self._lock = threading.Lock()
         self.worker = BackgroundWorker()
+        # Ingestion jobs get their own thread, so a long crawl never delays memory work; both yield to replies.
+        self.ingest_worker = BackgroundWorker("clonr-ingest", foreground=self.worker.foreground)
         self.clones = CloneService(self.store, self.settings)
-        self.ingest = IngestService(self.store, self.settings, self.index_for)
+        self.ingest = IngestService(self.store, self.settings, self.index_for, self.ingest_worker)
         self.memory = MemoryService(
             self.store, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model, clock=clock,
             policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,

@@ -48,7 +48,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_THREADS", "0", "CPU threads for the local model; 0 means one per core (measured 1.4x faster than "
             "llama.cpp's default of half the cores)."),
     Setting("CLONR_MAX_MESSAGE_CHARS", "4000", "Longest chat message accepted, in characters."),
-    Setting("CLONR_MAX_FILE_BYTES", "5000000", "Largest note file accepted for ingestion, in bytes."),
+    Setting("CLONR_MAX_FILE_BYTES", "5000000", "Largest file, upload or fetched page accepted for ingestion, in "
+            "bytes (also the cap on a chat export's text)."),
+    Setting("CLONR_ALLOW_PRIVATE_URLS", "off", "`on` lets ingestion fetch private, loopback and link-local "
+            "addresses (an intranet, local testing); cloud-metadata addresses stay refused. Keep `off` on servers."),
+    Setting("CLONR_FETCH_TIMEOUT", "20", "Seconds to wait for a web server before giving up on a page."),
+    Setting("CLONR_CRAWL_DELAY", "1.0", "Least seconds between two requests to the same host (a robots.txt "
+            "Crawl-delay that asks for more wins)."),
+    Setting("CLONR_SEARCH_URL", "https://html.duckduckgo.com/html/", "Search endpoint for web-presence discovery "
+            "(DuckDuckGo's HTML results page, read by ddgs)."),
+    Setting("CLONR_WIKIPEDIA_URL", "https://en.wikipedia.org", "Wikipedia site for `wiki:Title` sources "
+            "(`wiki:fr:Title` picks another language)."),
+    Setting("CLONR_TRANSCRIPT_LANGUAGES", "en", "YouTube transcript languages, in order of preference, "
+            "comma-separated (e.g. `en,de`)."),
     Setting("CLONR_WIDGET_URL", "http://127.0.0.1:7860",
             "Public base URL of the widget server, used in embed snippets."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
@@ -80,6 +92,12 @@ class Settings:
     threads: int
     max_message_chars: int
     max_file_bytes: int
+    allow_private_urls: bool
+    fetch_timeout: float
+    crawl_delay: float
+    search_url: str
+    wikipedia_url: str
+    transcript_languages: tuple[str, ...]
     widget_url: str
     widget_port: int
     studio_port: int
@@ -96,12 +114,20 @@ class Settings:
 
 
 def _int(values: dict[str, str], name: str, minimum: int = 0) -> int:
+    return int(_number(values, name, minimum, int))
+
+
+def _float(values: dict[str, str], name: str, minimum: float) -> float:
+    return _number(values, name, minimum, float)
+
+
+def _number(values: dict[str, str], name: str, minimum: float, kind: type[int] | type[float]) -> float:
     raw = values[name]
     try:
-        number = int(raw)
+        number = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number: set it to an integer such as "
-                          f"{_BY_NAME[name].default}.") from None
+        what = "a whole number: set it to an integer" if kind is int else "a number: set it to one"
+        raise ConfigError(f"{name}={raw!r} is not {what} such as {_BY_NAME[name].default}.") from None
     if number < minimum:
         raise ConfigError(f"{name}={number} is too small: use at least {minimum}.")
     return number
@@ -144,6 +170,13 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         threads=_int(values, "CLONR_THREADS", 0),
         max_message_chars=_int(values, "CLONR_MAX_MESSAGE_CHARS", 1),
         max_file_bytes=_int(values, "CLONR_MAX_FILE_BYTES", 1),
+        allow_private_urls=_choice(values, "CLONR_ALLOW_PRIVATE_URLS", ("on", "off")) == "on",
+        fetch_timeout=_float(values, "CLONR_FETCH_TIMEOUT", 0.1),
+        crawl_delay=_float(values, "CLONR_CRAWL_DELAY", 0.0),
+        search_url=values["CLONR_SEARCH_URL"].strip(),
+        wikipedia_url=values["CLONR_WIKIPEDIA_URL"].strip().rstrip("/"),
+        transcript_languages=tuple(code.strip() for code in values["CLONR_TRANSCRIPT_LANGUAGES"].split(",")
+                                   if code.strip()) or ("en",),
         widget_url=values["CLONR_WIDGET_URL"].rstrip("/"),
         widget_port=_int(values, "CLONR_WIDGET_PORT", 1),
         studio_port=_int(values, "CLONR_STUDIO_PORT", 1),

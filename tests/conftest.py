@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -169,3 +172,66 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'records.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# -- A web site on loopback, for fetching and crawling -----------------------------------------------
+
+class FixtureSite:
+    """Serves pages from memory on a loopback address and records each request (path and time)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.pages: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
+        self.requests: list[tuple[str, float]] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                site.requests.append((self.path, time.monotonic()))
+                path = self.path if self.path in site.pages else self.path.split("?", 1)[0]
+                status, content_type, body, headers = site.pages.get(path, (404, "text/plain", b"not found", {}))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815 (ddgs posts its search form)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.base = f"http://{host}:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def add(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8", status: int = 200,
+            headers: dict[str, str] | None = None) -> str:
+        self.pages[path] = (status, content_type, body.encode() if isinstance(body, str) else body, headers or {})
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[FixtureSite]:
+    server = FixtureSite()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def web_app(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Clonr:
+    """The app with fetching allowed on loopback (where the fixture site lives) and no politeness delay."""
+    monkeypatch.setenv("CLONR_ALLOW_PRIVATE_URLS", "on")
+    monkeypatch.setenv("CLONR_CRAWL_DELAY", "0")
+    return request.getfixturevalue("app")

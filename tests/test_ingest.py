@@ -52,7 +52,7 @@ def test_files_are_ingested_one_by_one_and_bad_ones_reported(app: Clonr, ada, tm
     errors = {Path(f.item).name: f.error for f in failures}
     assert "binary" in errors["photo.txt"]
     assert "not UTF-8" in errors["latin.txt"]
-    assert "only .txt" in errors["resume.pdf"]
+    assert "damaged PDF" in errors["resume.pdf"]
     assert "empty" in errors["empty.md"]
     assert "not a readable file" in errors["missing.md"]
     assert all("\n" not in error for error in errors.values())
@@ -70,7 +70,7 @@ def test_an_upload_name_cannot_escape_with_a_path(app: Clonr, ada) -> None:
 
 
 def test_a_failed_record_write_leaves_no_orphan_vectors(app: Clonr, ada, monkeypatch) -> None:
-    def fail(source):
+    def fail(source, candidates=()):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(app.store, "add_source", fail)

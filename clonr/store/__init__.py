@@ -7,11 +7,22 @@ from __future__ import annotations
 
 from clonr.config import Settings
 from clonr.errors import StorageError
-from clonr.store.records import SHARED_FAN, Clone, GroupChat, GroupMessage, Memory, Message, Source
+from clonr.store.records import (
+    SHARED_FAN,
+    Clone,
+    DialogueCandidate,
+    GroupChat,
+    GroupMessage,
+    IngestJob,
+    JobItem,
+    Memory,
+    Message,
+    Source,
+)
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "Clone", "GroupChat", "GroupMessage", "Memory", "Message", "Source", "SqlStore",
-           "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "Clone", "DialogueCandidate", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory",
+           "Message", "Source", "SqlStore", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,58 @@ class Source:
     content_hash: str
     chunk_count: int
     created_at: datetime
+    author: str | None = None
+    published: str | None = None  # ISO date the source gives for itself
+
+
+@dataclass(frozen=True)
+class DialogueCandidate:
+    """A candidate example dialogue from a chat export: what someone said, how the creator answered."""
+
+    id: int
+    source_id: str
+    user_text: str
+    char_text: str
+    said_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobItem:
+    position: int
+    item: str
+    options: dict[str, Any]
+    status: str  # pending, writing, done, skipped, failed
+    detail: str | None = None
+    source_id: str | None = None
+    chunk_count: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    """A list of things to ingest, worked through one by one; its items say how far it got."""
+
+    id: str
+    clone_id: str
+    status: str  # queued, running, done, interrupted
+    created_at: datetime
+    updated_at: datetime
+    items: tuple[JobItem, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def finished(self) -> int:
+        return sum(item.status in ("done", "skipped", "failed") for item in self.items)
+
+    @property
+    def failures(self) -> list[JobItem]:
+        return [item for item in self.items if item.status == "failed"]
+
+    @property
+    def current(self) -> str | None:
+        return next((item.item for item in self.items if item.status in ("pending", "writing")), None)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,41 @@ sources = Table(
     Column("content_hash", String(64), nullable=False),
     Column("chunk_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("author", Text, nullable=True),
+    Column("published", String(40), nullable=True),  # ISO date the source gives for itself
     UniqueConstraint("clone_id", "content_hash", name="uq_sources_clone_hash"),
+)
+
+dialogue_candidates = Table(
+    "dialogue_candidates", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", String(32), ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("user_text", Text, nullable=False),  # what someone said to the creator
+    Column("char_text", Text, nullable=False),  # how the creator answered, in their own words
+    Column("said_at", DateTime(timezone=True), nullable=True),
+    Index("ix_dialogue_candidates_clone", "clone_id"),
+)
+
+ingest_jobs = Table(
+    "ingest_jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(12), nullable=False),  # queued, running, done, interrupted
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ingest_job_items = Table(
+    "ingest_job_items", metadata,
+    Column("job_id", String(32), ForeignKey("ingest_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("item", Text, nullable=False),  # a URL, a file path, youtube:/wiki: reference
+    Column("options", Text, nullable=False),  # JSON: e.g. {"chat_me": "Ada"} or {"languages": ["en"]}
+    Column("status", String(10), nullable=False),  # pending, writing, done, skipped, failed
+    Column("detail", Text, nullable=True),  # the source title when done, the one-line error when failed
+    Column("source_id", String(32), nullable=True),  # set before its vectors are written, for crash clean-up
+    Column("chunk_count", Integer, nullable=True),
 )
 
 messages = Table(

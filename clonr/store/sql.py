@@ -17,12 +17,25 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
-from clonr.store.records import Clone, GroupChat, GroupMessage, Memory, Message, Source
+from clonr.store.records import (
+    Clone,
+    DialogueCandidate,
+    GroupChat,
+    GroupMessage,
+    IngestJob,
+    JobItem,
+    Memory,
+    Message,
+    Source,
+)
 from clonr.store.schema import (
     clones,
+    dialogue_candidates,
     group_chats,
     group_members,
     group_messages,
+    ingest_job_items,
+    ingest_jobs,
     memories,
     memory_states,
     messages,
@@ -161,26 +174,112 @@ class SqlStore:
 
     # -- sources --------------------------------------------------------------------------------
 
-    def add_source(self, source: Source) -> Source:
+    def add_source(self, source: Source, candidates: list[tuple[str, str, datetime | None]] = ()) -> Source:
+        """Store a source and its dialogue candidates (user text, creator's answer, time) together."""
         with self._transaction() as connection:
             connection.execute(sources.insert().values(**source.__dict__))
+            if candidates:
+                connection.execute(dialogue_candidates.insert(), [
+                    {"clone_id": source.clone_id, "source_id": source.id, "user_text": user, "char_text": char,
+                     "said_at": said_at} for user, char, said_at in candidates])
         return source
 
     def find_source(self, clone_id: str, content_hash: str) -> Source | None:
         query = sa.select(sources).where(sources.c.clone_id == clone_id, sources.c.content_hash == content_hash)
         with self._transaction() as connection:
             row = connection.execute(query).mappings().first()
-        return None if row is None else Source(**{**row, "created_at": _aware(row["created_at"])})
+        return None if row is None else self._source(row)
+
+    def get_source(self, clone_id: str, source_id: str) -> Source:
+        query = sa.select(sources).where(sources.c.clone_id == clone_id, sources.c.id == source_id)
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"This clone has no source {source_id!r}: run `clonr sources <clone>` to see its ids.")
+        return self._source(row)
 
     def list_sources(self, clone_id: str) -> list[Source]:
         query = sa.select(sources).where(sources.c.clone_id == clone_id).order_by(sources.c.created_at)
         with self._transaction() as connection:
             rows = connection.execute(query).mappings().all()
-        return [Source(**{**row, "created_at": _aware(row["created_at"])}) for row in rows]
+        return [self._source(row) for row in rows]
 
     def delete_source(self, source_id: str) -> None:
+        """Delete a source and (by cascade) its dialogue candidates."""
         with self._transaction() as connection:
+            connection.execute(dialogue_candidates.delete().where(dialogue_candidates.c.source_id == source_id))
             connection.execute(sources.delete().where(sources.c.id == source_id))
+
+    @staticmethod
+    def _source(row: Any) -> Source:
+        return Source(**{**row, "created_at": _aware(row["created_at"])})
+
+    def list_dialogue_candidates(self, clone_id: str, limit: int = 1000) -> list[DialogueCandidate]:
+        query = (sa.select(dialogue_candidates).where(dialogue_candidates.c.clone_id == clone_id)
+                 .order_by(dialogue_candidates.c.id).limit(limit))
+        with self._transaction() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [DialogueCandidate(id=r["id"], source_id=r["source_id"], user_text=r["user_text"],
+                                  char_text=r["char_text"], said_at=r["said_at"] and _aware(r["said_at"]))
+                for r in rows]
+
+    # -- ingestion jobs -------------------------------------------------------------------------
+
+    def create_job(self, job_id: str, clone_id: str, items: list[tuple[str, dict[str, Any]]]) -> IngestJob:
+        now = _now()
+        with self._transaction() as connection:
+            connection.execute(ingest_jobs.insert().values(id=job_id, clone_id=clone_id, status="queued",
+                                                           created_at=now, updated_at=now))
+            connection.execute(ingest_job_items.insert(), [
+                {"job_id": job_id, "position": n, "item": item, "options": json.dumps(options), "status": "pending"}
+                for n, (item, options) in enumerate(items)])
+        return self.get_job(job_id)
+
+    def append_job_items(self, job_id: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Add items at the end of a job (pages found while crawling)."""
+        with self._transaction() as connection:
+            last = connection.execute(sa.select(sa.func.max(ingest_job_items.c.position))
+                                      .where(ingest_job_items.c.job_id == job_id)).scalar_one()
+            connection.execute(ingest_job_items.insert(), [
+                {"job_id": job_id, "position": (last or 0) + 1 + n, "item": item, "options": json.dumps(options),
+                 "status": "pending"} for n, (item, options) in enumerate(items)])
+
+    def get_job(self, job_id: str) -> IngestJob:
+        with self._transaction() as connection:
+            job = connection.execute(sa.select(ingest_jobs).where(ingest_jobs.c.id == job_id)).mappings().first()
+            if job is None:
+                raise NotFoundError(f"No ingestion job {job_id!r}: run `clonr sources <clone> --jobs` to see them.")
+            items = connection.execute(sa.select(ingest_job_items).where(ingest_job_items.c.job_id == job_id)
+                                       .order_by(ingest_job_items.c.position)).mappings().all()
+        return IngestJob(id=job["id"], clone_id=job["clone_id"], status=job["status"],
+                         created_at=_aware(job["created_at"]), updated_at=_aware(job["updated_at"]),
+                         items=tuple(JobItem(position=i["position"], item=i["item"], options=json.loads(i["options"]),
+                                             status=i["status"], detail=i["detail"], source_id=i["source_id"],
+                                             chunk_count=i["chunk_count"]) for i in items))
+
+    def list_jobs(self, clone_id: str) -> list[IngestJob]:
+        query = sa.select(ingest_jobs.c.id).where(ingest_jobs.c.clone_id == clone_id).order_by(ingest_jobs.c.created_at)
+        with self._transaction() as connection:
+            ids = connection.execute(query).scalars().all()
+        return [self.get_job(job_id) for job_id in ids]
+
+    def set_job_status(self, job_id: str, status: str, *, only_from: tuple[str, ...] = ()) -> bool:
+        """Move a job to `status` (only from one of `only_from`, when given); whether it moved."""
+        query = ingest_jobs.update().where(ingest_jobs.c.id == job_id)
+        if only_from:
+            query = query.where(ingest_jobs.c.status.in_(only_from))
+        with self._transaction() as connection:
+            return connection.execute(query.values(status=status, updated_at=_now())).rowcount > 0
+
+    def update_job_item(self, job_id: str, position: int, **fields: Any) -> None:
+        unknown = set(fields) - {"status", "detail", "source_id", "chunk_count"}
+        if unknown:
+            raise ValueError(f"unknown job item fields: {sorted(unknown)}")
+        with self._transaction() as connection:
+            connection.execute(ingest_job_items.update().where(ingest_job_items.c.job_id == job_id,
+                                                               ingest_job_items.c.position == position)
+                               .values(**fields))
+            connection.execute(ingest_jobs.update().where(ingest_jobs.c.id == job_id).values(updated_at=_now()))
 
     # -- messages -------------------------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""Documents with provenance, and how they become chunks for the clone's index.
+
+Every source (a page, a PDF, a transcript, a chat export) is read into one `Document`: plain text, or a list of
+`Part`s when position matters (a transcript's timestamps, a chat's speakers). Chunks carry that provenance in
+their metadata, so the studio can say where a note came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+__all__ = ["CHUNK_CHARS", "Chunk", "Document", "Part", "chunk_document"]
+
+# About 200 MiniLM tokens a chunk, below its 256-token window, with overlap so no sentence is cut off alone.
+CHUNK_CHARS = 900
+_SPLITTER = RecursiveCharacterTextSplitter(chunk_size=CHUNK_CHARS, chunk_overlap=120)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One line of a transcript or chat: who said it and when (ISO time, or seconds into a video)."""
+
+    text: str
+    speaker: str | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    kind: str  # note, file, page, wikipedia, youtube, chat
+    title: str
+    text: str = ""
+    parts: tuple[Part, ...] = ()
+    location: str | None = None  # URL or file name
+    author: str | None = None
+    published: str | None = None  # ISO date, when the source says
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. a transcript's language
+
+    @property
+    def content_hash(self) -> str:
+        """Same content, same hash: what makes re-ingesting a source a no-op."""
+        body = self.text if not self.parts else json.dumps([(p.speaker, p.at, p.text) for p in self.parts])
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.text.strip() or any(p.text.strip() for p in self.parts))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    metadata: dict[str, str | int]
+
+
+def chunk_document(document: Document) -> list[Chunk]:
+    """Plain text is split on paragraphs and sentences; parts are packed whole, in order, up to CHUNK_CHARS."""
+    base: dict[str, str | int] = {"title": document.title, "kind": document.kind}
+    base |= {key: value for key, value in (("location", document.location), ("author", document.author),
+                                            ("published", document.published)) if value}
+    if not document.parts:
+        return [Chunk(text, base | {"position": n}) for n, text in enumerate(_SPLITTER.split_text(document.text))]
+    chunks: list[Chunk] = []
+    group: list[Part] = []
+
+    def flush() -> None:
+        if group:
+            meta = base | {"position": len(chunks)}
+            if group[0].at:
+                meta |= {"at": group[0].at}
+            speakers = sorted({p.speaker for p in group if p.speaker})
+            if speakers:
+                meta |= {"speakers": ", ".join(speakers)}
+            chunks.append(Chunk("\n".join(_line(p) for p in group), meta))
+            group.clear()
+
+    size = 0
+    for part in document.parts:
+        line = _line(part)
+        if group and size + len(line) + 1 > CHUNK_CHARS:
+            flush()
+            size = 0
+        if len(line) > CHUNK_CHARS:  # one very long message: split it on its own
+            for piece in _SPLITTER.split_text(part.text):
+                group.append(Part(piece, part.speaker, part.at))
+                flush()
+            continue
+        group.append(part)
+        size += len(line) + 1
+    flush()
+    return chunks
+
+
+def _line(part: Part) -> str:
+    return f"{part.speaker}: {part.text}" if part.speaker else part.text

@@ -1,0 +1,224 @@
+"""Fetching from the web without becoming a way into the creator's network (SSRF).
+
+Every connection is checked where it is made: the host name is resolved once, every address it resolves to
+must be public, and the socket connects to that checked address (so a DNS answer that changes between the
+check and the connection cannot slip through). Redirects are followed by hand, each hop checked again.
+Only http and https; a size cap and a timeout per response; robots.txt and a politeness delay per host.
+`CLONR_ALLOW_PRIVATE_URLS=on` lets private and loopback addresses through (an intranet, local tests); cloud
+metadata addresses stay refused even then.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+import urllib.robotparser
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from clonr import __version__
+from clonr.errors import InvalidInputError
+
+__all__ = ["USER_AGENT", "AddressPolicy", "FetchError", "Fetched", "SafeFetcher", "UnsafeURLError"]
+
+USER_AGENT = f"Clonr/{__version__} (+https://github.com/clonr; builds a person's clone from pages they approve)"
+_METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254"))
+_MAX_REDIRECTS = 5
+
+
+class UnsafeURLError(InvalidInputError):
+    """A URL that points at a private, loopback, link-local or metadata address, or uses another scheme."""
+
+
+class FetchError(InvalidInputError):
+    """The page could not be fetched (network error, HTTP error, wrong type, too big, refused by robots.txt)."""
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which IP addresses a fetch may connect to."""
+
+    allow_private: bool = False
+
+    def check(self, host: str, address: str) -> None:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip in _METADATA_ADDRESSES or ip.is_unspecified or ip.is_multicast:
+            raise UnsafeURLError(f"{host} points at {ip}, a cloud-metadata or reserved address: Clonr never "
+                                 "fetches it.")
+        if not ip.is_global and not self.allow_private:
+            raise UnsafeURLError(f"{host} points at {ip}, a private or loopback address: give a public URL "
+                                 "(or set CLONR_ALLOW_PRIVATE_URLS=on for an intranet).")
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself, checks every address, then connects to a checked one."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            raise httpcore.ConnectError(f"{host} does not resolve") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for address in addresses:  # all of them: a name with one public and one private address is refused
+            self._policy.check(host, address)
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool that uses the guarded backend (httpx has no public hook)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__(trust_env=False)  # a proxy would resolve names itself, past the guard
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), max_connections=10,
+                                             network_backend=_GuardedBackend(policy))
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    content_type: str  # e.g. "text/html"
+    body: bytes
+    charset: str | None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.charset or "utf-8", errors="replace")
+
+
+def check_url(url: str) -> str:
+    """The URL, stripped, if its scheme and host can be fetched at all; else a one-line error."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnsafeURLError(f"{url[:80]!r} is not an http(s) URL: only web pages can be fetched.")
+    if not parts.hostname:
+        raise UnsafeURLError(f"{url[:80]!r} has no host name: give a full URL such as https://example.com/about.")
+    return url
+
+
+class SafeFetcher:
+    """GETs public web resources politely. One instance per process is enough; it is thread-safe."""
+
+    def __init__(self, *, allow_private: bool = False, timeout: float = 20.0, max_bytes: int = 5_000_000,
+                 delay: float = 1.0, policy: AddressPolicy | None = None) -> None:
+        self.policy = policy or AddressPolicy(allow_private=allow_private)
+        self._client = httpx.Client(transport=_GuardedTransport(self.policy), timeout=timeout,
+                                    follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        self._max_bytes = max_bytes
+        self._delay = delay
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._last_visit: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, accept: tuple[str, ...], *, obey_robots: bool = True,
+            params: dict[str, str] | None = None) -> Fetched:
+        """Fetch `url` whose content type starts with one of `accept`, following checked redirects."""
+        url = check_url(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            if obey_robots and not self.allowed_by_robots(url):
+                raise FetchError(f"{url} is disallowed by the site's robots.txt: Clonr does not fetch it.")
+            self._wait_turn(url)
+            response = self._request(url, params)
+            if response.is_redirect:
+                url = check_url(urljoin(url, response.headers.get("location", "")))
+                params = None
+                continue
+            return self._read(response, url, accept)
+        raise FetchError(f"{url} redirects more than {_MAX_REDIRECTS} times: give the final address.")
+
+    def _request(self, url: str, params: dict[str, str] | None) -> httpx.Response:
+        request = self._client.build_request("GET", url, params=params)
+        try:
+            response = self._client.send(request, stream=True)
+        except UnsafeURLError:
+            raise
+        except httpx.TimeoutException:
+            raise FetchError(f"{url} did not answer in time: try again later.") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{url} could not be fetched ({exc}): check the address.") from None
+        if response.is_redirect:
+            response.close()
+        return response
+
+    def _read(self, response: httpx.Response, url: str, accept: tuple[str, ...]) -> Fetched:
+        try:
+            if response.status_code >= 400:
+                raise FetchError(f"{url} answered HTTP {response.status_code}: check the address.")
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if not content_type.startswith(accept):
+                raise FetchError(f"{url} is {content_type or 'of no stated type'}, not "
+                                 f"{' or '.join(accept)}: give the address of a page.")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > self._max_bytes:
+                raise FetchError(f"{url} is {declared:,} bytes; the limit is {self._max_bytes:,} "
+                                 "(CLONR_MAX_FILE_BYTES).")
+            body = bytearray()
+            try:
+                for piece in response.iter_bytes():
+                    body += piece
+                    if len(body) > self._max_bytes:
+                        raise FetchError(f"{url} is larger than {self._max_bytes:,} bytes "
+                                         "(CLONR_MAX_FILE_BYTES): Clonr stopped reading it.")
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{url} broke off while downloading ({exc}): try again.") from None
+            return Fetched(url=str(response.url), content_type=content_type, body=bytes(body),
+                           charset=response.charset_encoding)
+        finally:
+            response.close()
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """robots.txt for the URL's site, fetched once per site: missing (4xx) allows all, unreachable denies."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            parser = self._robots.get(site)
+        if parser is None:
+            parser = urllib.robotparser.RobotFileParser(site + "/robots.txt")
+            try:
+                self._wait_turn(site)
+                response = self._request(site + "/robots.txt", None)
+            except FetchError:
+                response = None
+            if response is None or response.status_code >= 500 or response.status_code in (401, 403):
+                parser.disallow_all = True  # as Python's robotparser: unreachable or forbidden means keep out
+            elif response.status_code >= 300:
+                parser.allow_all = True  # no robots.txt (or a redirect away from it): nothing is disallowed
+            else:
+                try:
+                    parser.parse(self._read(response, site, ("text/", "application/octet-stream")).text.splitlines())
+                except FetchError:
+                    parser.disallow_all = True
+            if response is not None:
+                response.close()
+            with self._lock:
+                self._robots[site] = parser
+        return parser.can_fetch(USER_AGENT, url)
+
+    def _wait_turn(self, url: str) -> None:
+        """Sleep so that one host sees at most one request per delay (or its robots.txt Crawl-delay)."""
+        host = urlsplit(url).netloc
+        with self._lock:
+            robots = self._robots.get(f"{urlsplit(url).scheme}://{host}")
+            delay = max(self._delay, float((robots.crawl_delay(USER_AGENT) if robots else None) or 0))
+            now = time.monotonic()
+            start = max(now, self._last_visit.get(host, 0.0) + delay)
+            self._last_visit[host] = start
+        if start > now:
+            time.sleep(start - now)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,315 @@
+"""`IngestService`: sources → documents → chunks in the clone's index, one at a time or as resumable jobs.
+
+Idempotence comes from content: a source's id is derived from its clone and its content hash, and its chunks
+get ids `<source id>:<n>`, so writing the same content twice upserts the same vectors. A job records, before
+writing an item's vectors, which source id and how many chunks it is writing; a job resumed after a crash
+first removes vectors that never got their source record, then carries on from the first unfinished item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from langchain_core.vectorstores import VectorStore
+
+from clonr.config import Settings
+from clonr.errors import ClonrError, InvalidInputError
+from clonr.ingest.chats import chat_document, dialogue_candidates, parse_chat, resolve_me
+from clonr.ingest.discover import Candidate, search_web
+from clonr.ingest.documents import Document, chunk_document
+from clonr.ingest.fetch import SafeFetcher
+from clonr.ingest.files import read_document
+from clonr.ingest.web import fetch_page, fetch_wikipedia, same_site_links, sitemap_urls
+from clonr.ingest.youtube import fetch_transcript, is_youtube
+from clonr.jobs import BackgroundWorker
+from clonr.store import Clone, DialogueCandidate, IngestJob, JobItem, Source, SqlStore
+
+__all__ = ["IngestFailure", "IngestResult", "IngestService"]
+
+log = logging.getLogger(__name__)
+_STALE_RUNNING = timedelta(minutes=10)  # a "running" job not heard from for this long died with its process
+_WIKI_URL = re.compile(r"^https?://[a-z\-]+\.(m\.)?wikipedia\.org/wiki/", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: Source
+    created: bool  # False when the same content was already ingested
+    candidates: int = 0  # dialogue candidates found (chat exports)
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    item: str
+    error: str
+
+
+class IngestService:
+    def __init__(self, store: SqlStore, settings: Settings, index_for: Callable[[Clone], VectorStore],
+                 worker: BackgroundWorker | None = None, fetcher: SafeFetcher | None = None) -> None:
+        self._store = store
+        self._settings = settings
+        self._index_for = index_for
+        self._worker = worker
+        self._fetcher = fetcher
+
+    @property
+    def fetcher(self) -> SafeFetcher:
+        if self._fetcher is None:
+            s = self._settings
+            self._fetcher = SafeFetcher(allow_private=s.allow_private_urls, timeout=s.fetch_timeout,
+                                        max_bytes=s.max_file_bytes, delay=s.crawl_delay)
+        return self._fetcher
+
+    # -- one source at a time ----------------------------------------------------------------------
+
+    def add_document(self, clone_ref: str, document: Document,
+                     candidates: list[tuple[str, str, datetime | None]] = (),
+                     before_write: Callable[[str, int], None] | None = None) -> IngestResult:
+        """Chunk, embed and index a document, then record it; the same content twice is a no-op."""
+        clone = self._store.get_clone(clone_ref)
+        if document.is_empty:
+            raise InvalidInputError(f"{document.title} has no text to add.")
+        content_hash = document.content_hash
+        existing = self._store.find_source(clone.id, content_hash)
+        if existing:
+            return IngestResult(existing, created=False)
+        source_id = hashlib.sha256(f"{clone.id}:{content_hash}".encode()).hexdigest()[:32]
+        chunks = chunk_document(document)
+        if before_write:
+            before_write(source_id, len(chunks))
+        ids = [f"{source_id}:{n}" for n in range(len(chunks))]
+        index = self._index_for(clone)
+        index.add_texts([c.text for c in chunks], [c.metadata | {"source_id": source_id} for c in chunks], ids=ids)
+        source = Source(id=source_id, clone_id=clone.id, kind=document.kind, title=document.title[:200],
+                        location=document.location, content_hash=content_hash, chunk_count=len(chunks),
+                        created_at=datetime.now(UTC), author=document.author, published=document.published)
+        try:
+            self._store.add_source(source, list(candidates))
+        except BaseException:
+            index.delete(ids)  # never leave vectors without their source record
+            raise
+        return IngestResult(source, created=True, candidates=len(candidates))
+
+    def add_text(self, clone_ref: str, text: str, title: str, kind: str = "note",
+                 location: str | None = None) -> IngestResult:
+        text = text.strip()
+        if not text:
+            raise InvalidInputError("The note is empty: paste some text about the person.")
+        if len(text.encode()) > self._settings.max_file_bytes:
+            raise InvalidInputError(f"The note is longer than {self._settings.max_file_bytes:,} bytes "
+                                    "(CLONR_MAX_FILE_BYTES): split it.")
+        document = Document(kind, (title or "Untitled note").strip()[:200], text=text, location=location)
+        return self.add_document(clone_ref, document)
+
+    def add_upload(self, clone_ref: str, filename: str, data: bytes) -> IngestResult:
+        return self.add_document(clone_ref, read_document(filename, data, self._settings.max_file_bytes))
+
+    def add_file(self, clone_ref: str, path: Path) -> IngestResult:
+        return self.add_document(clone_ref, read_document(path.name, self._read_path(path),
+                                                          self._settings.max_file_bytes, location=str(path.resolve())))
+
+    def add_chat(self, clone_ref: str, path: Path, me: str, before_write: Callable[[str, int], None] | None = None,
+                 ) -> IngestResult:
+        """A chat export: the whole chat as context, and the creator's answers as dialogue candidates."""
+        log_ = parse_chat(path.name, self._read_path(path), self._settings.max_file_bytes)
+        me = resolve_me(log_, me)
+        candidates = [(c.user_text, c.char_text, c.time and c.time.replace(tzinfo=UTC))
+                      for c in dialogue_candidates(log_, me)]
+        return self.add_document(clone_ref, chat_document(log_, me), candidates, before_write)
+
+    def add_url(self, clone_ref: str, url: str) -> IngestResult:
+        document, _ = fetch_page(self.fetcher, url, self._settings.max_file_bytes)
+        return self.add_document(clone_ref, document)
+
+    def _read_path(self, path: Path) -> bytes:
+        if not path.is_file():
+            raise InvalidInputError(f"{path} is not a readable file: check the path.")
+        size = path.stat().st_size
+        if size > self._settings.max_file_bytes:
+            raise InvalidInputError(f"{path.name} is {size:,} bytes; the limit is {self._settings.max_file_bytes:,} "
+                                    "(CLONR_MAX_FILE_BYTES): split it.")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"{path} cannot be read ({exc.strerror}): check its permissions.") from None
+
+    def add_files(self, clone_ref: str, paths: list[Path],
+                  on_progress: Callable[[int, int, str], None] | None = None,
+                  ) -> tuple[list[IngestResult], list[IngestFailure]]:
+        """Ingest each file on its own: one bad file is reported and the others still go in."""
+        self._store.get_clone(clone_ref)  # fail once, early, for an unknown clone
+        results, failures = [], []
+        for done, path in enumerate(paths, start=1):
+            try:
+                results.append(self.add_file(clone_ref, path))
+            except ClonrError as exc:
+                failures.append(IngestFailure(str(path), str(exc)))
+            if on_progress:
+                on_progress(done, len(paths), str(path))
+        return results, failures
+
+    # -- sources -----------------------------------------------------------------------------------
+
+    def list_sources(self, clone_ref: str) -> list[Source]:
+        return self._store.list_sources(self._store.get_clone(clone_ref).id)
+
+    def get_source(self, clone_ref: str, source_id: str) -> Source:
+        return self._store.get_source(self._store.get_clone(clone_ref).id, source_id)
+
+    def source_chunks(self, clone_ref: str, source_id: str) -> list[str]:
+        """The text of a source's chunks, in order, as the clone's index holds them."""
+        clone = self._store.get_clone(clone_ref)
+        source = self._store.get_source(clone.id, source_id)
+        documents = self._index_for(clone).get_by_ids([f"{source.id}:{n}" for n in range(source.chunk_count)])
+        return [d.page_content for d in documents]
+
+    def delete_source(self, clone_ref: str, source_id: str) -> Source:
+        """Delete a source with its chunks, vectors and dialogue candidates (vectors first: no dangling record)."""
+        clone = self._store.get_clone(clone_ref)
+        source = self._store.get_source(clone.id, source_id)
+        self._index_for(clone).delete([f"{source.id}:{n}" for n in range(source.chunk_count)])
+        self._store.delete_source(source.id)
+        return source
+
+    def dialogue_candidates(self, clone_ref: str, limit: int = 1000) -> list[DialogueCandidate]:
+        return self._store.list_dialogue_candidates(self._store.get_clone(clone_ref).id, limit)
+
+    # -- discovery -----------------------------------------------------------------------------------
+
+    def discover(self, name: str, hints: list[str] = (), max_results: int = 10) -> list[Candidate]:
+        """Pages that may be about the person, most likely first; nothing is fetched or stored."""
+        return search_web(name, list(hints), max_results, self._settings.search_url, self._settings.fetch_timeout)
+
+    # -- jobs ----------------------------------------------------------------------------------------
+
+    def start_job(self, clone_ref: str, items: list[tuple[str, dict[str, Any]]]) -> IngestJob:
+        """Record a job: items are URLs, `wiki:Title`, YouTube links, or file paths (options per item)."""
+        clone = self._store.get_clone(clone_ref)
+        if not items:
+            raise InvalidInputError("Nothing to ingest: give at least one URL, file, youtube link or wiki:Title.")
+        return self._store.create_job(uuid.uuid4().hex, clone.id, [(item.strip(), options) for item, options in items])
+
+    def submit_job(self, job_id: str) -> None:
+        """Run the job on the background worker; poll `job()` for progress."""
+        if self._worker is None:
+            raise RuntimeError("IngestService has no worker: run_job() instead")
+        self._worker.submit(self.run_job, job_id)
+
+    def job(self, job_id: str) -> IngestJob:
+        return self._store.get_job(job_id)
+
+    def jobs(self, clone_ref: str) -> list[IngestJob]:
+        return self._store.list_jobs(self._store.get_clone(clone_ref).id)
+
+    def unfinished_jobs(self, clone_ref: str) -> list[IngestJob]:
+        return [job for job in self.jobs(clone_ref) if job.status != "done"]
+
+    def run_job(self, job_id: str, on_progress: Callable[[IngestJob], None] | None = None) -> IngestJob:
+        """Work through the job's unfinished items; one failure is recorded and the rest go on.
+
+        Ctrl-C or a crash leaves the job `interrupted` (or `running`, after a hard kill); running it again
+        resumes where it stopped, without duplicates.
+        """
+        job = self._store.get_job(job_id)
+        claimable = ("queued", "interrupted")
+        if datetime.now(UTC) - job.updated_at > _STALE_RUNNING:
+            claimable += ("running",)
+        if job.status == "done":
+            return job
+        if not self._store.set_job_status(job_id, "running", only_from=claimable):
+            raise InvalidInputError(f"Job {job_id} is already running: wait for it, or resume it after 10 minutes "
+                                    "if its process died.")
+        try:
+            while True:
+                job = self._store.get_job(job_id)
+                if on_progress:
+                    on_progress(job)
+                item = next((i for i in job.items if i.status in ("pending", "writing")), None)
+                if item is None:
+                    break
+                self._run_item(job, item)
+        except BaseException:
+            self._store.set_job_status(job_id, "interrupted")
+            raise
+        self._store.set_job_status(job_id, "done")
+        return self._store.get_job(job_id)
+
+    def _run_item(self, job: IngestJob, item: JobItem) -> None:
+        if item.status == "writing" and item.source_id:
+            self._clean_half_written(job.clone_id, item)
+
+        def before_write(source_id: str, chunk_count: int) -> None:
+            self._store.update_job_item(job.id, item.position, status="writing", source_id=source_id,
+                                        chunk_count=chunk_count)
+
+        try:
+            result, follow = self._ingest_item(job.clone_id, item, before_write)
+        except ClonrError as exc:
+            self._store.update_job_item(job.id, item.position, status="failed", detail=str(exc))
+            return
+        except Exception as exc:  # a bug or an unexpected library error: log it, keep the job going
+            log.exception("ingesting %s failed", item.item)
+            self._store.update_job_item(job.id, item.position, status="failed",
+                                        detail=f"{item.item}: unexpected {type(exc).__name__}; see the log.")
+            return
+        status = "done" if result.created else "skipped"
+        self._store.update_job_item(job.id, item.position, status=status, detail=result.source.title,
+                                    source_id=result.source.id, chunk_count=result.source.chunk_count)
+        if follow:
+            root = item.options.get("crawl", item.item)
+            crawled = [i for i in job.items if i.options.get("crawl", i.item) == root]
+            room = int(item.options.get("max_pages", 0)) - len(crawled)
+            known = {i.item for i in job.items}
+            child = {**item.options, "crawl": root, "depth": int(item.options["depth"]) - 1, "sitemap": False}
+            new = [url for url in follow if url not in known][:max(0, room)]
+            if new:
+                self._store.append_job_items(job.id, [(url, child) for url in new])
+
+    def _clean_half_written(self, clone_id: str, item: JobItem) -> None:
+        """An item that crashed while writing: drop its vectors unless its source record made it."""
+        try:
+            self._store.get_source(clone_id, item.source_id)
+        except ClonrError:
+            clone = self._store.get_clone(clone_id)
+            self._index_for(clone).delete([f"{item.source_id}:{n}" for n in range(item.chunk_count or 0)])
+
+    def _ingest_item(self, clone_id: str, item: JobItem, before_write: Callable[[str, int], None],
+                     ) -> tuple[IngestResult, list[str]]:
+        """Ingest one item; returns the result and the pages to follow from it (crawls)."""
+        reference, options = item.item, item.options
+        if options.get("chat_me"):
+            return self.add_chat(clone_id, Path(reference), options["chat_me"], before_write), []
+        if is_youtube(reference):
+            languages = options.get("languages") or list(self._settings.transcript_languages)
+            return self.add_document(clone_id, fetch_transcript(reference, languages), before_write=before_write), []
+        if reference.startswith("wiki:") or _WIKI_URL.match(reference):
+            document = fetch_wikipedia(self.fetcher, reference, self._settings.wikipedia_url)
+            return self.add_document(clone_id, document, before_write=before_write), []
+        if reference.startswith(("http://", "https://")):
+            document, html = fetch_page(self.fetcher, reference, self._settings.max_file_bytes)
+            result = self.add_document(clone_id, document, before_write=before_write)
+            return result, self._pages_to_follow(reference, html, options)
+        if "://" in reference:
+            raise InvalidInputError(f"{reference[:80]}: only http(s) URLs, files, youtube links and wiki:Title "
+                                    "can be ingested.")
+        path = Path(reference)
+        document = read_document(path.name, self._read_path(path), self._settings.max_file_bytes,
+                                 location=str(path.resolve()))
+        return self.add_document(clone_id, document, before_write=before_write), []
+
+    def _pages_to_follow(self, url: str, html: str | None, options: dict[str, Any]) -> list[str]:
+        """Same-site links while depth is left, and the sitemap's pages when asked (the first page only)."""
+        depth, budget = int(options.get("depth", 0)), int(options.get("max_pages", 0))
+        pages = sitemap_urls(self.fetcher, url, budget) if options.get("sitemap") and budget > 0 else []
+        if html and depth > 0:
+            pages += same_site_links(html, url)
+        return list(dict.fromkeys(pages))
