@@ -6,11 +6,15 @@ import streamlit as st
 
 CLONE_ID = "clone_id"
 TEST_CHAT_THOUGHT = "test_chat_thought"  # the clone's last inner monologue, for the creator to edit
+WATCHED_JOBS = "watched_jobs"  # ids of ingestion jobs this tab started, whose progress it shows
+DISCOVER_CANDIDATES = "discover_candidates"  # the last web search's results (plain dicts), to approve
 
 
 def init() -> None:
     st.session_state.setdefault(CLONE_ID, None)
     st.session_state.setdefault(TEST_CHAT_THOUGHT, "")
+    st.session_state.setdefault(WATCHED_JOBS, [])
+    st.session_state.setdefault(DISCOVER_CANDIDATES, [])
 
 
 def clone_id() -> str | None:
@@ -27,3 +31,19 @@ def last_thought() -> str:
 
 def keep_thought(text: str) -> None:
     st.session_state[TEST_CHAT_THOUGHT] = text
+
+
+def watched_jobs() -> list[str]:
+    return st.session_state.get(WATCHED_JOBS, [])
+
+
+def watch_job(job_id: str) -> None:
+    st.session_state[WATCHED_JOBS] = [*watched_jobs(), job_id]
+
+
+def discover_candidates() -> list[dict]:
+    return st.session_state.get(DISCOVER_CANDIDATES, [])
+
+
+def keep_candidates(candidates: list[dict]) -> None:
+    st.session_state[DISCOVER_CANDIDATES] = candidates

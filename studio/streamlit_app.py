@@ -11,9 +11,10 @@ state.init()
 
 PAGES = [
     st.Page("app_pages/profile.py", title="1 · Profile", icon=":material/person:", default=True),
-    st.Page("app_pages/sources.py", title="2 · Sources", icon=":material/library_books:"),
-    st.Page("app_pages/test_chat.py", title="3 · Test chat", icon=":material/chat:"),
-    st.Page("app_pages/publish.py", title="4 · Publish", icon=":material/rocket_launch:"),
+    st.Page("app_pages/discover.py", title="2 · Web presence", icon=":material/travel_explore:"),
+    st.Page("app_pages/sources.py", title="3 · Sources", icon=":material/library_books:"),
+    st.Page("app_pages/test_chat.py", title="4 · Test chat", icon=":material/chat:"),
+    st.Page("app_pages/publish.py", title="5 · Publish", icon=":material/rocket_launch:"),
 ]
 
 try:

@@ -185,7 +185,7 @@ class FixtureSite:
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 site.requests.append((self.path, time.monotonic()))
                 path = self.path if self.path in site.pages else self.path.split("?", 1)[0]
                 status, content_type, body, headers = site.pages.get(path, (404, "text/plain", b"not found", {}))
@@ -230,8 +230,12 @@ def site() -> Iterator[FixtureSite]:
 
 
 @pytest.fixture
-def web_app(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Clonr:
-    """The app with fetching allowed on loopback (where the fixture site lives) and no politeness delay."""
+def web_app(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, site: FixtureSite) -> Clonr:
+    """The app with fetching allowed on loopback and no politeness delay; the fixture site also plays
+    Wikipedia (`/w/api.php`) and the search engine (`/html/`). List it before `app` or `studio` in a test's
+    arguments: the settings are read when the first of them is made."""
     monkeypatch.setenv("CLONR_ALLOW_PRIVATE_URLS", "on")
     monkeypatch.setenv("CLONR_CRAWL_DELAY", "0")
+    monkeypatch.setenv("CLONR_WIKIPEDIA_URL", site.base)
+    monkeypatch.setenv("CLONR_SEARCH_URL", site.url("/html/"))
     return request.getfixturevalue("app")

@@ -24,16 +24,23 @@ def _crawl_options(follow: int, max_pages: int, sitemap: bool) -> dict[str, Any]
 
 
 def _run_with_progress(ctx: click.Context, app: Clonr, job: IngestJob, clone: str) -> None:
-    """Run a job under a progress bar (its length grows as a crawl finds pages), then report each item."""
+    """Run a job under a progress bar (its length grows as a crawl finds pages), then report each item.
+
+    Without a terminal (a log, a pipe) each step is one line instead, `[done/total] item`.
+    """
     stderr = click.get_text_stream("stderr")
     try:
-        with click.progressbar(length=job.total, label="Ingesting", file=stderr, show_pos=True,
-                               item_show_func=lambda item: (item or "")[-50:]) as bar:
-            def progress(current: IngestJob) -> None:
-                bar.length = current.total
-                bar.update(current.finished - bar.pos, current.current)
+        if stderr.isatty():
+            with click.progressbar(length=job.total, label="Ingesting", file=stderr, show_pos=True,
+                                   item_show_func=lambda item: (item or "")[-50:]) as bar:
+                def progress(current: IngestJob) -> None:
+                    bar.length = current.total
+                    bar.update(current.finished - bar.pos, current.current)
 
-            job = app.ingest.run_job(job.id, on_progress=progress)
+                job = app.ingest.run_job(job.id, on_progress=progress)
+        else:
+            job = app.ingest.run_job(job.id, on_progress=lambda current: click.echo(
+                f"Ingesting [{current.finished}/{current.total}] {current.current or 'done'}", err=True))
     except KeyboardInterrupt:
         click.secho(f"\nInterrupted: run `clonr ingest {clone} --resume` to carry on.", fg="yellow", err=True)
         ctx.exit(130)

@@ -82,11 +82,11 @@ def search_web(name: str, hints: list[str], max_results: int, search_url: str, t
     found: dict[str, Candidate] = {}
     try:
         for page in range(1, 4):
-            results = engine.search(query, page=page) or []
-            for result in results:
+            before = len(found)
+            for result in engine.search(query, page=page) or []:
                 if urlsplit(result.href).scheme in ("http", "https") and result.href not in found:
                     found[result.href] = score_candidate(name, hints, result.href, result.title, result.body)
-            if not results or len(found) >= max_results:
+            if len(found) == before or len(found) >= max_results:
                 break
     except DDGSException as exc:
         raise InvalidInputError(f"The web search failed ({str(exc)[:100]}): check the connection and try again.") \

@@ -191,6 +191,25 @@ class IngestService:
 
     # -- jobs ----------------------------------------------------------------------------------------
 
+    @property
+    def _uploads(self) -> Path:
+        return self._settings.home / "uploads"
+
+    def stage_upload(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded file under CLONR_HOME/uploads until its job has read it; returns the job item.
+
+        Only the base name is kept, with anything unusual replaced, so an upload cannot write elsewhere.
+        """
+        if len(data) > self._settings.max_file_bytes:
+            raise InvalidInputError(f"{Path(filename).name} is {len(data):,} bytes; the limit is "
+                                    f"{self._settings.max_file_bytes:,} (CLONR_MAX_FILE_BYTES): split it.")
+        safe = re.sub(r"[^\w.\- ]", "_", Path(filename.replace("\\", "/")).name).strip(" .") or "upload"
+        folder = self._uploads / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / safe
+        path.write_bytes(data)
+        return str(path)
+
     def start_job(self, clone_ref: str, items: list[tuple[str, dict[str, Any]]]) -> IngestJob:
         """Record a job: items are URLs, `wiki:Title`, YouTube links, or file paths (options per item)."""
         clone = self._store.get_clone(clone_ref)
@@ -241,7 +260,13 @@ class IngestService:
             self._store.set_job_status(job_id, "interrupted")
             raise
         self._store.set_job_status(job_id, "done")
-        return self._store.get_job(job_id)
+        job = self._store.get_job(job_id)
+        for item in job.items:  # staged uploads have been read: remove them
+            path = Path(item.item)
+            if path.parent.parent == self._uploads and path.is_file():
+                path.unlink()
+                path.parent.rmdir()
+        return job
 
     def _run_item(self, job: IngestJob, item: JobItem) -> None:
         if item.status == "writing" and item.source_id:
@@ -312,4 +337,5 @@ class IngestService:
         pages = sitemap_urls(self.fetcher, url, budget) if options.get("sitemap") and budget > 0 else []
         if html and depth > 0:
             pages += same_site_links(html, url)
-        return list(dict.fromkeys(pages))
+        # Pages robots.txt keeps out are never queued, so a crawl does not report them as failures.
+        return [page for page in dict.fromkeys(pages) if self.fetcher.allowed_by_robots(page)]

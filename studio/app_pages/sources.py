@@ -1,43 +1,87 @@
-"""Step 2: give the clone notes about the person: paste text or upload .txt/.md files."""
+"""Step 3: everything else about the person: notes, files, web pages, YouTube, Wikipedia, chat exports."""
 
 import streamlit as st
 
 from clonr import ClonrError
-from clonr.ingest import TEXT_SUFFIXES
+from clonr.ingest import CHAT_SUFFIXES, FILE_SUFFIXES
+from studio import state
+from studio.jobs_view import job_progress
 from studio.resources import current_clone, get_app
 
 app = get_app()
 st.header("Sources")
 clone = current_clone()
-st.caption(f"What {clone.name} knows comes from these notes. Adding the same text twice is harmless.")
+st.caption(f"What {clone.name} knows comes from these sources. Adding the same thing twice is harmless.")
 
-with st.form("sources_paste_form", clear_on_submit=True):
+
+def start(items: list[tuple[str, dict]]) -> None:
+    """Queue the items as one background job and watch its progress on this page."""
+    job = app.ingest.start_job(clone.id, items)
+    app.ingest.submit_job(job.id)
+    state.watch_job(job.id)
+
+
+paste, files, links, chats = st.tabs(["Paste a note", "Files", "Web, YouTube, Wikipedia", "Chat exports"])
+with paste, st.form("sources_paste_form", clear_on_submit=True):
     title = st.text_input("Title", placeholder="About me")
     text = st.text_area("Paste a note", height=180)
     if st.form_submit_button("Add note", type="primary"):
         try:
-            with st.status("Indexing the note…") as status:
-                result = app.ingest.add_text(clone.id, text, title or "Pasted note")
-                status.update(label="Note indexed." if result.created else "That note was already there.",
-                              state="complete")
+            result = app.ingest.add_text(clone.id, text, title or "Pasted note")
+            st.success("Note indexed." if result.created else "That note was already there.")
         except ClonrError as exc:
             st.error(str(exc))
 
-uploads = st.file_uploader("Or upload files", type=[s.lstrip(".") for s in TEXT_SUFFIXES],
-                           accept_multiple_files=True, key="sources_uploads")
-if uploads and st.button("Add files"):
-    progress = st.progress(0.0, text="Indexing files…")
-    for done, upload in enumerate(uploads, start=1):
+with files:
+    uploads = st.file_uploader("Résumé, notes, pages, documents", type=[s.lstrip(".") for s in FILE_SUFFIXES],
+                               accept_multiple_files=True, key="sources_uploads")
+    if uploads and st.button("Add files", type="primary"):
         try:
-            result = app.ingest.add_upload(clone.id, upload.name, upload.getvalue())
-            st.write(f"{upload.name}: {'added' if result.created else 'already there'}")
+            start([(app.ingest.stage_upload(u.name, u.getvalue()), {}) for u in uploads])
         except ClonrError as exc:
             st.error(str(exc))
-        progress.progress(done / len(uploads), text=f"{done} of {len(uploads)} files")
+
+with links, st.form("sources_links_form", clear_on_submit=True):
+    lines = st.text_area("One per line", height=120, placeholder="https://ada.example.com/about\n"
+                         "https://www.youtube.com/watch?v=…\nwiki:Ada Lovelace")
+    follow = st.number_input("Follow same-site links, this many clicks deep", 0, 3, 0)
+    languages = st.text_input("YouTube transcript languages", value=",".join(app.settings.transcript_languages))
+    if st.form_submit_button("Add", type="primary"):
+        items = [line.strip() for line in lines.splitlines() if line.strip()]
+        options = {"languages": [c.strip() for c in languages.split(",") if c.strip()]}
+        if follow:
+            options |= {"depth": int(follow), "max_pages": 20}
+        try:
+            start([(item, options) for item in items])
+        except ClonrError as exc:
+            st.error(str(exc))
+
+with chats, st.form("sources_chat_form", clear_on_submit=True):
+    export = st.file_uploader("WhatsApp .txt/.zip, Telegram or Discord .json, or .csv (timestamp, sender, text)",
+                              type=[s.lstrip(".") for s in CHAT_SUFFIXES], key="sources_chat_upload")
+    me = st.text_input("Your name as it appears in the chat", value=clone.name)
+    if st.form_submit_button("Add chat", type="primary"):
+        if export is None or not me.strip():
+            st.warning("Choose an export and give your name in it.")
+        else:
+            try:
+                start([(app.ingest.stage_upload(export.name, export.getvalue()), {"chat_me": me.strip()})])
+            except ClonrError as exc:
+                st.error(str(exc))
+
+job_progress()
 
 sources = app.ingest.list_sources(clone.id)
 st.subheader(f"{len(sources)} source{'s' if len(sources) != 1 else ''}")
-if sources:
-    st.dataframe([{"title": s.title, "kind": s.kind, "chunks": s.chunk_count,
-                   "added": s.created_at.strftime("%Y-%m-%d %H:%M")} for s in sources],
-                 hide_index=True, use_container_width=True)
+for source in sources:
+    with st.expander(f"{source.title} · {source.kind} · {source.chunk_count} chunks"):
+        st.caption(" · ".join(part for part in (source.location, source.author, source.published,
+                                                source.created_at.strftime("added %Y-%m-%d %H:%M")) if part))
+        if st.toggle("Show its chunks", key=f"sources_show_{source.id}"):
+            for chunk in app.ingest.source_chunks(clone.id, source.id):
+                st.text(chunk)
+        st.button("Delete this source", key=f"sources_delete_{source.id}",
+                  on_click=app.ingest.delete_source, args=(clone.id, source.id))
+candidates = app.ingest.dialogue_candidates(clone.id, limit=5)
+if candidates:
+    st.caption(f"From chat exports: example answers in your own words, e.g. “{candidates[0].char_text[:80]}”.")

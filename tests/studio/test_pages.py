@@ -154,3 +154,55 @@ def test_test_chat_lets_the_creator_edit_the_thought_and_answer_again(studio: Ap
     next(b for b in studio.button if b.label == "Answer again").click().run()
     assert not studio.exception
     assert [m.content for m in app.chat.history(clone.id, "studio")] == ["Hey", "Welcome!"]
+
+
+def test_sources_page_ingests_urls_in_the_background_and_shows_progress(web_app: Clonr, studio: AppTest,
+                                                                        site) -> None:
+    site.add("/about", "<html><head><title>About Ada</title></head><body><article>" + "<p>I was born in London in "
+             "1815 and I love poetical science, horses and engines of every kind.</p>" * 3 + "</article></body></html>")
+    web_app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "sources")
+    form = next(t for t in studio.text_area if t.label == "One per line")
+    form.input(f"{site.url('/about')}\n{site.url('/missing')}")
+    next(b for b in studio.button if b.label == "Add").click().run()
+    assert not studio.exception
+    web_app.ingest_worker.drain()
+    studio.run()
+    assert [s.title for s in web_app.ingest.list_sources("ada")] == ["About Ada"]
+    assert "1 added" in studio.success[0].value and "HTTP 404" in studio.error[0].value
+    assert "1 source" in studio.subheader[0].value
+
+
+def test_sources_page_deletes_a_source_with_its_chunks(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada Lovelace")
+    source = app.ingest.add_text("ada-lovelace", "Ada's horse was called Shakespeare.", "Horses").source
+    studio.run()
+    open_page(studio, "sources")
+    assert "1 source" in studio.subheader[0].value
+    next(b for b in studio.button if b.label == "Delete this source").click().run()
+    assert not studio.exception
+    assert app.ingest.list_sources("ada-lovelace") == [] and "0 sources" in studio.subheader[0].value
+    assert app.index_for(app.clones.get("ada-lovelace")).get_by_ids([f"{source.id}:0"]) == []
+
+
+def test_discover_page_searches_and_adds_the_approved_pages(web_app: Clonr, studio: AppTest, site) -> None:
+    site.add("/about", "<html><head><title>About Ada Lovelace</title></head><body><article>" + "<p>I am Ada "
+             "Lovelace, born in London in 1815; I love poetical science.</p>" * 3 + "</article></body></html>")
+    site.add("/html/", "<html><body>" + "".join(
+        f"<div class='result__body'><h2><a href='{href}'>{title}</a></h2><a href='{href}'>{text}</a></div>"
+        for href, title, text in [(site.url("/about"), "About Ada Lovelace", "Ada Lovelace of London"),
+                                     ("https://elsewhere.example/bob", "Bob's page", "Nothing about her")])
+        + "</body></html>")
+    web_app.clones.create("Ada Lovelace")
+    studio.run()
+    open_page(studio, "discover")
+    next(b for b in studio.button if b.label == "Search").click().run()
+    assert not studio.exception
+    picks = [c.value for c in studio.checkbox]
+    assert picks == [True, False], "only the likely page is ticked"
+    next(b for b in studio.button if b.label == "Add the selected pages").click().run()
+    web_app.ingest_worker.drain()
+    studio.run()
+    assert [s.location for s in web_app.ingest.list_sources("ada-lovelace")] == [site.url("/about")]
+    assert "elsewhere.example" not in " ".join(site.paths())
