@@ -10,7 +10,8 @@
    chunk → embed → index → record).
 
 Each stage is timed by wrapping the functions the service calls. The baseline is the embedding model alone on
-the very same chunks (`embed_documents`), so "Clonr / embed only" says how much the rest of the pipeline adds.
+the very same chunks in the same batches (`embed_documents` per source), so "Clonr / embed only" says how
+much the rest of the pipeline adds.
 Medians over --runs fresh CLONR_HOMEs.
 """
 
@@ -120,13 +121,15 @@ def fresh_app(home: Path, embeddings: MiniLMEmbeddings) -> Clonr:
 
 
 def embed_floor(app: Clonr, embeddings: MiniLMEmbeddings) -> tuple[int, float]:
-    """Chunks in the clone's index, and the seconds the embedding model alone takes for exactly those texts."""
+    """Chunks in the clone's index, and the seconds the embedding model alone takes for exactly those texts,
+    in the same batches as ingestion (one call per source)."""
     clone = app.clones.get("ada")
-    ids = [f"{s.id}:{n}" for s in app.ingest.list_sources("ada") for n in range(s.chunk_count)]
-    texts = [d.page_content for d in app.index_for(clone).get_by_ids(ids)]
+    batches = [[d.page_content for d in app.index_for(clone).get_by_ids([f"{s.id}:{n}" for n in range(s.chunk_count)])]
+               for s in app.ingest.list_sources("ada")]
     start = time.perf_counter()
-    MiniLMEmbeddings.embed_documents(embeddings, texts)
-    return len(texts), time.perf_counter() - start
+    for texts in batches:
+        MiniLMEmbeddings.embed_documents(embeddings, texts)
+    return sum(map(len, batches)), time.perf_counter() - start
 
 
 def run_once(kind: str, args: argparse.Namespace, embeddings: TimedEmbeddings, base: str, export: Path,

@@ -32,6 +32,7 @@ USER_AGENT = f"Clonr/{__version__} (+https://github.com/clonr; builds a person's
 _METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254"))
 _MAX_REDIRECTS = 5
+_ROBOTS_CACHE = 1000  # sites whose robots.txt (and last visit) is remembered
 
 
 class UnsafeURLError(InvalidInputError):
@@ -205,6 +206,8 @@ class SafeFetcher:
             if response is not None:
                 response.close()
             with self._lock:
+                if len(self._robots) >= _ROBOTS_CACHE:  # a long-running server: forget the oldest sites
+                    del self._robots[next(iter(self._robots))]
                 self._robots[site] = parser
         return parser.can_fetch(USER_AGENT, url)
 
@@ -216,6 +219,8 @@ class SafeFetcher:
             delay = max(self._delay, float((robots.crawl_delay(USER_AGENT) if robots else None) or 0))
             now = time.monotonic()
             start = max(now, self._last_visit.get(host, 0.0) + delay)
+            if len(self._last_visit) >= _ROBOTS_CACHE:  # forget hosts not visited in the last minute
+                self._last_visit = {h: t for h, t in self._last_visit.items() if t > now - 60}
             self._last_visit[host] = start
         if start > now:
             time.sleep(start - now)

@@ -39,12 +39,14 @@ if candidates:
                 chosen.append(candidate["url"])
             right.caption(f"{candidate['url']} — {candidate['snippet'][:160]}")
         follow = st.number_input("Also follow same-site links, this many clicks deep", 0, 3, 0)
+        sitemap = st.checkbox("Also add the pages in each site's sitemap", key="discover_sitemap")
         max_pages = st.number_input("At most this many pages per site", 1, 100, 10)
         if st.form_submit_button("Add the selected pages", type="primary"):
             if not chosen:
                 st.warning("Tick at least one page.")
             else:
-                options = {"depth": int(follow), "max_pages": int(max_pages)} if follow else {}
+                options = {"depth": int(follow), "max_pages": int(max_pages), "sitemap": sitemap} \
+                    if follow or sitemap else {}
                 job = app.ingest.start_job(clone.id, [(url, options) for url in chosen])
                 app.ingest.submit_job(job.id)
                 state.watch_job(job.id)

@@ -45,12 +45,13 @@ with links, st.form("sources_links_form", clear_on_submit=True):
     lines = st.text_area("One per line", height=120, placeholder="https://ada.example.com/about\n"
                          "https://www.youtube.com/watch?v=…\nwiki:Ada Lovelace")
     follow = st.number_input("Follow same-site links, this many clicks deep", 0, 3, 0)
+    sitemap = st.checkbox("Also add the pages in the site's sitemap", key="sources_sitemap")
     languages = st.text_input("YouTube transcript languages", value=",".join(app.settings.transcript_languages))
     if st.form_submit_button("Add", type="primary"):
         items = [line.strip() for line in lines.splitlines() if line.strip()]
         options = {"languages": [c.strip() for c in languages.split(",") if c.strip()]}
-        if follow:
-            options |= {"depth": int(follow), "max_pages": 20}
+        if follow or sitemap:
+            options |= {"depth": int(follow), "max_pages": 20, "sitemap": sitemap}
         try:
             start([(item, options) for item in items])
         except ClonrError as exc:
