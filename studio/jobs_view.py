@@ -28,7 +28,7 @@ def _draw(polling: bool) -> None:
             label = f"{job.finished} of {job.total}" + (f" · {job.current}" if job.current else "")
             st.progress(job.finished / max(1, job.total), text=label)
             if job.status == "interrupted":
-                st.button("Resume", key=f"resume_{job.id}", on_click=get_app().ingest.submit_job, args=(job.id,))
+                st.button("Resume", key=f"jobs_resume_{job.id}", on_click=get_app().ingest.submit_job, args=(job.id,))
         for item in job.failures:
             st.error(item.detail)
     if polling and not _running(jobs):

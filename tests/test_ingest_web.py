@@ -109,7 +109,7 @@ def test_ctrl_c_interrupts_a_job_and_resuming_adds_no_duplicates(web_app: Clonr,
     with pytest.raises(KeyboardInterrupt):
         web_app.ingest.run_job(job.id)
     assert web_app.ingest.job(job.id).status == "interrupted"
-    assert [j.id for j in web_app.ingest.unfinished_jobs("ada")] == [job.id]
+    assert [j.id for j in web_app.ingest.resumable_jobs("ada")] == [job.id]
     monkeypatch.setattr(web_app.ingest, "add_document", original)
     done = web_app.ingest.run_job(job.id)
     assert done.status == "done" and [i.status for i in done.items] == ["done", "done", "done"]

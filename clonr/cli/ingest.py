@@ -138,7 +138,7 @@ def register(cli: click.Group) -> None:
         app = app_from(ctx)
         clone = app.clones.get(clone).id  # an unknown clone fails before anything starts
         if resume:
-            unfinished = app.ingest.unfinished_jobs(clone)
+            unfinished = app.ingest.resumable_jobs(clone)
             if not unfinished:
                 click.echo("Nothing to resume: every ingestion job of this clone has finished.")
             for job in unfinished:

@@ -221,6 +221,8 @@ class IngestService:
         """Run the job on the background worker; poll `job()` for progress."""
         if self._worker is None:
             raise RuntimeError("IngestService has no worker: run_job() instead")
+        job = self._store.get_job(job_id)
+        self._store.set_job_status(job_id, "queued", only_from=self._claimable(job))  # shows as waiting at once
         self._worker.submit(self.run_job, job_id)
 
     def job(self, job_id: str) -> IngestJob:
@@ -229,8 +231,15 @@ class IngestService:
     def jobs(self, clone_ref: str) -> list[IngestJob]:
         return self._store.list_jobs(self._store.get_clone(clone_ref).id)
 
-    def unfinished_jobs(self, clone_ref: str) -> list[IngestJob]:
-        return [job for job in self.jobs(clone_ref) if job.status != "done"]
+    def resumable_jobs(self, clone_ref: str) -> list[IngestJob]:
+        """Jobs that stopped before the end: interrupted, never started, or whose process died."""
+        return [job for job in self.jobs(clone_ref) if job.status in self._claimable(job)]
+
+    @staticmethod
+    def _claimable(job: IngestJob) -> tuple[str, ...]:
+        """The statuses from which a run may take the job over."""
+        stale = datetime.now(UTC) - job.updated_at > _STALE_RUNNING
+        return ("queued", "interrupted", "running") if stale else ("queued", "interrupted")
 
     def run_job(self, job_id: str, on_progress: Callable[[IngestJob], None] | None = None) -> IngestJob:
         """Work through the job's unfinished items; one failure is recorded and the rest go on.
@@ -239,12 +248,9 @@ class IngestService:
         resumes where it stopped, without duplicates.
         """
         job = self._store.get_job(job_id)
-        claimable = ("queued", "interrupted")
-        if datetime.now(UTC) - job.updated_at > _STALE_RUNNING:
-            claimable += ("running",)
         if job.status == "done":
             return job
-        if not self._store.set_job_status(job_id, "running", only_from=claimable):
+        if not self._store.set_job_status(job_id, "running", only_from=self._claimable(job)):
             raise InvalidInputError(f"Job {job_id} is already running: wait for it, or resume it after 10 minutes "
                                     "if its process died.")
         try:

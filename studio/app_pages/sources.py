@@ -21,6 +21,11 @@ def start(items: list[tuple[str, dict]]) -> None:
     state.watch_job(job.id)
 
 
+def resume(job_id: str) -> None:
+    app.ingest.submit_job(job_id)
+    state.watch_job(job_id)
+
+
 paste, files, links, chats = st.tabs(["Paste a note", "Files", "Web, YouTube, Wikipedia", "Chat exports"])
 with paste, st.form("sources_paste_form", clear_on_submit=True):
     title = st.text_input("Title", placeholder="About me")
@@ -70,6 +75,10 @@ with chats, st.form("sources_chat_form", clear_on_submit=True):
             except ClonrError as exc:
                 st.error(str(exc))
 
+for job in app.ingest.resumable_jobs(clone.id):
+    if job.id not in state.watched_jobs():
+        st.warning(f"An ingestion job stopped after {job.finished} of {job.total} items.")
+        st.button("Resume it", key=f"sources_resume_{job.id}", on_click=resume, args=(job.id,))
 job_progress()
 
 sources = app.ingest.list_sources(clone.id)

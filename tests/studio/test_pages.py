@@ -199,10 +199,27 @@ def test_discover_page_searches_and_adds_the_approved_pages(web_app: Clonr, stud
     open_page(studio, "discover")
     next(b for b in studio.button if b.label == "Search").click().run()
     assert not studio.exception
-    picks = [c.value for c in studio.checkbox]
+    picks = [c.value for c in studio.checkbox if c.key.startswith("discover_pick_")]
     assert picks == [True, False], "only the likely page is ticked"
     next(b for b in studio.button if b.label == "Add the selected pages").click().run()
     web_app.ingest_worker.drain()
     studio.run()
     assert [s.location for s in web_app.ingest.list_sources("ada-lovelace")] == [site.url("/about")]
     assert "elsewhere.example" not in " ".join(site.paths())
+
+
+def test_sources_page_offers_to_resume_a_stopped_job(web_app: Clonr, studio: AppTest, site) -> None:
+    site.add("/about", "<html><head><title>About Ada</title></head><body><article>" + "<p>I was born in London in "
+             "1815 and I love poetical science, horses and engines of every kind.</p>" * 3 + "</article></body></html>")
+    web_app.clones.create("Ada")
+    job = web_app.ingest.start_job("ada", [(site.url("/about"), {})])
+    web_app.store.set_job_status(job.id, "interrupted")  # as Ctrl-C, or a restart, leaves it
+    studio.run()
+    open_page(studio, "sources")
+    assert "stopped after 0 of 1 items" in studio.warning[0].value
+    next(b for b in studio.button if b.label == "Resume it").click().run()
+    assert not studio.exception
+    web_app.ingest_worker.drain()
+    studio.run()
+    assert [s.title for s in web_app.ingest.list_sources("ada")] == ["About Ada"]
+    assert not studio.warning and "1 added" in studio.success[0].value
