@@ -22,7 +22,7 @@ from typing import Any
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document, Part
-from clonr.ingest.files import decode_text
+from clonr.ingest.files import decode_text, load_json
 
 __all__ = ["CHAT_SUFFIXES", "ChatLog", "ChatMessage", "DialogueCandidate", "chat_document", "dialogue_candidates",
            "parse_chat"]
@@ -216,11 +216,7 @@ def _text_from_zip(name: str, data: bytes, max_bytes: int) -> tuple[str, bytes]:
 # -- Telegram and Discord (JSON) -----------------------------------------------------------------------------
 
 def _json_export(name: str, text: str) -> ChatLog:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}): export it again.") \
-            from None
+    value = load_json(name, text)
     if isinstance(value, dict) and isinstance(value.get("channel"), dict) and isinstance(value.get("messages"), list):
         return _discord(name, value)
     if isinstance(value, dict) and isinstance(value.get("chats"), dict):

@@ -19,7 +19,7 @@ import trafilatura
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document
 
-__all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "read_document"]
+__all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "load_json", "read_document"]
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 FILE_SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx", ".json", ".csv")
@@ -132,13 +132,18 @@ def _docx(name: str, data: bytes, location: str) -> Document:
                     author=_clean(props.author), published=props.created.date().isoformat() if props.created else None)
 
 
+def load_json(name: str, text: str) -> Any:
+    """Parsed JSON, or a one-line error that says where it breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}): fix or export it "
+                                "again.") from None
+
+
 def _json_text(name: str, text: str) -> str:
     """Any JSON as `path: value` lines, so a profile export or a list of posts reads as text."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}): fix or re-export it.") \
-            from None
+    value = load_json(name, text)
     return "\n".join(f"{path}: {leaf}" if path else str(leaf) for path, leaf in _leaves(value, ""))
 
 
