@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import re
 import zipfile
 from dataclasses import dataclass
