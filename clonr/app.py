@@ -29,6 +29,7 @@ from clonr.llm import (
     resolve_chat_model_name,
 )
 from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryPolicy, MemoryService, ModelImportanceScorer
+from clonr.persona.dialogues import DialogueService
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 
@@ -63,8 +64,9 @@ class Clonr:
             self.store, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model, clock=clock,
             policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
                                 knowledge_updates=self.settings.knowledge_updates))
+        self.dialogues = DialogueService(self.store, self.collection)
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
-                                self.worker, self.clones.add_example_dialogue)
+                                self.worker, self.dialogues)
         self.groups = GroupChatService(self.store, self.chat, self.memory)
 
     @property

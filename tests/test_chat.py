@@ -84,7 +84,7 @@ def test_a_huge_long_description_is_cut_to_fit() -> None:
     from clonr.store import Clone
 
     now = datetime.now(UTC)
-    clone = Clone("c", "x", "X", "short", "trait " * 2000, "", "", False, now, now)
+    clone = Clone("c", "x", "X", "short", "trait " * 2000, "", False, now, now)
     plan = build_prompt(clone, "hello", [], [], words, budget=400)
     assert plan.tokens <= 400
     assert "Stay in character" in plan.messages[0].text, "instructions survive the cut"
@@ -96,7 +96,7 @@ def test_history_is_dropped_oldest_first() -> None:
     from clonr.store import Clone
 
     now = datetime.now(UTC)
-    clone = Clone("c", "x", "X", "", "", "", "", False, now, now)
+    clone = Clone("c", "x", "X", "", "", "", False, now, now)
     history = [Message(n, "c", "f", "user" if n % 2 == 0 else "assistant", f"m{n} " + "w " * 20, now)
                for n in range(30)]
     plan = build_prompt(clone, "latest", history, [], words, budget=300)
@@ -162,11 +162,12 @@ def test_a_creator_corrects_a_reply_and_keeps_it_as_an_example(app: Clonr, ada, 
     app.chat.correct_reply("ada-lovelace", "studio", reply.id, "I am Ada, a poet of numbers.", save_as_example=True)
     assert app.chat.history("ada-lovelace", "studio")[-1].content == "I am Ada, a poet of numbers."
     assert "Ada Lovelace: I am Ada, a poet of numbers." in [m.text for m in app.memory.list(ada.id, "studio")]
-    assert app.clones.get(ada.id).example_dialogues == ("<START>\n{{user}}: Who are you?\n"
-                                                        "{{char}}: I am Ada, a poet of numbers.")
+    [example] = app.dialogues.list(ada.id)
+    assert (example.user_text, example.char_text, example.origin) == (
+        "Who are you?", "I am Ada, a poet of numbers.", "correction")
     app.chat.start_turn("ada-lovelace", "Hello", fan_id="someone").text()
     system = fake_chat.calls[-1][0].text
-    assert "Examples of how you talk:\n---\nFan: Who are you?\nAda Lovelace: I am Ada, a poet of numbers." in system
+    assert "---\nFan: Who are you?\nAda Lovelace: I am Ada, a poet of numbers." in system
 
 
 def test_only_the_clones_own_replies_in_that_conversation_can_be_corrected(app: Clonr, ada) -> None:

@@ -17,6 +17,7 @@ from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundErro
 from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens
 from clonr.memory import MemoryService, RecalledMemory
+from clonr.persona.dialogues import DialogueService
 from clonr.store import Clone, Message, SqlStore
 
 log = logging.getLogger(__name__)
@@ -95,17 +96,21 @@ class Turn:
         return self.reply
 
 
+def _forget(turn: Turn) -> None:
+    """A turn that leaves no trace (the fidelity check's questions)."""
+
+
 class ChatService:
     def __init__(self, store: SqlStore, settings: Settings, model: Callable[[], BaseChatModel],
                  index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker,
-                 add_example: Callable[[str, str, str], Clone]) -> None:
+                 dialogues: DialogueService) -> None:
         self._store = store
         self._settings = settings
         self._model = model
         self._index_for = index_for
         self._memory = memory
         self.worker = worker
-        self._clones_add_example = add_example
+        self._dialogues = dialogues
         self._token_counts: dict[tuple[int, str], int] = {}
 
     def model(self) -> BaseChatModel:
@@ -149,9 +154,10 @@ class ChatService:
         return max(128, min(self._settings.prompt_tokens, room))
 
     def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
-                   thought: str = "") -> Turn:
+                   thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True) -> Turn:
         """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio);
-        `thought`: that monologue, written by the creator."""
+        `thought`: that monologue, written by the creator. `exclude_examples` and `remember=False` serve the
+        fidelity check: held-out answers stay out of the prompt, and the test exchange is not stored."""
         clone = self._store.get_clone(clone_ref)
         message = self.validate_message(message)
         fan_id = self.validate_fan(fan_id)
@@ -169,9 +175,12 @@ class ChatService:
                                        exclude_messages={m.id for m in history}, query_vector=query_vector)
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
         fan_summary += self._memory.entity_context(clone.id, fan_id, message)
+        examples = self._dialogues.relevant(clone, query_vector, exclude=exclude_examples)
         plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
-                            state=state, fan_summary=fan_summary.strip())
-        return Turn(model, clone, fan_id, message, plan, recalled, self._finish, self.worker.foreground, think=think,
+                            state=state, fan_summary=fan_summary.strip(),
+                            examples=[(d.user_text, d.char_text) for d in examples])
+        return Turn(model, clone, fan_id, message, plan, recalled, self._finish if remember else _forget,
+                    self.worker.foreground, think=think,
                     thought=" ".join(thought.split())[:600])
 
     def _finish(self, turn: Turn) -> None:
@@ -214,7 +223,7 @@ class ChatService:
             asked = self._store.previous_message(message)
             if asked is None or asked.role != "user":
                 raise InvalidInputError("That reply answers no message: it cannot become an example dialogue.")
-            self._clones_add_example(clone.id, asked.content, text)
+            self._dialogues.add(clone.id, asked.content, text, category="correction", origin="correction")
         return self._store.get_message(message_id)  # type: ignore[return-value]
 
     def history(self, clone_ref: str, fan_id: str = "me", limit: int = 100) -> list[Message]:

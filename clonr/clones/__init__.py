@@ -14,8 +14,7 @@ from clonr.store import Clone, SqlStore
 __all__ = ["LIMITS", "CloneService", "slugify"]
 
 # Character limits per field: generous for people, small enough that the persona fits a prompt budget.
-LIMITS = {"name": 80, "short_description": 300, "long_description": 4000, "greeting": 1000,
-          "example_dialogues": 8000}
+LIMITS = {"name": 80, "short_description": 300, "long_description": 4000, "greeting": 1000}
 
 
 def slugify(name: str) -> str:
@@ -67,16 +66,6 @@ class CloneService:
 
     def publish(self, ref: str, published: bool = True) -> Clone:
         return self._store.update_clone(self._store.get_clone(ref).id, published=published)
-
-    def add_example_dialogue(self, ref: str, user_text: str, reply_text: str) -> Clone:
-        """Append one exchange to the clone's example dialogues, in Character Card `mes_example` form."""
-        clone = self._store.get_clone(ref)
-        block = f"<START>\n{{{{user}}}}: {' '.join(user_text.split())}\n{{{{char}}}}: {' '.join(reply_text.split())}"
-        examples = f"{clone.example_dialogues}\n{block}".strip()
-        if len(examples) > LIMITS["example_dialogues"]:
-            raise InvalidInputError(f"The example dialogues would pass {LIMITS['example_dialogues']:,} characters: "
-                                    "remove some on the Profile page first.")
-        return self._store.update_clone(clone.id, example_dialogues=examples)
 
     def widget_url(self, clone: Clone) -> str:
         return f"{self._settings.widget_url}/c/{clone.slug}/"

@@ -10,6 +10,7 @@ from clonr.errors import StorageError
 from clonr.store.records import (
     SHARED_FAN,
     Clone,
+    Dialogue,
     DialogueCandidate,
     GroupChat,
     GroupMessage,
@@ -17,12 +18,13 @@ from clonr.store.records import (
     JobItem,
     Memory,
     Message,
+    Proposal,
     Source,
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "Clone", "DialogueCandidate", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory",
-           "Message", "Source", "SqlStore", "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "GroupChat", "GroupMessage", "IngestJob", "JobItem",
+           "Memory", "Message", "Proposal", "Source", "SqlStore", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

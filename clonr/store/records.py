@@ -15,7 +15,6 @@ class Clone:
     short_description: str
     long_description: str
     greeting: str
-    example_dialogues: str
     published: bool
     created_at: datetime
     updated_at: datetime
@@ -132,4 +131,33 @@ class GroupMessage:
     speaker_id: str
     speaker_name: str
     content: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """An example dialogue: something said to the person, and their answer in their own words."""
+
+    id: str
+    clone_id: str
+    category: str
+    user_text: str
+    char_text: str
+    origin: str  # interview, chat, correction, card, manual
+    question_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed text for a clone field, with the claims it rests on; applied only when the creator accepts."""
+
+    id: str
+    clone_id: str
+    field: str
+    text: str
+    base_text: str
+    evidence: tuple[dict[str, Any], ...]
+    status: str
     created_at: datetime

@@ -25,7 +25,6 @@ clones = Table(
     Column("short_description", Text, nullable=False, default=""),
     Column("long_description", Text, nullable=False, default=""),
     Column("greeting", Text, nullable=False, default=""),
-    Column("example_dialogues", Text, nullable=False, default=""),
     Column("published", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -150,4 +149,46 @@ entities = Table(
     Column("name", String(120), nullable=False),
     Column("about", Text, nullable=False),  # what the clone knows of them and how they relate to the fan
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dialogues = Table(
+    "dialogues", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("category", String(40), nullable=False),  # an interview category, or general, chat, correction
+    Column("user_text", Text, nullable=False),  # what was said to the clone ({{user}})
+    Column("char_text", Text, nullable=False),  # how the person answers ({{char}})
+    Column("origin", String(16), nullable=False),  # interview, chat, correction, card, manual
+    Column("question_id", String(40), nullable=True),  # the interview question it answers
+    Column("indexed", Boolean, nullable=False, default=False),  # embedded in the clone's dialogue index yet
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_dialogues_clone", "clone_id"),
+)
+
+interviews = Table(
+    "interviews", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("pending_question", String(40), nullable=True),  # asked and not answered yet: asked again on resume
+    Column("pending_followup", Text, nullable=True),  # the follow-up asked about the pending question's answer
+    Column("skipped", Text, nullable=False),  # JSON list of question ids the creator skipped
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("field", String(40), nullable=False),  # long_description, short_description, greeting
+    Column("text", Text, nullable=False),
+    Column("base_text", Text, nullable=False),  # the field's text when proposed: a later edit is never overwritten
+    Column("evidence", Text, nullable=False),  # JSON: each claim with the sources it rests on
+    Column("status", String(12), nullable=False),  # pending, accepted, rejected
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cards = Table(
+    "cards", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("card", Text, nullable=False),  # the imported card's JSON, so unknown fields survive a round trip
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
 from clonr.store.records import (
     Clone,
+    Dialogue,
     DialogueCandidate,
     GroupChat,
     GroupMessage,
@@ -26,19 +28,24 @@ from clonr.store.records import (
     JobItem,
     Memory,
     Message,
+    Proposal,
     Source,
 )
 from clonr.store.schema import (
+    cards,
     clones,
     dialogue_candidates,
+    dialogues,
     group_chats,
     group_members,
     group_messages,
     ingest_job_items,
     ingest_jobs,
+    interviews,
     memories,
     memory_states,
     messages,
+    proposals,
     sources,
 )
 from clonr.store.schema import (
@@ -121,10 +128,10 @@ class SqlStore:
     # -- clones ---------------------------------------------------------------------------------
 
     def create_clone(self, *, slug: str, name: str, short_description: str = "", long_description: str = "",
-                     greeting: str = "", example_dialogues: str = "", clone_id: str) -> Clone:
+                     greeting: str = "", clone_id: str) -> Clone:
         now = _now()
         row = dict(id=clone_id, slug=slug, name=name, short_description=short_description,
-                   long_description=long_description, greeting=greeting, example_dialogues=example_dialogues,
+                   long_description=long_description, greeting=greeting,
                    published=False, created_at=now, updated_at=now)
         try:
             with self._transaction() as connection:
@@ -152,8 +159,7 @@ class SqlStore:
         return [self._clone(row) for row in rows]
 
     def update_clone(self, clone_id: str, **fields: Any) -> Clone:
-        allowed = {"name", "slug", "short_description", "long_description", "greeting", "example_dialogues",
-                   "published"}
+        allowed = {"name", "slug", "short_description", "long_description", "greeting", "published"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown clone fields: {sorted(unknown)}")
@@ -222,6 +228,126 @@ class SqlStore:
         return [DialogueCandidate(id=r["id"], source_id=r["source_id"], user_text=r["user_text"],
                                   char_text=r["char_text"], said_at=r["said_at"] and _aware(r["said_at"]))
                 for r in rows]
+
+    # -- example dialogues ---------------------------------------------------------------------
+
+    def add_dialogues(self, clone_id: str, items: list[dict[str, Any]]) -> list[Dialogue]:
+        """Insert dialogues (category, user_text, char_text, origin, optional question_id) in one transaction."""
+        now = _now()
+        rows = [{"id": uuid.uuid4().hex, "clone_id": clone_id, "question_id": None, **item, "indexed": False,
+                 "created_at": now, "updated_at": now} for item in items]
+        if rows:
+            with self._transaction() as connection:
+                connection.execute(dialogues.insert(), rows)
+        return [self._dialogue(row) for row in rows]
+
+    def list_dialogues(self, clone_id: str, *, unindexed: bool = False) -> list[Dialogue]:
+        query = sa.select(dialogues).where(dialogues.c.clone_id == clone_id)
+        if unindexed:
+            query = query.where(dialogues.c.indexed.is_(False))
+        with self._transaction() as connection:
+            rows = connection.execute(query.order_by(dialogues.c.created_at, dialogues.c.id)).mappings().all()
+        return [self._dialogue(row) for row in rows]
+
+    def get_dialogues(self, clone_id: str, ids: list[str]) -> list[Dialogue]:
+        """The clone's dialogues with these ids, in the order of `ids` (missing ones left out)."""
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(dialogues).where(dialogues.c.clone_id == clone_id,
+                                                                 dialogues.c.id.in_(ids))).mappings().all()
+        found = {row["id"]: self._dialogue(row) for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    def update_dialogue(self, clone_id: str, dialogue_id: str, **fields: Any) -> Dialogue:
+        unknown = set(fields) - {"category", "user_text", "char_text", "indexed"}
+        if unknown:
+            raise ValueError(f"unknown dialogue fields: {sorted(unknown)}")
+        values = fields | ({"updated_at": _now()} if set(fields) - {"indexed"} else {})
+        with self._transaction() as connection:
+            result = connection.execute(dialogues.update().where(dialogues.c.clone_id == clone_id,
+                                                                 dialogues.c.id == dialogue_id).values(**values))
+        if result.rowcount == 0:
+            raise NotFoundError(f"This clone has no example dialogue {dialogue_id!r}: list them to see the ids.")
+        return self.get_dialogues(clone_id, [dialogue_id])[0]
+
+    def mark_dialogues_indexed(self, ids: list[str]) -> None:
+        if ids:
+            with self._transaction() as connection:
+                connection.execute(dialogues.update().where(dialogues.c.id.in_(ids)).values(indexed=True))
+
+    def delete_dialogue(self, clone_id: str, dialogue_id: str) -> None:
+        with self._transaction() as connection:
+            result = connection.execute(dialogues.delete().where(dialogues.c.clone_id == clone_id,
+                                                                 dialogues.c.id == dialogue_id))
+        if result.rowcount == 0:
+            raise NotFoundError(f"This clone has no example dialogue {dialogue_id!r}: list them to see the ids.")
+
+    @staticmethod
+    def _dialogue(row: Any) -> Dialogue:
+        return Dialogue(id=row["id"], clone_id=row["clone_id"], category=row["category"], user_text=row["user_text"],
+                        char_text=row["char_text"], origin=row["origin"], question_id=row["question_id"],
+                        created_at=_aware(row["created_at"]), updated_at=_aware(row["updated_at"]))
+
+    # -- interviews, proposals, cards -----------------------------------------------------------
+
+    def interview_state(self, clone_id: str) -> dict[str, Any]:
+        """The interview's pending question and follow-up, and the skipped question ids."""
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(interviews).where(interviews.c.clone_id == clone_id)).mappings().first()
+        if row is None:
+            return {"pending_question": None, "pending_followup": None, "skipped": []}
+        return {"pending_question": row["pending_question"], "pending_followup": row["pending_followup"],
+                "skipped": json.loads(row["skipped"])}
+
+    def save_interview_state(self, clone_id: str, pending_question: str | None, pending_followup: str | None,
+                             skipped: list[str]) -> None:
+        values = {"pending_question": pending_question, "pending_followup": pending_followup,
+                  "skipped": json.dumps(skipped), "updated_at": _now()}
+        with self._transaction() as connection:
+            updated = connection.execute(interviews.update().where(interviews.c.clone_id == clone_id).values(**values))
+            if updated.rowcount == 0:
+                connection.execute(interviews.insert().values(clone_id=clone_id, **values))
+
+    def add_proposal(self, clone_id: str, field: str, text: str, base_text: str,
+                     evidence: list[dict[str, Any]]) -> Proposal:
+        row = {"id": uuid.uuid4().hex, "clone_id": clone_id, "field": field, "text": text, "base_text": base_text,
+               "evidence": json.dumps(evidence), "status": "pending", "created_at": _now()}
+        with self._transaction() as connection:
+            connection.execute(proposals.insert().values(**row))
+        return self._proposal(row)
+
+    def get_proposal(self, clone_id: str, proposal_id: str) -> Proposal:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(proposals).where(proposals.c.clone_id == clone_id,
+                                                                proposals.c.id == proposal_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"This clone has no proposal {proposal_id!r}: make one with `clonr describe`.")
+        return self._proposal(row)
+
+    def list_proposals(self, clone_id: str, status: str = "pending") -> list[Proposal]:
+        query = (sa.select(proposals).where(proposals.c.clone_id == clone_id, proposals.c.status == status)
+                 .order_by(proposals.c.created_at))
+        with self._transaction() as connection:
+            return [self._proposal(row) for row in connection.execute(query).mappings().all()]
+
+    def set_proposal_status(self, proposal_id: str, status: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(proposals.update().where(proposals.c.id == proposal_id).values(status=status))
+
+    @staticmethod
+    def _proposal(row: Any) -> Proposal:
+        return Proposal(id=row["id"], clone_id=row["clone_id"], field=row["field"], text=row["text"],
+                        base_text=row["base_text"], evidence=tuple(json.loads(row["evidence"])), status=row["status"],
+                        created_at=_aware(row["created_at"]))
+
+    def get_card(self, clone_id: str) -> dict[str, Any] | None:
+        with self._transaction() as connection:
+            card = connection.execute(sa.select(cards.c.card).where(cards.c.clone_id == clone_id)).scalar_one_or_none()
+        return None if card is None else json.loads(card)
+
+    def save_card(self, clone_id: str, card: dict[str, Any]) -> None:
+        with self._transaction() as connection:
+            connection.execute(cards.delete().where(cards.c.clone_id == clone_id))
+            connection.execute(cards.insert().values(clone_id=clone_id, card=json.dumps(card)))
 
     # -- ingestion jobs -------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ def test_test_chat_lets_the_creator_correct_the_last_reply(studio: AppTest, app:
     studio.button[0].click().run()
     assert not studio.exception and "Saved" in studio.success[0].value
     assert app.chat.history(clone.id, "studio")[-1].content == "I am Ada."
-    assert "{{char}}: I am Ada." in app.clones.get(clone.id).example_dialogues
+    assert [d.char_text for d in app.dialogues.list(clone.id)] == ["I am Ada."]
 
 
 def test_test_chat_shows_the_inner_monologue_when_asked(studio: AppTest, app: Clonr, fake_chat: FakeChatModel) -> None:
