@@ -29,7 +29,7 @@ from clonr.llm import (
     resolve_chat_model_name,
 )
 from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryPolicy, MemoryService, ModelImportanceScorer
-from clonr.persona.dialogues import DialogueService
+from clonr.persona import CardService, DescriptionService, DialogueService, FidelityService, InterviewService
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 
@@ -68,6 +68,13 @@ class Clonr:
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
                                 self.worker, self.dialogues)
         self.groups = GroupChatService(self.store, self.chat, self.memory)
+        self.interview = InterviewService(self.store, self.dialogues, lambda: self.chat_model)
+        self.descriptions = DescriptionService(self.store, self.clones, lambda: self.chat_model, self.index_for,
+                                               self.settings)
+        self.cards = CardService(self.store, self.clones, self.dialogues, self.ingest,
+                                 lambda: self.settings.max_file_bytes)
+        self.fidelity = FidelityService(self.store, self.chat, lambda: self.chat_model, lambda: self.embeddings,
+                                        self.settings)
 
     @property
     def chat_model(self) -> BaseChatModel:

@@ -14,7 +14,8 @@ from clonr.store import Clone, SqlStore
 __all__ = ["LIMITS", "CloneService", "slugify"]
 
 # Character limits per field: generous for people, small enough that the persona fits a prompt budget.
-LIMITS = {"name": 80, "short_description": 300, "long_description": 4000, "greeting": 1000}
+# Long descriptions and greetings from imported character cards run to pages; the prompt budget trims them.
+LIMITS = {"name": 80, "short_description": 300, "long_description": 16000, "greeting": 4000}
 
 
 def slugify(name: str) -> str:

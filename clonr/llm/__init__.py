@@ -19,11 +19,12 @@ from clonr.llm.files import LOCAL_CHAT_MODELS, MINILM_ONNX, MINILM_TOKENIZER, Mo
 from clonr.llm.llamacpp import LlamaCppChatModel
 from clonr.llm.minilm import MiniLMEmbeddings
 from clonr.llm.openai_compat import openai_chat_model, openai_embeddings
+from clonr.llm.structured import ask_json
 
 __all__ = [
     "LOCAL_CHAT_MODELS", "MINILM_ONNX", "MINILM_TOKENIZER", "LlamaCppChatModel", "MiniLMEmbeddings", "ModelFile",
-    "chat_model_names", "context_tokens", "count_tokens", "embedding_model_id", "get_chat_model", "get_embeddings",
-    "is_installed", "locate", "register_chat_model", "register_embeddings", "resolve_chat_model_name",
+    "ask_json", "chat_model_names", "context_tokens", "count_tokens", "embedding_model_id", "get_chat_model",
+    "get_embeddings", "is_installed", "locate", "register_chat_model", "register_embeddings", "resolve_chat_model_name",
 ]
 
 ChatModelFactory = Callable[[Settings], BaseChatModel]

@@ -7,16 +7,12 @@ retire only memories it was shown.
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from clonr.llm.structured import ask_json
 from clonr.store import Memory
-
-log = logging.getLogger(__name__)
 
 QUESTIONS_SCHEMA = {"type": "object", "properties": {"questions": {
     "type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3}}, "required": ["questions"]}
@@ -31,18 +27,6 @@ UPDATES_SCHEMA = {"type": "object", "properties": {"outdated": {"type": "array",
                   "required": ["outdated"]}
 
 
-def _ask(model: BaseChatModel, prompt: str, schema: dict[str, Any]) -> dict[str, Any] | None:
-    """One constrained JSON answer, or None if the model still answered out of shape."""
-    answer = model.invoke(prompt, temperature=0.2, max_tokens=400,
-                          response_format={"type": "json_object", "schema": schema}).text
-    try:
-        value = json.loads(answer[answer.index("{"):answer.rindex("}") + 1])
-    except ValueError:
-        log.info("memory model answered out of shape: %.200s", answer)
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _numbered(memories: Sequence[Memory]) -> str:
     return "\n".join(f"{n}. [{m.happened_at:%Y-%m-%d}] {m.text}" for n, m in enumerate(memories, start=1))
 
@@ -51,7 +35,7 @@ def reflection_questions(model: BaseChatModel, recent: Sequence[Memory], name: s
     prompt = (f"You are {name}. Here is what you remember of a fan, most recent last:\n{_numbered(recent)}\n\n"
               "What are the 3 most salient high-level questions you can answer about this fan and your "
               'relationship with them? Answer as JSON: {"questions": ["...", "...", "..."]}')
-    value = _ask(model, prompt, QUESTIONS_SCHEMA) or {}
+    value = ask_json(model, prompt, QUESTIONS_SCHEMA) or {}
     return [q.strip() for q in value.get("questions", []) if isinstance(q, str) and q.strip()][:3]
 
 
@@ -62,7 +46,7 @@ def insights(model: BaseChatModel, question: str, evidence: Sequence[Memory],
               "What up to 5 high-level insights can you infer from these memories? Cite the numbers of the "
               'memories each insight rests on. Answer as JSON: {"insights": [{"insight": "...", '
               '"because_of": [1, 4]}]}')
-    value = _ask(model, prompt, INSIGHTS_SCHEMA) or {}
+    value = ask_json(model, prompt, INSIGHTS_SCHEMA) or {}
     found = []
     for item in value.get("insights", [])[:5]:
         if not isinstance(item, dict) or not str(item.get("insight", "")).strip():
@@ -82,7 +66,7 @@ def outdated_by(model: BaseChatModel, new: Memory, similar: Sequence[Memory]) ->
               "Which older memories does the new memory make out of date — a fact that changed, such as a new "
               "home, job or relationship? List their numbers; an empty list if none. Answer as JSON: "
               '{"outdated": [2]}')
-    value = _ask(model, prompt, UPDATES_SCHEMA) or {}
+    value = ask_json(model, prompt, UPDATES_SCHEMA) or {}
     return [similar[n - 1] for n in dict.fromkeys(value.get("outdated", []))
             if isinstance(n, int) and 1 <= n <= len(similar)]
 
@@ -115,7 +99,7 @@ def entities(model: BaseChatModel, memories: Sequence[Memory], known: dict[str, 
               "List the people, pets, places and things the fan talks about (not the fan), each with one short "
               "sentence: who or what it is and how it relates to the fan. Answer as JSON: "
               '{"entities": [{"name": "Margaret", "about": "their sister, lives in Lisbon"}]}')
-    value = _ask(model, prompt, ENTITIES_SCHEMA) or {}
+    value = ask_json(model, prompt, ENTITIES_SCHEMA) or {}
     text = " ".join(m.text for m in memories).casefold()
     found = {}
     for item in value.get("entities", []):

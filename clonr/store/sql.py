@@ -174,6 +174,11 @@ class SqlStore:
             raise NotFoundError(f"No clone with id {clone_id!r}: it may have been deleted.")
         return self.get_clone(clone_id)
 
+    def delete_clone(self, clone_id: str) -> None:
+        """Delete a clone and, by cascade, everything recorded about it (vectors are the caller's)."""
+        with self._transaction() as connection:
+            connection.execute(clones.delete().where(clones.c.id == clone_id))
+
     @staticmethod
     def _clone(row: Any) -> Clone:
         return Clone(**{**row, "created_at": _aware(row["created_at"]), "updated_at": _aware(row["updated_at"])})

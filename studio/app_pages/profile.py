@@ -16,8 +16,8 @@ with st.form("profile_form", clear_on_submit=False):
     short = st.text_input("Short description", value=clone.short_description if clone else "", max_chars=300,
                           help="One line, about 20 words: who this is.")
     long = st.text_area("Long description", value=clone.long_description if clone else "", height=220,
-                        max_chars=4000, help="The fundamental traits: personality, values, story, how they talk.")
-    greeting = st.text_area("Greeting", value=clone.greeting if clone else "", max_chars=1000, height=80,
+                        max_chars=16000, help="The fundamental traits: personality, values, story, how they talk.")
+    greeting = st.text_area("Greeting", value=clone.greeting if clone else "", max_chars=4000, height=80,
                             help="The first message a fan sees.")
     saved = st.form_submit_button("Save changes" if clone else "Create clone", type="primary")
 

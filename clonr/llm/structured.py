@@ -1,0 +1,27 @@
+"""JSON answers constrained by a schema: llama.cpp turns the schema into a grammar, so even small local models
+answer in shape; OpenAI-compatible servers get the same `response_format`. Callers still validate."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+__all__ = ["ask_json"]
+
+log = logging.getLogger(__name__)
+
+
+def ask_json(model: BaseChatModel, prompt: str, schema: dict[str, Any], max_tokens: int = 400,
+             temperature: float = 0.2) -> dict[str, Any] | None:
+    """One constrained JSON answer, or None if the model still answered out of shape."""
+    answer = model.invoke(prompt, temperature=temperature, max_tokens=max_tokens,
+                          response_format={"type": "json_object", "schema": schema}).text
+    try:
+        value = json.loads(answer[answer.index("{"):answer.rindex("}") + 1])
+    except ValueError:
+        log.info("model answered out of shape: %.200s", answer)
+        return None
+    return value if isinstance(value, dict) else None
