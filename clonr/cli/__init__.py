@@ -59,7 +59,7 @@ def app_from(ctx: click.Context) -> Clonr:
     return ctx.find_object(LazyApp).get()
 
 
-from clonr.cli import chat, clone, doctor, group, ingest, memory  # noqa: E402  (commands register on `cli`)
+from clonr.cli import chat, clone, doctor, group, ingest, memory, persona  # noqa: E402  (commands register on `cli`)
 
-for _module in (clone, ingest, chat, group, memory, doctor):
+for _module in (clone, ingest, persona, chat, group, memory, doctor):
     _module.register(cli)

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ class SqlStore:
         self.url = url
         try:
             self.engine: Engine = self._create_engine(url)
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection:
                 self._migrate(connection)
         except sa.exc.ArgumentError:
             raise StorageError(f"DATABASE_URL {redact_url(url)} is malformed: use "
@@ -107,12 +107,30 @@ class SqlStore:
 
     @staticmethod
     def _migrate(connection: Connection) -> None:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        """Upgrade to the latest revision in one transaction.
+
+        On SQLite, foreign keys are off meanwhile: changing a column there rebuilds the table, and dropping the
+        old one would otherwise cascade-delete every row that points at it. Integrity is checked afterwards.
+        """
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+            connection.commit()
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                config = Config()
+                config.set_main_option("script_location", str(_MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise StorageError("The database failed its integrity check after an upgrade: nothing was "
+                                       "changed; restore a backup of CLONR_HOME/clonr.db and report this.")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -238,9 +256,10 @@ class SqlStore:
 
     def add_dialogues(self, clone_id: str, items: list[dict[str, Any]]) -> list[Dialogue]:
         """Insert dialogues (category, user_text, char_text, origin, optional question_id) in one transaction."""
-        now = _now()
+        now = _now()  # one microsecond apart, so they list in the order given
         rows = [{"id": uuid.uuid4().hex, "clone_id": clone_id, "question_id": None, **item, "indexed": False,
-                 "created_at": now, "updated_at": now} for item in items]
+                 "created_at": now + timedelta(microseconds=n), "updated_at": now + timedelta(microseconds=n)}
+                for n, item in enumerate(items)]
         if rows:
             with self._transaction() as connection:
                 connection.execute(dialogues.insert(), rows)
