@@ -175,7 +175,7 @@ def test_an_oversized_card_and_a_charx_without_card_json_are_refused(app: Clonr)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("other.json", "{}")
-    with pytest.raises(InvalidInputError, match="no card.json"):
+    with pytest.raises(InvalidInputError, match=r"no card\.json"):
         app.cards.import_card("x.charx", buffer.getvalue())
     assert app.clones.list() == []
 

@@ -9,7 +9,7 @@ Revises: 0004
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -81,8 +81,9 @@ def upgrade() -> None:
         if pairs:
             op.bulk_insert(dialogues, [
                 {"id": uuid.uuid4().hex, "clone_id": clone_id, "category": "general", "user_text": user,
-                 "char_text": char, "origin": "manual", "question_id": None, "indexed": False, "created_at": now,
-                 "updated_at": now} for user, char in pairs])
+                 "char_text": char, "origin": "manual", "question_id": None, "indexed": False,
+                 "created_at": now + timedelta(microseconds=n), "updated_at": now + timedelta(microseconds=n)}
+                for n, (user, char) in enumerate(pairs)])  # a microsecond apart: they keep their order
     with op.batch_alter_table("clones") as batch:
         batch.drop_column("example_dialogues")
 
