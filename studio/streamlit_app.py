@@ -13,8 +13,10 @@ PAGES = [
     st.Page("app_pages/profile.py", title="1 · Profile", icon=":material/person:", default=True),
     st.Page("app_pages/discover.py", title="2 · Web presence", icon=":material/travel_explore:"),
     st.Page("app_pages/sources.py", title="3 · Sources", icon=":material/library_books:"),
-    st.Page("app_pages/test_chat.py", title="4 · Test chat", icon=":material/chat:"),
-    st.Page("app_pages/publish.py", title="5 · Publish", icon=":material/rocket_launch:"),
+    st.Page("app_pages/icebreaker.py", title="4 · Icebreaker", icon=":material/record_voice_over:"),
+    st.Page("app_pages/description.py", title="5 · Description", icon=":material/edit_note:"),
+    st.Page("app_pages/test_chat.py", title="6 · Test chat", icon=":material/chat:"),
+    st.Page("app_pages/publish.py", title="7 · Publish", icon=":material/rocket_launch:"),
 ]
 
 try:
@@ -36,7 +38,8 @@ with st.sidebar:
         current = next(c for c in clones if c.id == state.clone_id())
         sources = app.ingest.list_sources(current.id)
         steps = {"Profile": bool(current.long_description or current.short_description),
-                 "Sources": bool(sources), "Published": current.published}
+                 "Sources": bool(sources), "Icebreaker": bool(app.dialogues.list(current.id)),
+                 "Published": current.published}
         st.progress(sum(steps.values()) / len(steps), text="Your progress")
         for step, done in steps.items():
             icon = ":material/check_circle:" if done else ":material/radio_button_unchecked:"

@@ -44,3 +44,14 @@ if clone:
                 st.rerun()
             except ClonrError as exc:
                 st.error(str(exc))
+
+with st.expander("Import a character card"):
+    card = st.file_uploader("A V2 or V3 card: .png, .json or .charx", type=["png", "json", "charx"],
+                            key="profile_card_upload")
+    if card is not None and st.button("Create a clone from this card"):
+        try:
+            imported = app.cards.import_card(card.name, card.getvalue())
+            state.select_clone(imported.id)
+            st.rerun()
+        except ClonrError as exc:
+            st.error(str(exc))

@@ -1,4 +1,4 @@
-"""Step 4: publish the clone as a widget and copy the snippet that embeds it."""
+"""Step 7: publish the clone as a widget and copy the snippet that embeds it; or take it elsewhere as a card."""
 
 import streamlit as st
 
@@ -28,3 +28,14 @@ if clone.published:
     st.markdown(f"Widget address: [{url}]({url})")
     st.caption("Paste this into any web page to embed the chat:")
     st.code(app.clones.embed_snippet(clone), language="html", wrap_lines=True)
+
+st.subheader("Character card")
+st.caption("Take the clone to SillyTavern, RisuAI or Agnai, or keep a copy: a card holds its descriptions, "
+           "greeting and example dialogues.")
+spec = st.radio("Format", ["ccv3", "ccv2"], horizontal=True, key="publish_card_spec",
+                format_func={"ccv3": "Character Card V3", "ccv2": "V2"}.get)
+for suffix, mime in ((".png", "image/png"), (".json", "application/json"), (".charx", "application/zip")):
+    if spec == "ccv2" and suffix == ".charx":
+        continue
+    st.download_button(f"Download {suffix}", data=app.cards.export(clone.id, spec, f"{clone.slug}{suffix}"),
+                       file_name=f"{clone.slug}{suffix}", mime=mime, key=f"publish_card_{suffix}")

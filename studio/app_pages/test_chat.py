@@ -1,4 +1,4 @@
-"""Step 3: chat with the clone as a fan would, and see what went into each reply."""
+"""Step 6: chat with the clone as a fan would, see what went into each reply, and test how close it comes."""
 
 import streamlit as st
 
@@ -10,6 +10,23 @@ STUDIO_FAN = "studio"
 app = get_app()
 st.header("Test chat")
 clone = current_clone()
+
+with st.expander("Test my clone: how close does it come to your own answers?"):
+    st.caption("Questions you answered in the icebreaker are held out of its examples and asked again; a generic "
+               "assistant answers them too. Scores are similarity to your answers (1.0 = the same meaning).")
+    if st.button("Run the test", key="test_chat_fidelity"):
+        try:
+            with st.spinner("Asking…"):
+                report = app.fidelity.run(clone.id, questions=6)
+            left, right = st.columns(2)
+            left.metric("Your clone", f"{report.clone_score:.2f}")
+            right.metric("A generic assistant", f"{report.baseline_score:.2f}")
+            for item in report.worst(3):
+                st.markdown(f"**{item.question}** (clone {item.clone_score:.2f})")
+                st.caption(f"You: {item.creator_answer[:200]}")
+                st.caption(f"Clone: {item.clone_answer[:200]}")
+        except ClonrError as exc:
+            st.error(str(exc))
 
 history = app.chat.history(clone.id, STUDIO_FAN, limit=50)
 if not history and clone.greeting:

@@ -122,8 +122,8 @@ def test_test_chat_lets_the_creator_correct_the_last_reply(studio: AppTest, app:
     app.chat.start_turn(clone.id, "Who are you?", fan_id="studio").text()
     studio.run()
     open_page(studio, "test_chat")
-    studio.text_area[0].input("I am Ada.")
-    studio.button[0].click().run()
+    next(t for t in studio.text_area if t.label == "What you would have said").input("I am Ada.")
+    next(b for b in studio.button if b.label == "Save correction").click().run()
     assert not studio.exception and "Saved" in studio.success[0].value
     assert app.chat.history(clone.id, "studio")[-1].content == "I am Ada."
     assert [d.char_text for d in app.dialogues.list(clone.id)] == ["I am Ada."]
@@ -223,3 +223,57 @@ def test_sources_page_offers_to_resume_a_stopped_job(web_app: Clonr, studio: App
     studio.run()
     assert [s.title for s in web_app.ingest.list_sources("ada")] == ["About Ada"]
     assert not studio.warning and "1 added" in studio.success[0].value
+
+
+def test_icebreaker_page_asks_keeps_answers_and_edits_them(studio: AppTest, app: Clonr,
+                                                           fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "icebreaker")
+    asked = app.interview.current("ada")
+    assert asked.text in " ".join(m.value for m in studio.markdown)
+    studio.text_area(key="icebreaker_answer").input("I remember the smell of my mother's study, full of books.")
+    next(b for b in studio.button if b.label == "Answer").click().run()
+    assert not studio.exception
+    [dialogue] = app.dialogues.list("ada")
+    assert dialogue.user_text == asked.text and "1 example dialogue" in studio.subheader[0].value
+    next(b for b in studio.button if b.label == "Skip this one").click().run()
+    next(b for b in studio.button if b.label == "Delete").click().run()
+    assert app.dialogues.list("ada") == []
+
+
+def test_description_page_drafts_and_accepts_a_proposal(studio: AppTest, app: Clonr,
+                                                        fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.ingest.add_text("ada", "Ada grew up in London with her mother.", "Bio")
+    fake_chat.enqueue('{"claims": [{"axis": "experiences", "claim": "I grew up in London.", "evidence": ["E1"]}]}',
+                      '{"short": "A Londoner.", "greeting": "Hello!"}')
+    studio.run()
+    open_page(studio, "description")
+    assert "1 excerpts" in studio.markdown[0].value
+    next(b for b in studio.button if b.label == "Draft a description").click().run()
+    assert not studio.exception
+    assert [s.value for s in studio.subheader][:1] == ["Proposed long description"]
+    assert any("from Bio" in c.value for c in studio.caption)
+    next(b for b in studio.button if b.label == "Accept").click().run()
+    assert app.clones.get("ada").long_description == "I grew up in London."
+
+
+def test_test_chat_runs_the_fidelity_check(studio: AppTest, app: Clonr, fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.dialogues.add("ada", "What do you love?", "Engines and poetry.", origin="interview")
+    fake_chat.enqueue("Engines and poetry.", "I am a helpful assistant.")
+    studio.run()
+    open_page(studio, "test_chat")
+    next(b for b in studio.button if b.label == "Run the test").click().run()
+    assert not studio.exception
+    assert [m.label for m in studio.metric] == ["Your clone", "A generic assistant"]
+    assert studio.metric[0].value == "1.00"
+
+
+def test_publish_page_offers_the_card_downloads(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada", "Mathematician.", "I love engines.")
+    studio.run()
+    open_page(studio, "publish")
+    assert not studio.exception
+    assert "Character card" in [s.value for s in studio.subheader]
