@@ -57,3 +57,41 @@ def test_the_inner_monologue_with_the_real_model(monkeypatch) -> None:
     reply = turn.text()
     app.worker.drain()
     assert turn.thought and reply and turn.thought not in reply
+
+
+@pytest.mark.real_model
+def test_the_persona_pipeline_with_the_real_model(monkeypatch) -> None:
+    """Interview follow-up, the description drafted over a small corpus, and the fidelity check, for real."""
+    from clonr import Clonr, load_settings
+    from clonr.llm import count_tokens
+    from clonr.persona import DESCRIPTION_TOKENS
+
+    monkeypatch.setenv("CLONR_CHAT_MODEL", "smollm2")
+    monkeypatch.setenv("CLONR_REPLY_TOKENS", "60")
+    app = Clonr(load_settings())
+    clone = app.clones.create("Ada Lovelace")
+    app.ingest.add_text(clone.id, "Ada Lovelace was born in London in 1815. Her mother, Lady Byron, had her "
+                        "tutored in mathematics and science. She loved horses and poetry.", "Biography")
+    app.ingest.add_text(clone.id, "In 1843 Ada translated an article about Charles Babbage's Analytical Engine and "
+                        "added notes, including the first published algorithm for a machine.", "Notes")
+    app.interview.current(clone.id)
+    follow_up = app.interview.answer(clone.id, "Horses.")
+    assert follow_up.is_follow_up and follow_up.text.endswith("?")
+    app.interview.answer(clone.id, "Riding through the fields near our house gave me time to think about numbers.")
+
+    estimate = app.descriptions.estimate(clone.id)
+    assert estimate.excerpts == 4 and estimate.steps == 1
+    steps = []
+    long, *others = app.descriptions.propose(clone.id, on_progress=lambda done, total: steps.append(done))
+    assert steps[-1] == estimate.steps + 1
+    assert count_tokens(app.chat_model, long.text) <= DESCRIPTION_TOKENS
+    corpus = {e.source for e in app.descriptions.corpus(clone.id)}
+    assert all(claim["sources"] and set(claim["sources"]) <= corpus for claim in long.evidence)
+    assert all(claim["claim"] in long.text for claim in long.evidence)
+    if long.text:  # a tiny model may find nothing it can ground; when it does, accepting applies it
+        app.descriptions.accept(clone.id, long.id)
+        assert app.clones.get(clone.id).long_description == long.text
+
+    report = app.fidelity.run(clone.id, questions=2)
+    assert len(report.items) == 2 and all(item.clone_answer and item.baseline_answer for item in report.items)
+    assert -1.0 <= report.clone_score <= 1.0 and -1.0 <= report.baseline_score <= 1.0

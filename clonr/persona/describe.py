@@ -163,12 +163,13 @@ class DescriptionService:
         current = "\n".join(f"{n}. [{c.axis}] {c.text}" for n, c in enumerate(claims, start=1)) or "(none yet)"
         shown = "\n\n".join(f"[{e.id}] ({e.source})\n{e.text}" for e in window)
         prompt = (f"You are writing the character description of {clone.name}, a real person, for an AI that will "
-                  f"speak as them. Claims so far:\n{current}\n\nNew excerpts about {clone.name}:\n{shown}\n\n"
-                  f"Add new claims, or revise a claim above (give its number in \"replaces\"), about {clone.name}'s "
-                  f"{', '.join(TRAIT_AXES)}. Write each claim in the first person, as {clone.name} (\"I grew up in "
-                  "...\"), one short sentence. Use ONLY facts stated in the excerpts; cite the excerpt ids each "
-                  'claim rests on. Answer as JSON: {"claims": [{"axis": "values", "claim": "...", '
-                  '"evidence": ["E3"]}]}')
+                  f"speak as them.\n\nClaims so far:\n{current}\n\nNew excerpts about {clone.name}:\n{shown}\n\n"
+                  f"For every fact the new excerpts state about {clone.name} — their {', '.join(TRAIT_AXES)} — "
+                  f"write one claim: one short sentence in the first person, as {clone.name} would say it. Up to "
+                  "8 claims. Cite the excerpt ids each claim rests on. To improve a claim above, give its number "
+                  "in \"replaces\". Use ONLY what the excerpts say: never add facts. Answer as JSON: "
+                  '{"claims": [{"axis": "<the trait axis>", "claim": "<a sentence that starts with I or My>", '
+                  '"evidence": ["<excerpt id>"]}, …]}')
         value = ask_json(model, prompt, _CLAIMS_SCHEMA, max_tokens=_ANSWER_TOKENS) or {}
         shown_ids = {e.id: e for e in window}
         updated = [_Claim(c.axis, c.text, list(c.evidence)) for c in claims]
@@ -204,13 +205,15 @@ class DescriptionService:
         if not description:
             return "", ""
         prompt = (f"Here is how {clone.name} describes themselves:\n{description}\n\nWrite (1) a short description "
-                  f"of {clone.name} in at most 20 words, third person, facts from the text only; and (2) the first "
-                  f"message {clone.name} would send a new fan, in their own voice, one or two sentences. Answer as "
-                  'JSON: {"short": "...", "greeting": "..."}')
+                  f"of {clone.name} in at most 20 words, third person, using only facts from the text above (no "
+                  f"titles or praise it does not give); and (2) the first message {clone.name} sends a new fan: "
+                  "the message itself, in their own voice, one or two sentences. Answer as JSON: "
+                  '{"short": "<at most 20 words>", "greeting": "<the message, as they would write it>"}')
         value = ask_json(model, prompt, _SHORT_SCHEMA, max_tokens=200) or {}
         short = " ".join(str(value.get("short", "")).split()[:25])[:300]
-        greeting = " ".join(str(value.get("greeting", "")).split())[:1000]
-        return short, greeting
+        greeting = " ".join(str(value.get("greeting", "")).split())
+        quoted = re.match(r"^[^'\"]{0,80}:\s*['\"“](.+)['\"”]$", greeting)  # "X would say: '…'" → the message
+        return short, (quoted[1] if quoted else greeting.strip("'\"“”"))[:1000]
 
     # -- review ----------------------------------------------------------------------------------------
 
