@@ -82,7 +82,7 @@ def test_the_persona_pipeline_with_the_real_model(monkeypatch) -> None:
     estimate = app.descriptions.estimate(clone.id)
     assert estimate.excerpts == 4 and estimate.steps == 1
     steps = []
-    long, *others = app.descriptions.propose(clone.id, on_progress=lambda done, total: steps.append(done))
+    long, *_ = app.descriptions.propose(clone.id, on_progress=lambda done, total: steps.append(done))
     assert steps[-1] == estimate.steps + 1
     assert count_tokens(app.chat_model, long.text) <= DESCRIPTION_TOKENS
     corpus = {e.source for e in app.descriptions.corpus(clone.id)}

@@ -78,26 +78,24 @@ def persona_text(clone: Clone, long_description: str, state: str = "") -> str:
 def examples_block(clone: Clone, examples: Sequence[tuple[str, str]], budget: int,
                    count: TokenCounter) -> tuple[str, int, int]:
     """As many example dialogues as fit in `budget` tokens, most relevant first; the block, tokens, count."""
-    header = "\n\nExamples of how you talk (match this voice, not these topics):"
-    block, tokens, used = "", 0, 0
-    for said, answer in examples:
-        candidate = f"{block or header}\n---\nFan: {said}\n{clone.name}: {answer}"
-        candidate_tokens = count(candidate)
-        if candidate_tokens > budget:
-            break
-        block, tokens, used = candidate, candidate_tokens, used + 1
-    return block, tokens, used
+    return _fill("", "\n\nExamples of how you talk (match this voice, not these topics):",
+                 [f"\n---\nFan: {said}\n{clone.name}: {answer}" for said, answer in examples], budget, count)
 
 
 def _bulleted(prefix: str, header: str, items: Sequence[str], budget: int,
               count: TokenCounter) -> tuple[str, int, int]:
-    """`prefix`, then `header` and as many items as bullets as fit in `budget` tokens, best first.
+    """`prefix`, then `header` and as many items as bullets as fit in `budget` tokens, best first."""
+    return _fill(prefix, header, [f"\n- {item}" for item in items], budget, count)
 
-    Returns the block, its tokens and how many items it holds.
+
+def _fill(prefix: str, header: str, pieces: Sequence[str], budget: int, count: TokenCounter) -> tuple[str, int, int]:
+    """`prefix`, then `header` and as many pieces as fit in `budget` tokens, in order.
+
+    Returns the block, its tokens and how many pieces it holds (no header when none fits).
     """
     block, tokens, used = prefix, count(prefix) if prefix else 0, 0
-    for item in items:
-        candidate = f"{block}{'' if used else header}\n- {item}"
+    for piece in pieces:
+        candidate = f"{block}{'' if used else header}{piece}"
         candidate_tokens = count(candidate)
         if candidate_tokens > budget:
             break

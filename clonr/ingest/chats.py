@@ -21,7 +21,7 @@ from typing import Any
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document, Part
-from clonr.ingest.files import decode_text, load_json
+from clonr.ingest.files import decode_text, load_json, read_zip_member
 
 __all__ = ["CHAT_SUFFIXES", "ChatLog", "ChatMessage", "DialogueCandidate", "chat_document", "dialogue_candidates",
            "parse_chat"]
@@ -192,24 +192,14 @@ def _wa_time(date: str, time_: str, ampm: str | None, day_first: bool) -> dateti
 
 def _text_from_zip(name: str, data: bytes, max_bytes: int) -> tuple[str, bytes]:
     """The chat .txt inside a WhatsApp .zip, read in memory: member names never touch the file system."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            texts = [i for i in archive.infolist() if i.filename.lower().endswith(".txt") and not i.is_dir()]
-            if not texts:
-                raise InvalidInputError(f"{name} holds no chat .txt: export the chat from WhatsApp again.")
-            member = min(texts, key=lambda i: (i.filename != "_chat.txt", len(i.filename)))
-            if member.file_size > max_bytes:
-                raise InvalidInputError(f"{name}: its chat is {member.file_size:,} bytes unpacked; the limit is "
-                                        f"{max_bytes:,} (CLONR_MAX_FILE_BYTES).")
-            with archive.open(member) as handle:
-                content = handle.read(max_bytes + 1)
-    except zipfile.BadZipFile:
-        raise InvalidInputError(f"{name} is not a readable .zip: export the chat again.") from None
-    if len(content) > max_bytes:
-        raise InvalidInputError(f"{name}: its chat is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES).")
+    def chat_text(members: list[zipfile.ZipInfo]) -> zipfile.ZipInfo | None:
+        texts = [i for i in members if i.filename.lower().endswith(".txt")]
+        return min(texts, key=lambda i: (i.filename != "_chat.txt", len(i.filename))) if texts else None
+
+    member, content = read_zip_member(name, data, chat_text, max_bytes,
+                                      "holds no chat .txt: export the chat from WhatsApp again.")
     stem = PurePath(name).stem
-    return (f"{stem}.txt" if PurePath(member.filename).name == "_chat.txt" else PurePath(member.filename).name,
-            content)
+    return (f"{stem}.txt" if PurePath(member).name == "_chat.txt" else PurePath(member).name), content
 
 
 # -- Telegram and Discord (JSON) -----------------------------------------------------------------------------

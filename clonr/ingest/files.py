@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Any
 
@@ -19,7 +19,8 @@ import trafilatura
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document
 
-__all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "load_json", "read_document"]
+__all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "load_json", "read_document",
+           "read_zip_member"]
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 FILE_SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx", ".json", ".csv")
@@ -130,6 +131,26 @@ def _docx(name: str, data: bytes, location: str) -> Document:
     props = word.core_properties
     return Document("file", _title(props.title, name), text="\n".join(lines), location=location,
                     author=_clean(props.author), published=props.created.date().isoformat() if props.created else None)
+
+
+def read_zip_member(name: str, data: bytes, choose: Callable[[list[zipfile.ZipInfo]], zipfile.ZipInfo | None],
+                    max_bytes: int, missing: str, what: str = ".zip") -> tuple[str, bytes]:
+    """One member of an archive, read in memory (its name never touches the file system) and size-capped."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            member = choose([i for i in archive.infolist() if not i.is_dir()])
+            if member is None:
+                raise InvalidInputError(f"{name} {missing}")
+            if member.file_size > max_bytes:
+                raise InvalidInputError(f"{name}: {member.filename} unpacks to {member.file_size:,} bytes; the limit "
+                                        f"is {max_bytes:,} (CLONR_MAX_FILE_BYTES).")
+            with archive.open(member) as handle:
+                content = handle.read(max_bytes + 1)
+    except zipfile.BadZipFile:
+        raise InvalidInputError(f"{name} is not a readable {what} file: export it again.") from None
+    if len(content) > max_bytes:
+        raise InvalidInputError(f"{name}: {member.filename} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES).")
+    return member.filename, content
 
 
 def load_json(name: str, text: str) -> Any:

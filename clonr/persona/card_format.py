@@ -22,6 +22,7 @@ from pathlib import PurePath
 from typing import Any
 
 from clonr.errors import InvalidInputError
+from clonr.ingest.files import read_zip_member
 
 __all__ = ["CARD_SUFFIXES", "V2_FIELDS", "V3_ONLY_FIELDS", "card_bytes", "read_card"]
 
@@ -137,21 +138,8 @@ def _card_text_from_png(name: str, data: bytes) -> str:
 
 
 def _card_text_from_charx(name: str, data: bytes, max_bytes: int) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            try:
-                member = archive.getinfo("card.json")
-            except KeyError:
-                raise InvalidInputError(f"{name} has no card.json: it is not a CHARX file.") from None
-            if member.file_size > max_bytes:
-                raise InvalidInputError(f"{name}: its card.json unpacks to {member.file_size:,} bytes; the limit is "
-                                        f"{max_bytes:,}.")
-            with archive.open(member) as handle:
-                raw = handle.read(max_bytes + 1)
-    except zipfile.BadZipFile:
-        raise InvalidInputError(f"{name} is not a readable CHARX (zip) file: export it again.") from None
-    if len(raw) > max_bytes:
-        raise InvalidInputError(f"{name}: its card.json is larger than {max_bytes:,} bytes.")
+    _, raw = read_zip_member(name, data, lambda members: next((m for m in members if m.filename == "card.json"), None),
+                             max_bytes, "has no card.json: it is not a CHARX file.", what="CHARX (zip)")
     return raw.decode("utf-8-sig", errors="replace")
 
 
