@@ -37,6 +37,8 @@ for proposal in app.descriptions.pending(clone.id):
     proposed.caption("Proposed (edit before accepting if you like)")
     text = proposed.text_area(label, value=proposal.text, key=f"description_text_{proposal.id}",
                               label_visibility="collapsed", height=200)
+    with st.expander("Show the changes as a diff"):
+        st.code(app.descriptions.diff(clone.id, proposal.id) or "(no change)", language="diff")
     edited_since = getattr(clone, proposal.field) != proposal.base_text
     if edited_since:
         st.warning(f"You changed the {label} after this was proposed: accepting replaces your edit.")
