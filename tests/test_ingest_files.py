@@ -126,3 +126,10 @@ def test_a_pdf_file_is_ingested_with_provenance_in_its_chunks(app: Clonr, tmp_pa
     assert "first program" in chunk.page_content
     assert chunk.metadata.items() >= {"title": "Résumé", "kind": "file", "author": "Ada Lovelace",
                                    "published": "2024-01-15", "location": str(path.resolve()), "position": 0}.items()
+
+
+def test_a_page_without_a_stated_date_gets_none_not_a_guess() -> None:
+    body = "<p>I am a mathematician and I love poetry and long sentences about engines.</p>" * 5
+    page = read_document("a.html", f"<html><body><article>{body}</article><footer>© 2024</footer></body></html>"
+                         .encode(), LIMIT)
+    assert page.published is None

@@ -26,6 +26,8 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 FILE_SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx", ".json", ".csv")
 _MAX_UNZIPPED_BYTES = 50_000_000  # a .docx is a zip: refuse one that would inflate past this (a zip bomb)
 _MAX_PDF_PAGES = 2_000
+# A page's date only when its markup states one: htmldate's free-text search turns "© 2024" into 2024-01-01.
+_STATED_DATES_ONLY = {"extensive_search": False, "original_date": True}
 
 
 def decode_text(data: bytes, name: str, max_bytes: int) -> str:
@@ -76,7 +78,8 @@ def read_document(name: str, data: bytes, max_bytes: int, location: str | None =
 def html_document(html: str, title: str, location: str | None, kind: str) -> Document:
     """The main text of a page (no navigation, ads or footers), with its title, author and date when stated."""
     extracted = trafilatura.bare_extraction(html, url=location if kind == "page" else None, with_metadata=True,
-                                            include_comments=False, include_tables=True)
+                                            include_comments=False, include_tables=True,
+                                            date_extraction_params=_STATED_DATES_ONLY)
     if extracted is None or not (extracted.text or "").strip():
         raise InvalidInputError(f"{title}: no readable text found on this page.")
     return Document(kind, (extracted.title or title).strip()[:200], text=extracted.text, location=location,
