@@ -60,12 +60,15 @@ class DialogueService:
         [dialogue] = self._store.add_dialogues(clone.id, [{
             "category": category, "user_text": _clean(user_text, "what was said"),
             "char_text": _clean(char_text, "the answer"), "origin": origin, "question_id": question_id}])
+        self.ensure_indexed(clone)  # now, so that a fan's turn never waits for it
         return dialogue
 
     def add_many(self, clone_id: str, pairs: list[tuple[str, str]], category: str, origin: str) -> list[Dialogue]:
-        return self._store.add_dialogues(clone_id, [
+        dialogues = self._store.add_dialogues(clone_id, [
             {"category": category, "user_text": _clean(user, "what was said"), "char_text": _clean(char, "the answer"),
              "origin": origin} for user, char in pairs])
+        self.ensure_indexed(self._store.get_clone(clone_id))
+        return dialogues
 
     def list(self, clone_ref: str, category: str | None = None) -> list[Dialogue]:
         dialogues = self._store.list_dialogues(self._store.get_clone(clone_ref).id)
@@ -84,6 +87,7 @@ class DialogueService:
             fields["category"] = category.strip() or "general"
         dialogue = self._store.update_dialogue(clone.id, dialogue_id, **fields, indexed=False)
         self.index(clone).delete([dialogue_id])
+        self.ensure_indexed(clone)
         return dialogue
 
     def delete(self, clone_ref: str, dialogue_id: str) -> None:
@@ -103,7 +107,8 @@ class DialogueService:
 
     def relevant(self, clone: Clone, query_vector: list[float], k: int = 6,
                  exclude: frozenset[str] = frozenset()) -> list[Dialogue]:
-        """The dialogues nearest the message, best first (new or edited ones are embedded first)."""
+        """The dialogues nearest the message, best first (any not embedded yet, e.g. after an upgrade, are
+        embedded first)."""
         self.ensure_indexed(clone)
         hits = self.index(clone).similarity_search_by_vector(query_vector, k=k + len(exclude))
         ids = [hit.id for hit in hits if hit.id and hit.id not in exclude][:k]
