@@ -6,6 +6,7 @@ import streamlit as st
 
 from clonr.store import IngestJob
 from studio import state
+from studio.markup import plain
 from studio.resources import get_app
 
 
@@ -25,12 +26,12 @@ def _draw(polling: bool) -> None:
             st.success(f"Finished: {added} added, {job.total - added - len(job.failures)} already there, "
                        f"{len(job.failures)} failed.")
         else:
-            label = f"{job.finished} of {job.total}" + (f" · {job.current}" if job.current else "")
+            label = f"{job.finished} of {job.total}" + (f" · {plain(job.current, 80)}" if job.current else "")
             st.progress(job.finished / max(1, job.total), text=label)
             if job.status == "interrupted":
                 st.button("Resume", key=f"jobs_resume_{job.id}", on_click=get_app().ingest.submit_job, args=(job.id,))
         for item in job.failures:
-            st.error(item.detail)
+            st.error(plain(item.detail, 300))
     if polling and not _running(jobs):
         st.rerun()  # the whole page, so the source list shows what was added (and polling stops)
 

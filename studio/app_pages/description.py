@@ -3,6 +3,7 @@
 import streamlit as st
 
 from clonr import ClonrError
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 app = get_app()
@@ -43,7 +44,7 @@ for proposal in app.descriptions.pending(clone.id):
     if edited_since:
         st.warning(f"You changed the {label} after this was proposed: accepting replaces your edit.")
     for claim in proposal.evidence:
-        st.caption(f"• {claim['claim']} — from {'; '.join(claim['sources'])}")
+        st.caption(f"• {plain(claim['claim'])} — from {plain('; '.join(claim['sources']), 300)}")
     accept, reject = st.columns(2)
     if accept.button("Accept", key=f"description_accept_{proposal.id}", type="primary"):
         try:

@@ -5,6 +5,7 @@ import streamlit as st
 from clonr import ClonrError
 from studio import state
 from studio.jobs_view import job_progress
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 app = get_app()
@@ -34,10 +35,11 @@ if candidates:
         for n, candidate in enumerate(candidates):
             left, right = st.columns([1, 9])
             left.progress(candidate["likelihood"], text=f"{candidate['likelihood']:.0%}")
-            if right.checkbox(candidate["title"] or candidate["url"], value=candidate["likelihood"] >= 0.5,
-                              key=f"discover_pick_{n}", help="; ".join(candidate["reasons"]) or None):
+            reasons = plain("; ".join(candidate["reasons"])) or None
+            if right.checkbox(plain(candidate["title"] or candidate["url"], 120), key=f"discover_pick_{n}",
+                              value=candidate["likelihood"] >= 0.5, help=reasons):
                 chosen.append(candidate["url"])
-            right.caption(f"{candidate['url']} — {candidate['snippet'][:160]}")
+            right.caption(f"{plain(candidate['url'], 100)} — {plain(candidate['snippet'], 160)}")
         follow = st.number_input("Also follow same-site links, this many clicks deep", 0, 3, 0)
         sitemap = st.checkbox("Also add the pages in each site's sitemap", key="discover_sitemap")
         max_pages = st.number_input("At most this many pages per site", 1, 100, 10)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.persona import CATEGORIES
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 app = get_app()
@@ -38,7 +39,7 @@ else:
 dialogues = app.dialogues.list(clone.id)
 st.subheader(f"{len(dialogues)} example dialogue{'s' if len(dialogues) != 1 else ''}")
 for dialogue in reversed(dialogues):
-    with st.expander(f"[{dialogue.category}] {dialogue.user_text[:80]}"):
+    with st.expander(f"{plain(dialogue.category)} · {plain(dialogue.user_text, 80)}"):
         with st.form(f"icebreaker_edit_{dialogue.id}"):
             said = st.text_input("Said to you", value=dialogue.user_text)
             answer = st.text_area("Your answer", value=dialogue.char_text)
@@ -55,6 +56,6 @@ if candidates:
     st.subheader("From your chat exports")
     st.caption("Your own answers in your chats. Keep the ones that sound like you.")
     for candidate in candidates:
-        st.markdown(f"*{candidate.user_text[:120]}* → {candidate.char_text[:200]}")
+        st.markdown(f"*{plain(candidate.user_text, 120)}* → {plain(candidate.char_text, 200)}")
         st.button("Keep as an example", key=f"icebreaker_keep_{candidate.id}", on_click=app.dialogues.promote_candidate,
                   args=(clone.id, candidate.id))

@@ -6,6 +6,7 @@ from clonr import ClonrError
 from clonr.ingest import CHAT_SUFFIXES, FILE_SUFFIXES
 from studio import state
 from studio.jobs_view import job_progress
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 app = get_app()
@@ -84,9 +85,10 @@ job_progress()
 sources = app.ingest.list_sources(clone.id)
 st.subheader(f"{len(sources)} source{'s' if len(sources) != 1 else ''}")
 for source in sources:
-    with st.expander(f"{source.title} · {source.kind} · {source.chunk_count} chunks"):
-        st.caption(" · ".join(part for part in (source.location, source.author, source.published,
-                                                source.created_at.strftime("added %Y-%m-%d %H:%M")) if part))
+    with st.expander(f"{plain(source.title, 100)} · {source.kind} · {source.chunk_count} chunks"):
+        st.caption(" · ".join(plain(part, 200) for part in (source.location, source.author, source.published,
+                                                            source.created_at.strftime("added %Y-%m-%d %H:%M"))
+                              if part))
         if st.toggle("Show its chunks", key=f"sources_show_{source.id}"):
             for chunk in app.ingest.source_chunks(clone.id, source.id):
                 st.text(chunk)
@@ -94,4 +96,4 @@ for source in sources:
                   on_click=app.ingest.delete_source, args=(clone.id, source.id))
 candidates = app.ingest.dialogue_candidates(clone.id, limit=5)
 if candidates:
-    st.caption(f"From chat exports: example answers in your own words, e.g. “{candidates[0].char_text[:80]}”.")
+    st.caption(f"From chat exports: example answers in your own words, e.g. “{plain(candidates[0].char_text, 80)}”.")

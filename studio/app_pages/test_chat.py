@@ -4,6 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from studio import state
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 STUDIO_FAN = "studio"
@@ -22,9 +23,9 @@ with st.expander("Test my clone: how close does it come to your own answers?"):
             left.metric("Your clone", f"{report.clone_score:.2f}")
             right.metric("A generic assistant", f"{report.baseline_score:.2f}")
             for item in report.worst(3):
-                st.markdown(f"**{item.question}** (clone {item.clone_score:.2f})")
-                st.caption(f"You: {item.creator_answer[:200]}")
-                st.caption(f"Clone: {item.clone_answer[:200]}")
+                st.markdown(f"**{plain(item.question)}** (clone {item.clone_score:.2f})")
+                st.caption(f"You: {plain(item.creator_answer, 200)}")
+                st.caption(f"Clone: {plain(item.clone_answer, 200)}")
         except ClonrError as exc:
             st.error(str(exc))
 
@@ -76,8 +77,9 @@ if prompt:
                       for section in turn.plan.sections} | {"budget": turn.plan.budget})
             for recalled in turn.recalled:
                 why = ", ".join(f"{reason} {value:.2f}" for reason, value in recalled.reasons.items())
-                st.caption(f"Memory: {recalled.line[:300]} ({why})")
+                st.caption(f"Memory: {plain(recalled.line, 300)} ({plain(why)})")
             for note in turn.plan.notes:
-                st.caption(f"Note from {note.metadata.get('title', '')}: {note.page_content[:300]}")
+                title = plain(str(note.metadata.get("title", "")), 100)
+                st.caption(f"Note from {title}: {plain(note.page_content, 300)}")
     except ClonrError as exc:
         st.error(str(exc))

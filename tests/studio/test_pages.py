@@ -277,3 +277,13 @@ def test_publish_page_offers_the_card_downloads(studio: AppTest, app: Clonr) -> 
     open_page(studio, "publish")
     assert not studio.exception
     assert "Character card" in [s.value for s in studio.subheader]
+
+
+def test_outside_text_is_shown_with_its_markdown_neutralised() -> None:
+    from studio.markup import plain
+
+    hostile = "Ada ![x](https://evil.example/track.png) [click](javascript:alert(1)) $x^2$ :red[boo]\n# head"
+    shown = plain(hostile)
+    assert "\n" not in shown and "![" not in shown and "](" not in shown and ":red[" not in shown
+    assert shown.replace("\\", "") == " ".join(hostile.split())
+    assert plain("a" * 50, 10) == "a" * 9 + "…"
