@@ -54,13 +54,14 @@ def transcript(sample: dict) -> list:
 
 def fill(ranked: list, budget: int, count: Callable[[str], int]) -> set[str]:
     """Take memories in rank order while they fit, as recall does; the dia_ids of what fits."""
-    from clonr.memory import format_memory
+    from clonr.memory import memory_cost, memory_day
 
-    spent, kept = 0, set()
+    spent, kept, days = 0, set(), set()
     for memory in ranked:
-        tokens = count(format_memory(memory)) + 2
+        tokens = memory_cost(memory, days, count)
         if spent + tokens <= budget:
             spent += tokens
+            days.add(memory_day(memory))
             kept.add(memory.source.removeprefix("import:"))
     return kept
 

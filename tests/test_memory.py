@@ -122,7 +122,7 @@ def test_old_conversations_are_recalled_into_the_prompt(app: Clonr, ada, fake_ch
     turn = app.chat.start_turn(ada.id, "Where does Margaret live?", fan_id="fan-1")
     turn.text()
     system = fake_chat.calls[-1][0].text
-    assert "[2025-03-01] Fan: My sister Margaret lives in Lisbon." in system
+    assert "On 1 Mar 2025:" in system and "\n- Fan: My sister Margaret lives in Lisbon." in system
     assert any(r.memory.source == "import:L3" for r in turn.recalled)
     recent = {m.content for m in app.chat.history(ada.id, "fan-1", 60)}
     assert not any(line.split("] ", 1)[1].split(": ", 1)[1] in recent for line in turn.plan.memories), \

@@ -106,7 +106,7 @@ class GroupChatService:
                                        query_vector=query_vector)
         notes = self._chat.notes_for(clone, posted.content, query_vector)
         state, _ = self._memory.summaries(clone.id, posted.speaker_id)
-        plan = build_prompt(clone, cue, history, notes, count, budget, memories=[r.line for r in recalled],
+        plan = build_prompt(clone, cue, history, notes, count, budget, memories=[r.memory for r in recalled],
                             state=state, fan_summary=" ".join(known))
 
         def finish(turn: Turn) -> None:

@@ -13,7 +13,8 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from clonr.errors import InvalidInputError
-from clonr.store import Clone, Message
+from clonr.memory import format_memory, memory_cost, memory_day, render_by_day
+from clonr.store import Clone, Memory, Message
 
 TokenCounter = Callable[[str], int]
 MESSAGE_OVERHEAD = 8  # chat-template tokens around each message
@@ -88,6 +89,27 @@ def _bulleted(prefix: str, header: str, items: Sequence[str], budget: int,
     return _fill(prefix, header, [f"\n- {item}" for item in items], budget, count)
 
 
+def _remembered(prefix: str, memories: Sequence[Memory], budget: int,
+                count: TokenCounter) -> tuple[str, int, list[Memory]]:
+    """`prefix`, then as many memories as fit (best first), shown in the order they happened under one header
+    per day; the block, its tokens and the memories it holds."""
+    header = "\n\nWhat you remember about this fan from earlier conversations:"
+    spent = count(prefix) + count(header) if prefix else count(header)
+    chosen: list[Memory] = []
+    days: set[str] = set()
+    for memory in memories:
+        cost = memory_cost(memory, days, count)
+        if spent + cost > budget:
+            continue  # a shorter one further down may still fit
+        chosen.append(memory)
+        days.add(memory_day(memory))
+        spent += cost
+    if not chosen:
+        return (prefix, count(prefix), []) if prefix else ("", 0, [])
+    block = prefix + header + render_by_day(chosen)
+    return block, count(block), chosen
+
+
 def _fill(prefix: str, header: str, pieces: Sequence[str], budget: int, count: TokenCounter) -> tuple[str, int, int]:
     """`prefix`, then `header` and as many pieces as fit in `budget` tokens, in order.
 
@@ -104,7 +126,7 @@ def _fill(prefix: str, header: str, pieces: Sequence[str], budget: int, count: T
 
 
 def build_prompt(clone: Clone, message: str, history: Sequence[Message], notes: Sequence[Document],
-                 count: TokenCounter, budget: int, memories: Sequence[str] = (), state: str = "",
+                 count: TokenCounter, budget: int, memories: Sequence[Memory] = (), state: str = "",
                  fan_summary: str = "", examples: Sequence[tuple[str, str]] = ()) -> PromptPlan:
     """Fit persona, memories, notes, history and the new message into `budget` tokens.
 
@@ -131,10 +153,8 @@ def build_prompt(clone: Clone, message: str, history: Sequence[Message], notes: 
     summary_block = f"\n\nWhat you know about this fan: {fan_summary}" if fan_summary else ""
     if count(summary_block) > memory_budget:
         summary_block = ""
-    memory_block, memory_tokens, memory_count = _bulleted(
-        summary_block, "\n\nWhat you remember about this fan from earlier conversations (dated):", memories,
-        memory_budget, count)
-    used_memories = list(memories[:memory_count])
+    memory_block, memory_tokens, used = _remembered(summary_block, memories, memory_budget, count)
+    used_memories = [format_memory(m) for m in used]
     remaining -= memory_tokens
 
     notes_block, notes_tokens, notes_count = _bulleted(

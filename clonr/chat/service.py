@@ -176,7 +176,7 @@ class ChatService:
         state, fan_summary = self._memory.summaries(clone.id, fan_id)
         fan_summary += self._memory.entity_context(clone.id, fan_id, message)
         examples = self._dialogues.relevant(clone, query_vector, exclude=exclude_examples)
-        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.line for r in recalled],
+        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.memory for r in recalled],
                             state=state, fan_summary=fan_summary.strip(),
                             examples=[(d.user_text, d.char_text) for d in examples])
         return Turn(model, clone, fan_id, message, plan, recalled, self._finish if remember else _forget,

@@ -9,8 +9,12 @@ from clonr.memory.service import (
     RetrievalWeights,
     TranscriptLine,
     format_memory,
+    memory_cost,
+    memory_day,
     read_transcript,
+    render_by_day,
 )
 
 __all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "MemoryPolicy", "MemoryService", "ModelImportanceScorer",
-           "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory", "read_transcript"]
+           "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory", "memory_cost", "memory_day",
+           "read_transcript", "render_by_day"]
