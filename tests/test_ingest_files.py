@@ -133,3 +133,23 @@ def test_a_page_without_a_stated_date_gets_none_not_a_guess() -> None:
     page = read_document("a.html", f"<html><body><article>{body}</article><footer>© 2024</footer></body></html>"
                          .encode(), LIMIT)
     assert page.published is None
+
+
+@pytest.mark.parametrize("name, data", [
+    ("WhatsApp Chat with Bob.txt", b"12/31/21, 11:59 PM - Bob: Happy new year!\n1/1/22, 12:01 AM - Ada: Thanks!\n"),
+    ("result.json", json.dumps({"name": "Bob", "type": "personal_chat", "messages": []}).encode()),
+    ("general.json", json.dumps({"channel": {"name": "general"}, "messages": []}).encode()),
+])
+def test_a_chat_export_added_as_a_file_says_how_to_add_it(name: str, data: bytes) -> None:
+    with pytest.raises(InvalidInputError, match="--chat"):
+        read_document(name, data, LIMIT)
+
+
+def test_a_page_without_a_charset_header_is_decoded_by_its_meta_tag(web_app: Clonr, site) -> None:
+    body = "<p>Je m'appelle Ada et j'adore le café, les chevaux et les machines à calculer.</p>" * 4
+    site.add("/fr", f"<html><head><meta charset='iso-8859-1'><title>Ada</title></head><body><article>{body}"
+             "</article></body></html>".encode("latin-1"), content_type="text/html")
+    site.add("/robots.txt", "", status=404)
+    web_app.clones.create("Ada")
+    result = web_app.ingest.add_url("ada", site.url("/fr"))
+    assert "café" in web_app.ingest.source_chunks("ada", result.source.id)[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import PurePath
@@ -26,6 +27,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 FILE_SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx", ".json", ".csv")
 _MAX_UNZIPPED_BYTES = 50_000_000  # a .docx is a zip: refuse one that would inflate past this (a zip bomb)
 _MAX_PDF_PAGES = 2_000
+_WHATSAPP_LINE = re.compile(r"^\[?\d{1,4}[./-]\d{1,2}[./-]\d{1,4},? \d{1,2}[:.]\d{2}.{0,20}?(?:\] | - )[^:\n]{1,80}: ")
 # A page's date only when its markup states one: htmldate's free-text search turns "© 2024" into 2024-01-01.
 _STATED_DATES_ONLY = {"extensive_search": False, "original_date": True}
 
@@ -65,10 +67,14 @@ def read_document(name: str, data: bytes, max_bytes: int, location: str | None =
         if suffix in (".html", ".htm"):
             document = html_document(text, name, location, kind="file")
         elif suffix == ".json":
+            _refuse_chat_export(name, load_json(name, text))
             document = Document("file", name, text=_json_text(name, text), location=location)
         elif suffix == ".csv":
             document = Document("file", name, text=_csv_text(name, text), location=location)
         else:
+            if _WHATSAPP_LINE.match(text.lstrip("\ufeff\u200e")) and suffix == ".txt":
+                raise InvalidInputError(f"{name} looks like a WhatsApp chat export: add it with --chat {name} --me "
+                                        "\"<your name in it>\" (the Chat exports tab in the studio).")
             document = Document("file", name, text=text, location=location)
     if document.is_empty:
         raise InvalidInputError(f"{name} has no text Clonr can read (a scanned PDF needs OCR first).")
@@ -154,6 +160,14 @@ def read_zip_member(name: str, data: bytes, choose: Callable[[list[zipfile.ZipIn
     if len(content) > max_bytes:
         raise InvalidInputError(f"{name}: {member.filename} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES).")
     return member.filename, content
+
+
+def _refuse_chat_export(name: str, value: Any) -> None:
+    """A Telegram or Discord export read as plain JSON would lose who said what: say how to add it."""
+    if isinstance(value, dict) and (isinstance(value.get("chats"), dict) or (
+            isinstance(value.get("messages"), list) and ("channel" in value or "type" in value))):
+        raise InvalidInputError(f"{name} looks like a chat export: add it with --chat {name} --me \"<your name in "
+                                "it>\" (the Chat exports tab in the studio).")
 
 
 def load_json(name: str, text: str) -> Any:

@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
+from trafilatura.utils import decode_file
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document
@@ -33,7 +34,9 @@ def fetch_page(fetcher: SafeFetcher, url: str, max_bytes: int) -> tuple[Document
                         published=document.published), None
     if fetched.content_type == "text/plain":
         return Document("page", fetched.url, text=fetched.text, location=fetched.url), None
-    return html_document(fetched.text, fetched.url, fetched.url, kind="page"), fetched.text
+    # Without a charset in the header, trafilatura reads the page's own <meta charset> (or guesses) instead.
+    html = fetched.text if fetched.charset else decode_file(fetched.body)
+    return html_document(html, fetched.url, fetched.url, kind="page"), html
 
 
 def same_site_links(html: str, base_url: str) -> list[str]:
