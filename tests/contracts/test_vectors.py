@@ -102,3 +102,32 @@ def test_the_embedded_index_catches_up_with_writes_from_another_process(tmp_path
               "s.add_texts(['three', 'two again'], ids=['3', '2']); s.delete(['1'])")
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
     assert sorted(d.page_content for d in index.similarity_search("x", k=10)) == ["three", "two again"]
+
+
+def test_a_large_embedded_collection_shortlists_by_sign_bits_and_finds_the_same_top_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from langchain_core.embeddings import Embeddings
+
+    import clonr.vectors.embedded as embedded
+
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(40, 384))
+    vectors = centers[rng.integers(0, 40, 3000)] + 0.6 * rng.normal(size=(3000, 384))
+
+    class Clustered(Embeddings):  # embeddings with structure, as real ones have (random ones have none)
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [vectors[int(t)].tolist() for t in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return (centers[int(text)] + 0.6 * rng.normal(size=384)).tolist()
+
+    store = embedded.EmbeddedVectorStore(Clustered(), tmp_path, "big")
+    store.add_texts([str(n) for n in range(3000)], ids=[str(n) for n in range(3000)])
+    query = Clustered().embed_query("7")
+    exact = store.similarity_search_with_score_by_vector(query, k=20)
+    monkeypatch.setattr(embedded, "_BINARY_FROM", 1000)
+    monkeypatch.setattr(embedded, "_SHORTLIST_FACTOR", 3)  # 300 of 3,000 vectors are rescored
+    shortlisted = store.similarity_search_with_score_by_vector(query, k=20)
+    assert [d.id for d, _ in shortlisted] == [d.id for d, _ in exact]
+    assert [s for _, s in shortlisted] == sorted((s for _, s in shortlisted), reverse=True)
