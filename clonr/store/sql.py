@@ -703,12 +703,21 @@ class SqlStore:
     @staticmethod
     def _informative(connection: Connection, terms: list[str]) -> list[str]:
         """Drop terms found in more than 5 % of all memories: their BM25 weight is near zero, yet ranking
-        their thousands of matches is what makes full-text search slow on a long memory stream."""
-        known = dict(connection.execute(sa.text(
-            f"SELECT term, doc FROM memories_vocab WHERE term IN ({', '.join(f':t{n}' for n in range(len(terms)))})"),
-            {f"t{n}": term for n, term in enumerate(terms)}).all())
+        their thousands of matches is what makes full-text search slow on a long memory stream.
+
+        Each term's matches are counted through the full-text index itself (stopping past the threshold), so
+        the count is of the term as the porter tokenizer stems it: "adopted" counts the memories with "adopt".
+        """
         total = connection.execute(sa.text("SELECT max(rowid) FROM memories")).scalar() or 0
-        return [term for term in terms if known.get(term, 0) <= max(20, 0.05 * total)]
+        threshold = int(max(20, 0.05 * total))
+        kept = []
+        for term in terms:
+            matches = connection.execute(sa.text(
+                "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :term LIMIT :cap)"),
+                {"term": f'"{term}"', "cap": threshold + 1}).scalar()
+            if matches <= threshold:
+                kept.append(term)
+        return kept
 
     def close(self) -> None:
         self.engine.dispose()
