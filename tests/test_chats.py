@@ -158,6 +158,9 @@ def test_a_chat_export_is_ingested_as_context_with_candidates(app: Clonr, tmp_pa
     assert chunk.metadata["speakers"] == "Ada Lovelace, Bob" and chunk.metadata["at"] == "2021-12-31T23:59:00"
     [candidate] = app.ingest.dialogue_candidates("ada")
     assert candidate.char_text == "Yes! On my way\nbringing the cake"
+    kept = app.dialogues.promote_candidate("ada", candidate.id)
+    assert (kept.user_text, kept.char_text, kept.origin) == (candidate.user_text, candidate.char_text, "chat")
     assert not app.ingest.add_chat("ada", path, me="Ada Lovelace").created, "importing twice is a no-op"
     app.ingest.delete_source("ada", result.source.id)
     assert app.ingest.dialogue_candidates("ada") == []
+    assert [d.origin for d in app.dialogues.list("ada")] == ["chat"], "a kept example outlives its source"

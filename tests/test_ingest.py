@@ -45,11 +45,11 @@ def test_files_are_ingested_one_by_one_and_bad_ones_reported(app: Clonr, ada, tm
     empty = tmp_path / "empty.md"
     empty.write_text("  \n")
     progress = []
-    results, failures = app.ingest.add_files(
-        "ada-lovelace", [good, binary, latin, wrong, empty, tmp_path / "missing.md"],
-        on_progress=lambda done, total, item: progress.append((done, total)))
-    assert [r.source.title for r in results] == ["notes.md"]
-    errors = {Path(f.item).name: f.error for f in failures}
+    paths = [good, binary, latin, wrong, empty, tmp_path / "missing.md"]
+    job = app.ingest.run_job(app.ingest.start_job("ada-lovelace", [(str(p), {}) for p in paths]).id,
+                             on_progress=lambda job: progress.append((job.finished, job.total)))
+    assert [s.title for s in app.ingest.list_sources("ada-lovelace")] == ["notes.md"]
+    errors = {Path(item.item).name: item.detail for item in job.failures}
     assert "binary" in errors["photo.txt"]
     assert "not UTF-8" in errors["latin.txt"]
     assert "damaged PDF" in errors["resume.pdf"]
@@ -59,14 +59,19 @@ def test_files_are_ingested_one_by_one_and_bad_ones_reported(app: Clonr, ada, tm
     assert progress[-1] == (6, 6)
 
 
-def test_an_oversized_upload_is_refused(app: Clonr, ada) -> None:
+def test_an_oversized_upload_is_refused_before_it_is_kept(app: Clonr, ada) -> None:
     with pytest.raises(InvalidInputError, match="CLONR_MAX_FILE_BYTES"):
-        app.ingest.add_upload("ada-lovelace", "big.txt", b"a" * (app.settings.max_file_bytes + 1))
+        app.ingest.stage_upload("big.txt", b"a" * (app.settings.max_file_bytes + 1))
+    assert not (app.settings.home / "uploads").exists() or not any((app.settings.home / "uploads").iterdir())
 
 
-def test_an_upload_name_cannot_escape_with_a_path(app: Clonr, ada) -> None:
-    result = app.ingest.add_upload("ada-lovelace", "../../etc/notes.txt", b"Ada's notes")
-    assert result.source.title == "notes.txt" and result.source.location == "notes.txt"
+@pytest.mark.parametrize("name", ["../../etc/notes.txt", "..\\..\\notes.txt", "/etc/notes.txt", "no<tes>.txt"])
+def test_an_upload_name_cannot_escape_with_a_path(app: Clonr, ada, name: str) -> None:
+    staged = Path(app.ingest.stage_upload(name, b"Ada's notes"))
+    assert staged.parent.parent == app.settings.home / "uploads"
+    assert staged.name in ("notes.txt", "no_tes_.txt")
+    job = app.ingest.run_job(app.ingest.start_job("ada-lovelace", [(str(staged), {})]).id)
+    assert job.items[0].status in ("done", "skipped") and not staged.exists(), "the staged copy is removed"
 
 
 def test_a_failed_record_write_leaves_no_orphan_vectors(app: Clonr, ada, monkeypatch) -> None:

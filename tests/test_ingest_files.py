@@ -151,5 +151,6 @@ def test_a_page_without_a_charset_header_is_decoded_by_its_meta_tag(web_app: Clo
              "</article></body></html>".encode("latin-1"), content_type="text/html")
     site.add("/robots.txt", "", status=404)
     web_app.clones.create("Ada")
-    result = web_app.ingest.add_url("ada", site.url("/fr"))
-    assert "café" in web_app.ingest.source_chunks("ada", result.source.id)[0]
+    web_app.ingest.run_job(web_app.ingest.start_job("ada", [(site.url("/fr"), {})]).id)
+    [source] = web_app.ingest.list_sources("ada")
+    assert "café" in web_app.ingest.source_chunks("ada", source.id)[0]

@@ -10,8 +10,8 @@ from clonr.ingest.discover import Candidate
 from clonr.ingest.documents import Document, Part
 from clonr.ingest.fetch import AddressPolicy, FetchError, SafeFetcher, UnsafeURLError
 from clonr.ingest.files import FILE_SUFFIXES, TEXT_SUFFIXES, decode_text
-from clonr.ingest.service import IngestFailure, IngestResult, IngestService
+from clonr.ingest.service import IngestResult, IngestService
 
 __all__ = ["CHAT_SUFFIXES", "FILE_SUFFIXES", "TEXT_SUFFIXES", "AddressPolicy", "Candidate", "Document",
-           "FetchError", "IngestFailure", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError",
+           "FetchError", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError",
            "decode_text"]

@@ -32,7 +32,7 @@ from clonr.ingest.youtube import fetch_transcript, is_youtube
 from clonr.jobs import BackgroundWorker
 from clonr.store import Clone, DialogueCandidate, IngestJob, JobItem, Source, SqlStore
 
-__all__ = ["IngestFailure", "IngestResult", "IngestService"]
+__all__ = ["IngestResult", "IngestService"]
 
 log = logging.getLogger(__name__)
 _STALE_RUNNING = timedelta(minutes=10)  # a "running" job not heard from for this long died with its process
@@ -44,12 +44,6 @@ class IngestResult:
     source: Source
     created: bool  # False when the same content was already ingested
     candidates: int = 0  # dialogue candidates found (chat exports)
-
-
-@dataclass(frozen=True)
-class IngestFailure:
-    item: str
-    error: str
 
 
 class IngestService:
@@ -110,9 +104,6 @@ class IngestService:
         document = Document(kind, (title or "Untitled note").strip()[:200], text=text, location=location)
         return self.add_document(clone_ref, document)
 
-    def add_upload(self, clone_ref: str, filename: str, data: bytes) -> IngestResult:
-        return self.add_document(clone_ref, read_document(filename, data, self._settings.max_file_bytes))
-
     def add_file(self, clone_ref: str, path: Path) -> IngestResult:
         return self.add_document(clone_ref, read_document(path.name, self._read_path(path),
                                                           self._settings.max_file_bytes, location=str(path.resolve())))
@@ -126,10 +117,6 @@ class IngestService:
                       for c in dialogue_candidates(log_, me)]
         return self.add_document(clone_ref, chat_document(log_, me), candidates, before_write)
 
-    def add_url(self, clone_ref: str, url: str) -> IngestResult:
-        document, _ = fetch_page(self.fetcher, url, self._settings.max_file_bytes)
-        return self.add_document(clone_ref, document)
-
     def _read_path(self, path: Path) -> bytes:
         if not path.is_file():
             raise InvalidInputError(f"{path} is not a readable file: check the path.")
@@ -141,21 +128,6 @@ class IngestService:
             return path.read_bytes()
         except OSError as exc:
             raise InvalidInputError(f"{path} cannot be read ({exc.strerror}): check its permissions.") from None
-
-    def add_files(self, clone_ref: str, paths: list[Path],
-                  on_progress: Callable[[int, int, str], None] | None = None,
-                  ) -> tuple[list[IngestResult], list[IngestFailure]]:
-        """Ingest each file on its own: one bad file is reported and the others still go in."""
-        self._store.get_clone(clone_ref)  # fail once, early, for an unknown clone
-        results, failures = [], []
-        for done, path in enumerate(paths, start=1):
-            try:
-                results.append(self.add_file(clone_ref, path))
-            except ClonrError as exc:
-                failures.append(IngestFailure(str(path), str(exc)))
-            if on_progress:
-                on_progress(done, len(paths), str(path))
-        return results, failures
 
     # -- sources -----------------------------------------------------------------------------------
 

@@ -24,12 +24,9 @@ from typing import Any
 from clonr.errors import InvalidInputError
 from clonr.ingest.files import read_zip_member
 
-__all__ = ["CARD_SUFFIXES", "V2_FIELDS", "V3_ONLY_FIELDS", "card_bytes", "read_card"]
+__all__ = ["CARD_SUFFIXES", "V3_ONLY_FIELDS", "card_bytes", "read_card"]
 
 CARD_SUFFIXES = (".json", ".png", ".charx")
-V2_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example", "creator_notes",
-             "system_prompt", "post_history_instructions", "alternate_greetings", "character_book", "tags",
-             "creator", "character_version", "extensions")
 V3_ONLY_FIELDS = ("assets", "nickname", "creator_notes_multilingual", "source", "group_only_greetings",
                   "creation_date", "modification_date")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
