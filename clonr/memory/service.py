@@ -46,6 +46,7 @@ class RetrievalWeights:
     candidates: int = 100
     neighbour_share: float = 0.7  # a turn next to a strong match is often the answer: it inherits 70 %
     neighbour_anchors: int = 4
+    neighbour_distance: int = 2  # turns on each side that inherit (2 beat 1 on LoCoMo: 0.781 vs 0.772 at 1k)
     scan_limit: int = 400  # ranked candidates examined while filling the budget
 
 
@@ -355,10 +356,12 @@ class MemoryService:
 
     def _with_neighbours(self, scored: list[RecalledMemory], pinned: set[str],
                          exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
-        """Lift the turns around the best matches: an answer often sits next to the question that matched."""
+        """Lift the turns around the best matches: an answer often sits a turn or two from the question that
+        matched."""
         best = {r.memory.id: r for r in scored}
         anchors = scored[:self.weights.neighbour_anchors]
-        adjacent = self._store.adjacent_memories([a.memory for a in anchors])
+        adjacent = self._store.adjacent_memories([a.memory for a in anchors],
+                                                 distance=self.weights.neighbour_distance)
         for anchor in anchors:
             for memory in adjacent[anchor.memory.id]:
                 inherited = anchor.score * self.weights.neighbour_share
