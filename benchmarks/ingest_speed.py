@@ -18,10 +18,12 @@ Medians over --runs fresh CLONR_HOMEs.
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import http.server
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -178,6 +180,7 @@ def main() -> None:
     rng = random.Random(7)
     base = serve({f"/post/{n}": article(rng, n).encode() for n in range(args.pages)} | {"/robots.txt": b""})
     folder = Path(tempfile.mkdtemp())
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     export = folder / "WhatsApp Chat with Bob.txt"
     export.write_text(whatsapp_export(rng, args.messages), encoding="utf-8")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; MiniLM (onnxruntime); {args.runs} runs each")

@@ -13,9 +13,11 @@ recent turns. LoCoMo is CC BY-NC 4.0: it is read from shared/data at run time an
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -71,7 +73,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/locomo10.json")
     parser.add_argument("--conversations", type=int, default=10)
     args = parser.parse_args()
-    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-locomo-"), CLONR_IMPORTANCE="heuristic",
+    home = tempfile.mkdtemp(prefix="clonr-locomo-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # a run leaves gigabytes of index behind otherwise
+    os.environ.update(CLONR_HOME=home, CLONR_IMPORTANCE="heuristic",
                       CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
 
     import llama_cpp

@@ -14,9 +14,11 @@ Also prints the prompt's size as the conversation grows (10 to 1,000 turns): it 
 from __future__ import annotations
 
 import argparse
+import atexit
 import itertools
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -74,7 +76,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--turns", type=int, default=40)
     args = parser.parse_args()
-    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-overhead-"), CLONR_IMPORTANCE="heuristic",
+    home = tempfile.mkdtemp(prefix="clonr-overhead-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # a run leaves gigabytes of index behind otherwise
+    os.environ.update(CLONR_HOME=home, CLONR_IMPORTANCE="heuristic",
                       CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
     settings = load_settings()
     embeddings = OncePerSentence(MiniLMEmbeddings(settings.home / "models"))

@@ -10,7 +10,9 @@ continuing conversation, where llama.cpp reuses the cached prefix). Sides altern
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,7 +53,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=96, help="reply length in tokens")
     args = parser.parse_args()
 
-    os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-bench-"), CLONR_CHAT_MODEL=args.model,
+    home = tempfile.mkdtemp(prefix="clonr-bench-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ.update(CLONR_HOME=home, CLONR_CHAT_MODEL=args.model,
                       CLONR_REPLY_TOKENS=str(args.tokens))
     from clonr import Clonr
     from clonr.llm import resolve_chat_model_name
