@@ -363,8 +363,9 @@ class MemoryService:
         adjacent = self._store.adjacent_memories([a.memory for a in anchors],
                                                  distance=self.weights.neighbour_distance)
         for anchor in anchors:
-            for memory in adjacent[anchor.memory.id]:
-                inherited = anchor.score * self.weights.neighbour_share
+            for steps, memory in adjacent[anchor.memory.id]:
+                # 1 % less per extra turn away: a nearer turn wins a tie, rankings otherwise stay as tuned
+                inherited = anchor.score * self.weights.neighbour_share * 0.99 ** (steps - 1)
                 if (memory.id in pinned or memory.superseded_by or memory.message_id in exclude_messages
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
                     continue

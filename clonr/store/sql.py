@@ -566,9 +566,10 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
-    def adjacent_memories(self, anchors: list[Memory], reach: int = 8, distance: int = 2) -> dict[str, list[Memory]]:
-        """For each anchor, the memories up to `distance` places before and after it in its fan's stream,
-        nearest first.
+    def adjacent_memories(self, anchors: list[Memory], reach: int = 8,
+                          distance: int = 2) -> dict[str, list[tuple[int, Memory]]]:
+        """For each anchor, (how many places away, memory) for the memories up to `distance` places before and
+        after it in its fan's stream, nearest first.
 
         One round trip: per anchor, two short index range scans on (clone_id, fan_id, happened_at). Memories of
         the same instant (the two messages of an exchange) are ordered by message id, then id; an anchor lost
@@ -590,14 +591,14 @@ class SqlStore:
                          .limit(reach).subquery().select())
         with self._transaction() as connection:
             rows = {row["id"]: _memory(row) for row in connection.execute(sa.union_all(*scans)).mappings()}
-        found: dict[str, list[Memory]] = {}
+        found: dict[str, list[tuple[int, Memory]]] = {}
         for anchor in anchors:
             nearby = sorted((m for m in rows.values() if (m.clone_id, m.fan_id) == (anchor.clone_id, anchor.fan_id)),
                             key=order)
             position = next((n for n, m in enumerate(nearby) if m.id == anchor.id), None)
-            places = [position + step * side for step in range(1, distance + 1) for side in (-1, 1)] \
+            places = [(step, position + step * side) for step in range(1, distance + 1) for side in (-1, 1)] \
                 if position is not None else []
-            found[anchor.id] = [nearby[n] for n in places if 0 <= n < len(nearby)]
+            found[anchor.id] = [(step, nearby[n]) for step, n in places if 0 <= n < len(nearby)]
         return found
 
     def _set_state(self, clone_id: str, fan_id: str, **fields: Any) -> None:
