@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from clonr import Clonr
+from clonr.persona import Estimate
 from clonr.store import Clone
 from studio import state
 
@@ -25,3 +26,10 @@ def current_clone() -> Clone:
         st.info("Create a clone on the Profile page first.")
         st.stop()
     return get_app().clones.get(state.clone_id())
+
+
+@st.cache_data(ttl=600, show_spinner="Counting what the model will read…")
+def description_estimate(clone_id: str, sources: int, dialogues: int) -> Estimate:
+    """The description estimate tokenises the whole corpus: once per change of material, not on every rerun.
+    `sources` and `dialogues` are in the key so that adding either refreshes it."""
+    return get_app().descriptions.estimate(clone_id)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from studio.markup import plain
-from studio.resources import current_clone, get_app
+from studio.resources import current_clone, description_estimate, get_app
 
 app = get_app()
 st.header("Description")
@@ -13,7 +13,7 @@ st.caption("Clonr reads your sources and your interview answers and proposes a d
            "says where it came from; nothing changes until you accept it.")
 
 try:
-    estimate = app.descriptions.estimate(clone.id)
+    estimate = description_estimate(clone.id, len(app.ingest.list_sources(clone.id)), len(app.dialogues.list(clone.id)))
 except ClonrError as exc:
     st.error(str(exc))
     st.stop()
