@@ -9,9 +9,8 @@ from clonr.ingest.chats import CHAT_SUFFIXES
 from clonr.ingest.discover import Candidate
 from clonr.ingest.documents import Document, Part
 from clonr.ingest.fetch import AddressPolicy, FetchError, SafeFetcher, UnsafeURLError
-from clonr.ingest.files import FILE_SUFFIXES, TEXT_SUFFIXES, decode_text
+from clonr.ingest.files import FILE_SUFFIXES
 from clonr.ingest.service import IngestResult, IngestService
 
-__all__ = ["CHAT_SUFFIXES", "FILE_SUFFIXES", "TEXT_SUFFIXES", "AddressPolicy", "Candidate", "Document",
-           "FetchError", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError",
-           "decode_text"]
+__all__ = ["CHAT_SUFFIXES", "FILE_SUFFIXES", "AddressPolicy", "Candidate", "Document",
+           "FetchError", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError"]

@@ -97,7 +97,7 @@ def chat_document(log: ChatLog, me: str) -> Document:
     """The whole chat as a document whose parts keep each message's speaker and time."""
     parts = tuple(Part(m.text, m.sender, m.time.isoformat() if m.time else None)
                   for conversation in log.conversations for m in conversation)
-    return Document("chat", log.title, parts=parts, location=log.title, author=me, extra={"format": log.format})
+    return Document("chat", log.title, parts=parts, location=log.title, author=me)
 
 
 def dialogue_candidates(log: ChatLog, me: str) -> list[DialogueCandidate]:

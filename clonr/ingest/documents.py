@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -38,7 +38,6 @@ class Document:
     location: str | None = None  # URL or file name
     author: str | None = None
     published: str | None = None  # ISO date, when the source says
-    extra: dict[str, str] = field(default_factory=dict)  # e.g. a transcript's language
 
     @property
     def content_hash(self) -> str:

@@ -104,9 +104,11 @@ class IngestService:
         document = Document(kind, (title or "Untitled note").strip()[:200], text=text, location=location)
         return self.add_document(clone_ref, document)
 
-    def add_file(self, clone_ref: str, path: Path) -> IngestResult:
-        return self.add_document(clone_ref, read_document(path.name, self._read_path(path),
-                                                          self._settings.max_file_bytes, location=str(path.resolve())))
+    def add_file(self, clone_ref: str, path: Path, before_write: Callable[[str, int], None] | None = None,
+                 ) -> IngestResult:
+        document = read_document(path.name, self._read_path(path), self._settings.max_file_bytes,
+                                 location=str(path.resolve()))
+        return self.add_document(clone_ref, document, before_write=before_write)
 
     def add_chat(self, clone_ref: str, path: Path, me: str, before_write: Callable[[str, int], None] | None = None,
                  ) -> IngestResult:
@@ -304,10 +306,7 @@ class IngestService:
         if "://" in reference:
             raise InvalidInputError(f"{reference[:80]}: only http(s) URLs, files, youtube links and wiki:Title "
                                     "can be ingested.")
-        path = Path(reference)
-        document = read_document(path.name, self._read_path(path), self._settings.max_file_bytes,
-                                 location=str(path.resolve()))
-        return self.add_document(clone_id, document, before_write=before_write), []
+        return self.add_file(clone_id, Path(reference), before_write), []
 
     def _pages_to_follow(self, url: str, html: str | None, options: dict[str, Any]) -> list[str]:
         """Same-site links while depth is left, and the sitemap's pages when asked (the first page only)."""

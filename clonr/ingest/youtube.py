@@ -72,8 +72,7 @@ def fetch_transcript(reference: str, languages: list[str]) -> Document:
     parts = tuple(Part(snippet.text.replace("\n", " ").strip(), at=_clock(snippet.start))
                   for snippet in fetched.snippets if snippet.text.strip())
     kind = "automatic captions" if fetched.is_generated else "captions"
-    return Document("youtube", f"YouTube {vid} ({fetched.language}, {kind})", parts=parts, location=url,
-                    extra={"language": fetched.language_code})
+    return Document("youtube", f"YouTube {vid} ({fetched.language}, {kind})", parts=parts, location=url)
 
 
 def _clock(seconds: float) -> str:
