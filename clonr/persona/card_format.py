@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import struct
-import time
 import zipfile
 import zlib
 from pathlib import PurePath
@@ -190,7 +189,3 @@ def _png_with_text(png: bytes, cards: list[tuple[str, dict[str, Any]]]) -> bytes
     text = b"".join(_chunk(b"tEXt", key.encode("latin-1") + b"\x00" + base64.b64encode(
         json.dumps(card, ensure_ascii=False).encode())) for key, card in cards)
     return png[:end] + text + png[end:]
-
-
-def now_seconds() -> int:
-    return int(time.time())

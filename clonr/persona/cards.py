@@ -12,13 +12,14 @@ import copy
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from clonr.clones import CloneService
 from clonr.errors import ClonrError, InvalidInputError
 from clonr.ingest import Document, IngestService, Part
-from clonr.persona.card_format import card_bytes, now_seconds, read_card
+from clonr.persona.card_format import card_bytes, read_card
 from clonr.persona.dialogues import DialogueService, parse_mes_example, to_mes_example
 from clonr.store import Clone, SqlStore
 
@@ -75,7 +76,7 @@ class CardService:
             data.setdefault(field, [])
         data.setdefault("assets", [_DEFAULT_ICON])
         data.setdefault("creation_date", int(clone.created_at.timestamp()))
-        data["modification_date"] = now_seconds()
+        data["modification_date"] = int(time.time())
         extensions["clonr"] = {**ours, "version": 1, "slug": clone.slug, "short_description":
                                clone.short_description, "dialogue_categories": [d.category for d in dialogues]}
         return card
@@ -103,11 +104,12 @@ class CardService:
         clone = self._clones.create(name or fields["name"].strip()[:80], short[:300], long_description,
                                     fields.get("first_mes", ""))
         try:
-            categories = ours.get("dialogue_categories", [])
-            dialogues = self._dialogues.add_many(clone.id, pairs, "general", "card")
-            for dialogue, category in zip(dialogues, categories, strict=False):
-                if isinstance(category, str) and category != "general":
-                    self._store.update_dialogue(clone.id, dialogue.id, category=category[:40])
+            categories = [c[:40] if isinstance(c, str) and c.strip() else "general"
+                          for c in ours.get("dialogue_categories", [])]
+            categories += ["general"] * (len(pairs) - len(categories))
+            dialogues = self._dialogues.add_many(
+                clone.id, [(user, char, category) for (user, char), category in zip(pairs, categories, strict=False)],
+                "card")
             stored = copy.deepcopy(card)
             stored["data"].setdefault("extensions", {}).setdefault("clonr", {})
             if not isinstance(stored["data"]["extensions"]["clonr"], dict):

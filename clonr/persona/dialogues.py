@@ -63,10 +63,11 @@ class DialogueService:
         self.ensure_indexed(clone)  # now, so that a fan's turn never waits for it
         return dialogue
 
-    def add_many(self, clone_id: str, pairs: list[tuple[str, str]], category: str, origin: str) -> list[Dialogue]:
+    def add_many(self, clone_id: str, items: list[tuple[str, str, str]], origin: str) -> list[Dialogue]:
+        """Add (what was said, the answer, category) dialogues in one transaction, embedded at once."""
         dialogues = self._store.add_dialogues(clone_id, [
             {"category": category, "user_text": _clean(user, "what was said"), "char_text": _clean(char, "the answer"),
-             "origin": origin} for user, char in pairs])
+             "origin": origin} for user, char, category in items])
         self.ensure_indexed(self._store.get_clone(clone_id))
         return dialogues
 
