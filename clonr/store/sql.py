@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +80,7 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._stream_sizes: dict[str, tuple[float, int]] = {}  # full-text owner filter -> (when counted, size)
         try:
             self.engine: Engine = self._create_engine(url)
             with self.engine.connect() as connection:
@@ -566,7 +569,7 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
-    def adjacent_memories(self, anchors: list[Memory], reach: int = 8,
+    def adjacent_memories(self, anchors: list[Memory], reach: int = 5,
                           distance: int = 2) -> dict[str, list[tuple[int, Memory]]]:
         """For each anchor, (how many places away, memory) for the memories up to `distance` places before and
         after it in its fan's stream, nearest first.
@@ -581,16 +584,12 @@ class SqlStore:
         def order(m: Memory) -> tuple[datetime, int, str]:
             return (m.happened_at, m.message_id or 0, m.id)
 
-        when = memories.c.happened_at
-        scans = []
-        for anchor in anchors:
-            own = (memories.c.clone_id == anchor.clone_id, memories.c.fan_id == anchor.fan_id)
-            scans.append(sa.select(memories).where(*own, when <= anchor.happened_at).order_by(when.desc())
-                         .limit(reach).subquery().select())
-            scans.append(sa.select(memories).where(*own, when >= anchor.happened_at).order_by(when.asc())
-                         .limit(reach).subquery().select())
+        values = {"reach": reach}
+        for n, anchor in enumerate(anchors):
+            values |= {f"clone{n}": anchor.clone_id, f"fan{n}": anchor.fan_id, f"at{n}": anchor.happened_at}
         with self._transaction() as connection:
-            rows = {row["id"]: _memory(row) for row in connection.execute(sa.union_all(*scans)).mappings()}
+            rows = {row["id"]: _memory(row) for row in
+                    connection.execute(_adjacent_statement(len(anchors)), values).mappings()}
         found: dict[str, list[tuple[int, Memory]]] = {}
         for anchor in anchors:
             nearby = sorted((m for m in rows.values() if (m.clone_id, m.fan_id) == (anchor.clone_id, anchor.fan_id)),
@@ -705,32 +704,44 @@ class SqlStore:
                     {"q": tsquery, "clone": clone_id, "fans": fan_ids, "limit": limit}).all()
         return [(row[0], float(row[1])) for row in rows]
 
-    @staticmethod
-    def _informative(connection: Connection, terms: list[str], owners: str) -> list[str]:
-        """Drop terms found in more than 5 % of these fans' memories: such a term says little about which memory
-        is meant (every line names the fan, say), yet ranking its thousands of matches is what makes full-text
-        search slow on a long memory stream. Counted within the fans (`owners`, a full-text filter), not the
-        whole table, where other clones' memories would make any term look rare.
+    def _stream_size(self, connection: Connection, owners: str) -> int:
+        """How many memories the fans in `owners` have. The 5 % threshold needs only its order of magnitude,
+        so it is counted at most once a minute per process (the count takes ~4 ms at 100k memories)."""
+        now = time.monotonic()
+        counted = self._stream_sizes.get(owners)
+        if counted and now - counted[0] < 60:
+            return counted[1]
+        size = connection.execute(sa.text(
+            "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :owners)"),
+            {"owners": owners}).scalar() or 0
+        if len(self._stream_sizes) > 10_000:
+            self._stream_sizes.clear()
+        self._stream_sizes[owners] = (now, size)
+        return size
+
+    def _informative(self, connection: Connection, terms: list[str], owners: str) -> list[str]:
+        """Drop terms found in more than 5 % of these fans' memories (or in over 1,000 of them): such a term says
+        little about which memory is meant (every line names the fan, say), yet ranking its thousands of
+        matches is what makes full-text search slow on a long memory stream, and so is counting them. Counted
+        within the fans (`owners`, a full-text filter), not the whole table, where other clones' memories would
+        make any term look rare.
 
         Each term's matches are counted through the full-text index itself (stopping past the threshold), so
         the count is of the term as the porter tokenizer stems it: "adopted" counts the memories with "adopt".
         """
-        total = connection.execute(sa.text(
-            "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :owners)"),
-            {"owners": owners}).scalar() or 0
-        threshold = int(max(20, 0.05 * total))
-        kept = []
-        for term in terms:
-            matches = connection.execute(sa.text(
-                "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :match LIMIT :cap)"),
-                {"match": f'text : "{term}" AND {owners}', "cap": threshold + 1}).scalar()
-            if matches <= threshold:
-                kept.append(term)
-        return kept
+        threshold = int(min(max(20, 0.05 * self._stream_size(connection, owners)), _MOST_MATCHES))
+        counts = " UNION ALL ".join(
+            f"SELECT {n}, count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH :match{n} LIMIT :cap)"
+            for n in range(len(terms)))  # one round trip for all terms
+        rows = connection.execute(sa.text(counts), {"cap": threshold + 1, **{
+            f"match{n}": f'text : "{term}" AND {owners}' for n, term in enumerate(terms)}}).all()
+        return [terms[n] for n, matches in sorted(rows) if matches <= threshold]
 
     def close(self) -> None:
         self.engine.dispose()
 
+
+_MOST_MATCHES = 1000  # a term in more memories than this is never searched for (see `_informative`)
 
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has",
@@ -750,6 +761,21 @@ def _search_terms(query: str) -> list[str]:
     """Plain words only: user text never reaches the full-text query syntax."""
     words = [w for w in re.findall(r"[A-Za-z0-9]+", query.lower()) if w not in _STOPWORDS and len(w) > 1]
     return list(dict.fromkeys(words))[:32]
+
+
+@functools.cache
+def _adjacent_statement(anchors: int) -> sa.CompoundSelect:
+    """The union of two index range scans per anchor, built once per anchor count (building it costs more than
+    running it); the anchors come as parameters clone<n>, fan<n>, at<n>, and reach."""
+    when = memories.c.happened_at
+    reach = sa.bindparam("reach", type_=sa.Integer)
+    scans = []
+    for n in range(anchors):
+        own = (memories.c.clone_id == sa.bindparam(f"clone{n}"), memories.c.fan_id == sa.bindparam(f"fan{n}"))
+        at = sa.bindparam(f"at{n}", type_=when.type)
+        scans.append(sa.select(memories).where(*own, when <= at).order_by(when.desc()).limit(reach).subquery().select())
+        scans.append(sa.select(memories).where(*own, when >= at).order_by(when.asc()).limit(reach).subquery().select())
+    return sa.union_all(*scans)
 
 
 def _memory_row(memory: Memory) -> dict[str, Any]:
