@@ -8,9 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, load_settings
@@ -22,8 +19,7 @@ from clonr.memory import (
     TranscriptLine,
     read_transcript,
 )
-from clonr.store import SHARED_FAN, SqlStore
-from clonr.store.sql import _MIGRATIONS
+from clonr.store import SHARED_FAN
 from tests.conftest import FakeChatModel, FixedClock
 
 
@@ -267,27 +263,11 @@ def test_full_text_search_stays_inside_one_fan_even_with_look_alike_ids(app: Clo
         assert [m.fan_id for m in found] == [fan]
 
 
-def test_memories_written_before_the_search_migration_are_still_found(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
-        connection.execute(sa.text(
-            "INSERT INTO clones (id, slug, name, short_description, long_description, greeting, published, "
-            "created_at, updated_at) VALUES ('c1', 'ada', 'Ada', '', '', '', 0, '2026-01-01', '2026-01-01')"))
-        connection.execute(sa.text(
-            "INSERT INTO memories (id, clone_id, fan_id, kind, text, happened_at, created_at, last_accessed_at, "
-            "pinned, evidence) VALUES ('m1', 'c1', 'fan-1', 'observation', 'Fan: my lighthouse keeper uncle', "
-            "'2026-01-01', '2026-01-01', '2026-01-01', 0, '[]')"))
-    engine.dispose()
-    store = SqlStore(url)  # migrates to the latest revision
-    assert [i for i, _ in store.lexical_search("c1", ["fan-1"], "lighthouses")] == ["m1"]
-    store.update_memory("m1", text="Fan: my sailor aunt")
-    assert store.lexical_search("c1", ["fan-1"], "lighthouse") == []
-    assert [i for i, _ in store.lexical_search("c1", ["fan-1"], "sailor")] == ["m1"]
-    store.delete_memories(["m1"])
-    assert store.lexical_search("c1", ["fan-1"], "sailor") == []
-    store.close()
+def test_a_word_is_judged_common_or_rare_within_each_fan(app: Clonr, ada) -> None:
+    app.memory.remember(ada.id, "pizza-lover", [f"Fan: pizza night number {n}" for n in range(40)] +
+                        ["Fan: pizza in Lisbon was the best"])
+    app.memory.remember(ada.id, "fan-2", ["Fan: I tried pizza once", "Fan: I like the sea"])
+    found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, ["fan-2"], "pizza")])
+    assert [m.text for m in found] == ["Fan: I tried pizza once"], "rare for this fan, however common elsewhere"
+    found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, ["pizza-lover"], "pizza Lisbon")])
+    assert [m.text for m in found] == ["Fan: pizza in Lisbon was the best"], "in every memory: not what is asked"
