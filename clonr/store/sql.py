@@ -558,7 +558,7 @@ class SqlStore:
         if pinned_only:
             query = query.where(memories.c.pinned == sa.true())  # matches the partial index ix_memories_pinned
         if unscored_only:
-            query = query.where(memories.c.importance.is_(None))
+            query = query.where(memories.c.importance.is_(None))  # the partial index ix_memories_unscored
         if not include_superseded:
             query = query.where(memories.c.superseded_by.is_(None))
         query = query.order_by(memories.c.happened_at.desc(), memories.c.id).limit(limit).offset(offset)
