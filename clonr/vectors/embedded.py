@@ -92,6 +92,7 @@ class _Cache:
 
 _CACHES: dict[tuple[str, str], _Cache] = {}
 _CACHES_LOCK = threading.Lock()
+_OPENING = threading.Lock()
 _CONNECTIONS = threading.local()  # one SQLite connection per index file per thread, reused across calls
 
 
@@ -123,8 +124,10 @@ class EmbeddedVectorStore(CosineVectorStore):
                 opened.clear()
             self._path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+            with _OPENING:  # threads opening a new file at once: switching it to WAL failed with "locked"
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    connection.execute("PRAGMA journal_mode=WAL")  # stays set in the file
+                connection.executescript(_SCHEMA)
             opened[str(self._path)] = connection
         yield connection
 
