@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -242,6 +242,15 @@ def test_a_date_in_the_query_favours_what_happened_then(app: Clonr, ada) -> None
                             ("a concert during 2026", days[2])]:
         recalled = app.memory.recall(ada.id, "fan-1", query, 100, words, touch=False)
         assert recalled[0].memory.happened_at == expected and recalled[0].reasons["period"] > 0
+
+
+def test_yesterday_in_the_query_favours_yesterday(app: Clonr, ada, clock: FixedClock) -> None:
+    days = [clock.now - timedelta(days=n) for n in (40, 1, 90)]
+    app.memory.remember(ada.id, "fan-1", ["Fan: went to a concert", "Fan: went to a concert with Jo",
+                                          "Fan: went to a concert alone"], happened_at=days, importance=5)
+    app.memory.weights = RetrievalWeights(relevance=0.0, recency=0.0)
+    recalled = app.memory.recall(ada.id, "fan-1", "the concert yesterday?", 100, words, touch=False)
+    assert recalled[0].memory.happened_at == days[1] and recalled[0].reasons["period"] > 0
 
 
 def test_background_work_waits_while_a_reply_is_being_made(app: Clonr, ada, fake_chat: FakeChatModel) -> None:

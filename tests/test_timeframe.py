@@ -31,3 +31,26 @@ def test_dates_months_and_years_are_found(text: str, start: datetime, end: datet
 @pytest.mark.parametrize("text", ["May I ask you something?", "I ran 2023 metres", "in May", "room 2024b", ""])
 def test_text_without_a_dated_period_names_none(text: str) -> None:
     assert mentioned_period(text) is None
+
+
+NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday
+
+
+@pytest.mark.parametrize(("text", "start", "end"), [
+    ("what I told you today", day(2026, 3, 4), day(2026, 3, 5)),
+    ("the film from yesterday", day(2026, 3, 3), day(2026, 3, 4)),
+    ("three days ago I fell", day(2026, 3, 1), day(2026, 3, 2)),
+    ("a day ago", day(2026, 3, 3), day(2026, 3, 4)),
+    ("what did I say last week?", day(2026, 2, 23), day(2026, 3, 2)),
+    ("this week", day(2026, 3, 2), day(2026, 3, 9)),
+    ("last month", day(2026, 2, 1), day(2026, 3, 1)),
+    ("last year", day(2025, 1, 1), day(2026, 1, 1)),
+    ("in July 2022, not last week", day(2022, 7, 1), day(2022, 8, 1)),  # a dated period wins
+])
+def test_relative_periods_are_taken_from_now(text: str, start: datetime, end: datetime) -> None:
+    assert mentioned_period(text, NOW) == (start, end)
+
+
+def test_last_month_in_january_is_last_december() -> None:
+    assert mentioned_period("last month", day(2026, 1, 15)) == (day(2025, 12, 1), day(2026, 1, 1))
+    assert mentioned_period("last week", None) is None

@@ -364,7 +364,7 @@ class MemoryService:
         top_lexical = max(lexical.values(), default=0.0) or 1.0
         named = {name for name in {speaker(m) for m in candidates} - {None}
                  if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", query)}
-        if period := mentioned_period(query):
+        if period := mentioned_period(query, now):
             before, after = (timedelta(days=days) for days in w.period_slack_days)
             period = (period[0] - before, period[1] + after)
         total_weight = (w.relevance + w.lexical + w.recency + w.importance) or 1.0

@@ -1,5 +1,6 @@
-"""The period a message names ("on 1 February, 2023", "in July 2022", "during 2024"), so recall can favour what
-happened then. Only dates that carry a year count: "May" alone is as often a verb as a month."""
+"""The period a message names ("on 1 February, 2023", "in July 2022", "during 2024", "yesterday", "last week"),
+so recall can favour what happened then. Dates count only with a year: "May" alone is as often a verb as a
+month. Relative ones are taken from `now`, in UTC like the memories' times."""
 
 from __future__ import annotations
 
@@ -21,14 +22,39 @@ _DAY_PATTERNS = (
 )
 _MONTH_PATTERN = re.compile(rf"\b(?P<month>{_MONTH})\.?,?\s+{_YEAR}\b", re.IGNORECASE)  # July 2022
 _YEAR_PATTERN = re.compile(rf"\b(?:in|of|during|since|from|around)\s+{_YEAR}\b", re.IGNORECASE)  # in 2024
+_RELATIVE_PATTERN = re.compile(r"\b(?:(?P<day>today|tonight|this morning|yesterday)|(?P<which>last|this)\s+"
+                               r"(?P<unit>week|month|year)|(?P<count>\d{1,3}|a|one|two|three)\s+days?\s+ago)\b",
+                               re.IGNORECASE)
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3}
 
 
 def _month(text: str) -> int:
     return int(text) if text.isdigit() else _MONTHS[text.casefold()]
 
 
-def mentioned_period(text: str) -> tuple[datetime, datetime] | None:
-    """[start, end) in UTC of the first date, month or year `text` names, the most precise kind first."""
+def _relative(match: re.Match[str], now: datetime) -> tuple[datetime, datetime]:
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    if match["day"]:
+        start = today - timedelta(days=match["day"].casefold() == "yesterday")
+        return start, start + timedelta(days=1)
+    if match["count"]:
+        count = match["count"].casefold()
+        start = today - timedelta(days=_COUNTS.get(count) or int(count))
+        return start, start + timedelta(days=1)
+    back = match["which"].casefold() == "last"
+    unit = match["unit"].casefold()
+    if unit == "week":  # calendar weeks, Monday first
+        start = today - timedelta(days=today.weekday() + 7 * back)
+        return start, start + timedelta(days=7)
+    if unit == "month":
+        year, month = (now.year - (now.month == 1), (now.month - 2) % 12 + 1) if back else (now.year, now.month)
+        return datetime(year, month, 1, tzinfo=UTC), datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return datetime(now.year - back, 1, 1, tzinfo=UTC), datetime(now.year - back + 1, 1, 1, tzinfo=UTC)
+
+
+def mentioned_period(text: str, now: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """[start, end) in UTC of the first date, month or year `text` names, the most precise kind first; then,
+    given `now`, a relative one ("yesterday", "3 days ago", "last week", "this month", "last year")."""
     for pattern in _DAY_PATTERNS:
         for match in pattern.finditer(text):
             try:
@@ -42,4 +68,6 @@ def mentioned_period(text: str) -> tuple[datetime, datetime] | None:
     if match := _YEAR_PATTERN.search(text):
         year = int(match["year"])
         return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    if now is not None and (match := _RELATIVE_PATTERN.search(text)):
+        return _relative(match, now.astimezone(UTC))
     return None
