@@ -32,6 +32,10 @@ def _month(text: str) -> int:
     return int(text) if text.isdigit() else _MONTHS[text.casefold()]
 
 
+def _month_span(year: int, month: int) -> tuple[datetime, datetime]:
+    return datetime(year, month, 1, tzinfo=UTC), datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
 def _relative(match: re.Match[str], now: datetime) -> tuple[datetime, datetime]:
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     if match["day"]:
@@ -47,8 +51,8 @@ def _relative(match: re.Match[str], now: datetime) -> tuple[datetime, datetime]:
         start = today - timedelta(days=today.weekday() + 7 * back)
         return start, start + timedelta(days=7)
     if unit == "month":
-        year, month = (now.year - (now.month == 1), (now.month - 2) % 12 + 1) if back else (now.year, now.month)
-        return datetime(year, month, 1, tzinfo=UTC), datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return _month_span(now.year - (now.month == 1), (now.month - 2) % 12 + 1) if back else \
+            _month_span(now.year, now.month)
     return datetime(now.year - back, 1, 1, tzinfo=UTC), datetime(now.year - back + 1, 1, 1, tzinfo=UTC)
 
 
@@ -63,8 +67,7 @@ def mentioned_period(text: str, now: datetime | None = None) -> tuple[datetime, 
                 continue
             return start, start + timedelta(days=1)
     if match := _MONTH_PATTERN.search(text):
-        year, month = int(match["year"]), _month(match["month"])
-        return datetime(year, month, 1, tzinfo=UTC), datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return _month_span(int(match["year"]), _month(match["month"]))
     if match := _YEAR_PATTERN.search(text):
         year = int(match["year"])
         return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
