@@ -83,7 +83,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def speaker(memory: Memory) -> str | None:
+def _speaker(memory: Memory) -> str | None:
     """Who said an observation or event ("Ada: I ran" -> "Ada"); None for reflections and notes."""
     if memory.kind not in ("observation", "event"):
         return None
@@ -362,7 +362,8 @@ class MemoryService:
         floor = w.relevance_floor
         top_relevance = max(relevance.values(), default=0.0)
         top_lexical = max(lexical.values(), default=0.0) or 1.0
-        named = {name for name in {speaker(m) for m in candidates} - {None}
+        said_by = {m.id: _speaker(m) for m in candidates}
+        named = {name for name in set(said_by.values()) - {None}
                  if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", query)}
         if period := mentioned_period(query, now):
             before, after = (timedelta(days=days) for days in w.period_slack_days)
@@ -380,7 +381,7 @@ class MemoryService:
             }
             total = (w.relevance * reasons["relevance"] + w.lexical * reasons["lexical"] + w.recency *
                      reasons["recency"] + w.importance * reasons["importance"]) / total_weight
-            if len(named) == 1 and speaker(memory) in named:
+            if len(named) == 1 and said_by[memory.id] in named:
                 reasons["speaker"] = w.speaker
                 total += w.speaker
             scored.append(RecalledMemory(memory, total, reasons))
