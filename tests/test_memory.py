@@ -69,6 +69,22 @@ def test_pinned_memories_always_come_first(app: Clonr, ada) -> None:
     assert texts(recalled)[0] == "Fan: my name is Grace" and recalled[0].reasons == {"pinned": 1.0}
 
 
+def test_the_pinned_memories_of_a_turn_are_read_through_their_own_index(app: Clonr, ada) -> None:
+    """SQLite has no statistics to go by: with another (clone_id, fan_id, ...) index it used to read the fan's
+    whole stream for the pinned few (21 ms a turn at 100k memories)."""
+    import sqlalchemy as sa
+
+    app.memory.remember(ada.id, "fan-1", ["Fan: my name is Grace"])
+    statements: list[tuple[str, object]] = []
+    sa.event.listen(app.store.engine, "before_cursor_execute",
+                    lambda conn, cursor, sql, params, context, many: statements.append((sql, params)))
+    app.memory.recall(ada.id, "fan-1", "name", 200, words)
+    sql, params = next((sql, params) for sql, params in statements if "pinned = 1" in sql)
+    with app.store.engine.connect() as connection:
+        plan = " ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "ix_memories_pinned" in plan
+
+
 def test_recency_and_importance_break_ties(app: Clonr, ada, clock: FixedClock) -> None:
     old, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
     clock.advance(hours=24)
@@ -139,6 +155,51 @@ def test_edit_re_embeds_and_delete_removes_everywhere(app: Clonr, ada) -> None:
         app.memory.delete(ada.id, "fan-1", memory.id)
 
 
+def indexed(app: Clonr, clone_id: str, fan_id: str, memory) -> str:
+    """What the vector index holds for a memory: the text it was embedded as."""
+    return app.memory._vectors(clone_id, fan_id).get_by_ids([memory.id])[0].page_content
+
+
+def test_a_line_is_embedded_with_the_line_it_answers_in_the_same_conversation(app: Clonr, ada, clock) -> None:
+    asked, answered = app.memory.remember(ada.id, "fan-1", ["Ada Lovelace: Do you still paint?",
+                                                             "Fan: Yep, every weekend."])
+    clock.advance(hours=1)
+    follow_up, = app.memory.remember(ada.id, "fan-1", ["Fan: Mostly foxes."])
+    clock.advance(hours=4)
+    new_day, = app.memory.remember(ada.id, "fan-1", ["Fan: Good morning!"])
+    assert indexed(app, ada.id, "fan-1", asked) == "Ada Lovelace: Do you still paint?"
+    assert indexed(app, ada.id, "fan-1", answered) == "Fan: Yep, every weekend.\nAda Lovelace: Do you still paint?"
+    assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly foxes.\nFan: Yep, every weekend."
+    assert indexed(app, ada.id, "fan-1", new_day) == "Fan: Good morning!"  # hours later: a new conversation
+    app.memory.edit(ada.id, "fan-1", asked.id, "Ada Lovelace: Do you still sculpt?")
+    assert indexed(app, ada.id, "fan-1", answered) == "Fan: Yep, every weekend.\nAda Lovelace: Do you still sculpt?"
+    app.memory.edit(ada.id, "fan-1", follow_up.id, "Fan: Mostly owls.")
+    assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls.\nFan: Yep, every weekend."
+    assert indexed(app, ada.id, "fan-1", new_day) == "Fan: Good morning!"
+
+
+@pytest.mark.real_model
+def test_an_answer_that_never_names_its_topic_is_found_by_it(settings, fake_chat, clock) -> None:
+    from clonr.llm import MiniLMEmbeddings
+
+    app = Clonr(settings, chat_model=fake_chat, embeddings=MiniLMEmbeddings(settings.home / "models"), clock=clock,
+                importance=HeuristicImportanceScorer())
+    ada = app.clones.create("Ada Lovelace")
+    exchanges = [("Do you still paint watercolours?", "Yep, every weekend since I was ten."),
+                 ("How was the dentist?", "Fine, no cavities this time."),
+                 ("Did the train strike hit you?", "Yes, I worked from home all week."),
+                 ("Any plans for your birthday?", "Just a quiet dinner with my sister.")]
+    lines = [TranscriptLine(speaker, text, clock.now + timedelta(seconds=n), ref=str(n)) for n, (speaker, text) in
+             enumerate((s, t) for pair in exchanges for s, t in zip(("clone", "fan"), pair, strict=True))]
+    app.memory.import_transcript(ada, "fan-1", lines)
+    app.memory.weights = RetrievalWeights(relevance=1.0, lexical=0.0, recency=0.0, importance=0.0, same_day=0.0,
+                                          neighbour_share=0.0)
+    fan_lines = [r for r in app.memory.recall(ada.id, "fan-1", "What art does the fan make?", 1000, words)
+                 if r.memory.text.startswith("Fan:")]
+    assert fan_lines[0].memory.text == "Fan: Yep, every weekend since I was ten."
+    app.worker.drain()
+
+
 def test_a_fan_cannot_touch_another_fans_memory(app: Clonr, ada) -> None:
     memory, = app.memory.remember(ada.id, "alice", ["Fan: private"])
     for action in (lambda: app.memory.pin(ada.id, "bob", memory.id),
@@ -199,6 +260,15 @@ def test_transcript_files_are_validated(tmp_path: Path) -> None:
         good.write_text(content)
         with pytest.raises(InvalidInputError, match=message):
             read_transcript(good, 10_000)
+
+
+def test_times_with_an_offset_are_stored_as_the_same_instant_in_utc(app: Clonr, ada) -> None:
+    lines = [TranscriptLine("fan", "Landed in Tokyo.", datetime.fromisoformat("2025-03-01T09:00:00+09:00"), ref="1"),
+             TranscriptLine("fan", "Back in London.", datetime.fromisoformat("2025-03-01T01:30:00+00:00"), ref="2")]
+    app.memory.import_transcript(ada, "fan-1", lines)
+    stored = {m.text: m.happened_at for m in app.memory.list(ada.id, "fan-1")}
+    assert stored["Fan: Landed in Tokyo."] == datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
+    assert [m.text for m in app.memory.list(ada.id, "fan-1")] == ["Fan: Back in London.", "Fan: Landed in Tokyo."]
 
 
 def test_an_empty_memory_is_refused(app: Clonr, ada) -> None:

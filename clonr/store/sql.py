@@ -572,10 +572,20 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
+    def last_observation(self, clone_id: str, fan_id: str, since: datetime, until: datetime) -> Memory | None:
+        """The fan's latest observation that happened between `since` and `until` (ix_memories_owner)."""
+        query = sa.select(memories).where(
+            memories.c.clone_id == clone_id, memories.c.fan_id == fan_id, memories.c.kind == "observation",
+            memories.c.happened_at >= since, memories.c.happened_at <= until,
+        ).order_by(memories.c.happened_at.desc(), memories.c.message_id.desc(), memories.c.id.desc()).limit(1)
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        return _memory(row) if row else None
+
     def adjacent_memories(self, anchors: list[Memory], reach: int = 5,
                           distance: int = 2) -> dict[str, list[tuple[int, Memory]]]:
-        """For each anchor, (how many places away, memory) for the memories up to `distance` places before and
-        after it in its fan's stream, nearest first.
+        """For each anchor, (places away: negative before it, positive after, memory) for the memories up to
+        `distance` places on either side of it in its fan's stream, nearest first.
 
         One round trip: per anchor, two short index range scans on (clone_id, fan_id, happened_at). Memories of
         the same instant (the two messages of an exchange) are ordered by message id, then id; an anchor lost
@@ -598,9 +608,12 @@ class SqlStore:
             nearby = sorted((m for m in rows.values() if (m.clone_id, m.fan_id) == (anchor.clone_id, anchor.fan_id)),
                             key=order)
             position = next((n for n, m in enumerate(nearby) if m.id == anchor.id), None)
-            places = [(step, position + step * side) for step in range(1, distance + 1) for side in (-1, 1)] \
-                if position is not None else []
-            found[anchor.id] = [(step, nearby[n]) for step, n in places if 0 <= n < len(nearby)]
+            if position is None:
+                found[anchor.id] = []
+                continue
+            places = [step * side for step in range(1, distance + 1) for side in (-1, 1)]
+            found[anchor.id] = [(place, nearby[position + place]) for place in places
+                                if 0 <= position + place < len(nearby)]
         return found
 
     def _set_state(self, clone_id: str, fan_id: str, **fields: Any) -> None:
