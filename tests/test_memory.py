@@ -85,6 +85,16 @@ def test_the_pinned_memories_of_a_turn_are_read_through_their_own_index(app: Clo
     assert "ix_memories_pinned" in plan
 
 
+def test_the_memories_table_lists_a_memorys_fields_in_order() -> None:
+    """Rows become Memory records by position (it halves the cost of loading a recall's candidates)."""
+    import dataclasses
+
+    from clonr.store import Memory
+    from clonr.store.schema import memories
+
+    assert [column.name for column in memories.c] == [field.name for field in dataclasses.fields(Memory)]
+
+
 def test_recency_and_importance_break_ties(app: Clonr, ada, clock: FixedClock) -> None:
     old, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
     clock.advance(hours=24)

@@ -192,7 +192,8 @@ class MemoryService:
         if not cleaned or not all(cleaned):
             raise InvalidInputError("A memory needs some text: write what should be remembered.")
         times = [when.astimezone(UTC) for when in happened_at] if happened_at else [now] * len(cleaned)
-        items = [Memory(id=uuid.uuid4().hex, clone_id=clone_id, fan_id=fan_id, kind=kind, text=text,
+        batch = uuid.uuid4().hex[:27]  # + the place in the batch: lines of one instant sort in the order given
+        items = [Memory(id=f"{batch}{n:05x}", clone_id=clone_id, fan_id=fan_id, kind=kind, text=text,
                         importance=importance, happened_at=times[n], created_at=now, last_accessed_at=times[n],
                         pinned=pinned, source=(sources[n] if sources else None),
                         message_id=(message_ids[n] if message_ids else None), evidence=tuple(evidence))
