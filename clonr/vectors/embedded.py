@@ -230,22 +230,31 @@ class EmbeddedVectorStore(CosineVectorStore):
                                                **kwargs: Any) -> list[tuple[Document, float]]:
         cache = self._sync()
         with cache.lock:
-            if not cache.size or k <= 0:
-                return []
-            check_model(cache.model, self._model_id)
-            query = _unit(np.asarray(embedding, dtype=np.float32))
-            k = min(k, cache.size)
-            shortlist = _SHORTLIST_FACTOR * max(k, 100)
-            if cache.size >= _BINARY_FROM and shortlist < cache.size:
-                # Sign bits first (Hamming distance over 48 bytes a vector), then exact cosine on the shortlist.
-                rows = _nearest_by_signs(cache.signs[:cache.size], _signs(query), shortlist)
-                scores = np.take(cache.matrix, rows, axis=0) @ query
-            else:
-                rows = np.arange(cache.size)
-                scores = cache.matrix[:cache.size] @ query  # a view: no copy of the matrix
-            best = np.argpartition(-scores, k - 1)[:k]
-            best = best[np.lexsort((rows[best], -scores[best]))]
-            return [(self._document(cache, int(rows[n])), float(scores[n])) for n in best]
+            return [(self._document(cache, row), score) for row, score in self._nearest(cache, embedding, k)]
+
+    def nearest_ids(self, embedding: list[float], k: int) -> list[tuple[str, float]]:
+        cache = self._sync()
+        with cache.lock:
+            return [(cache.ids[row], score) for row, score in self._nearest(cache, embedding, k)]
+
+    def _nearest(self, cache: _Cache, embedding: list[float], k: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the k nearest, best first (ties by row); the caller holds the cache's lock."""
+        if not cache.size or k <= 0:
+            return []
+        check_model(cache.model, self._model_id)
+        query = _unit(np.asarray(embedding, dtype=np.float32))
+        k = min(k, cache.size)
+        shortlist = _SHORTLIST_FACTOR * max(k, 100)
+        if cache.size >= _BINARY_FROM and shortlist < cache.size:
+            # Sign bits first (Hamming distance over 48 bytes a vector), then exact cosine on the shortlist.
+            rows = _nearest_by_signs(cache.signs[:cache.size], _signs(query), shortlist)
+            scores = np.take(cache.matrix, rows, axis=0) @ query
+        else:
+            rows = np.arange(cache.size)
+            scores = cache.matrix[:cache.size] @ query  # a view: no copy of the matrix
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.lexsort((rows[best], -scores[best]))]
+        return [(int(rows[n]), float(scores[n])) for n in best]
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,

@@ -12,6 +12,7 @@ from langchain_core.vectorstores import VectorStore
 from clonr.errors import StorageError
 from clonr.store import SqlStore
 from clonr.vectors import EmbeddedVectorStore, PgVectorStore
+from clonr.vectors.base import nearest_ids
 
 
 class OtherEmbedding(DeterministicFakeEmbedding):
@@ -41,6 +42,15 @@ def test_added_texts_come_back_by_id_and_by_similarity(index: VectorStore) -> No
     assert (best.id, best.metadata) == ("b", {"n": 1})
     assert score == pytest.approx(1.0, abs=1e-4)
     assert len(index.similarity_search("anything", k=2)) == 2
+
+
+def test_nearest_ids_match_the_documents_search(index: VectorStore, fake_embeddings) -> None:
+    index.add_texts(TEXTS, ids=["a", "b", "c"])
+    query = fake_embeddings.embed_query(TEXTS[2])
+    found = index.similarity_search_with_score_by_vector(query, 2)
+    by_documents = [(doc.id, pytest.approx(score, abs=1e-6)) for doc, score in found]
+    assert nearest_ids(index, query, 2) == by_documents
+    assert nearest_ids(index, query, 2)[0][0] == "c"
 
 
 def test_adding_the_same_ids_again_is_an_upsert(index: VectorStore) -> None:
