@@ -1,6 +1,6 @@
 """Turn overhead — everything but generation — as one fan's memory grows to 1k, 10k and 100k memories.
 
-    .venv/bin/python benchmarks/turn_overhead.py [--sizes 1000 10000 100000] [--turns 40]
+    .venv/bin/python benchmarks/turn_overhead.py [--sizes 1000 10000 100000] [--turns 100]
 
 Embedded stack (SQLite + the embedded vector index + MiniLM), tokens counted with the local model's
 tokenizer. Per turn it times `ChatService.start_turn` (note and memory recall, prompt assembly) plus storing
@@ -74,7 +74,7 @@ def pct(values: list[float], q: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--turns", type=int, default=100)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="clonr-overhead-")
     atexit.register(shutil.rmtree, home, ignore_errors=True)  # a run leaves gigabytes of index behind otherwise
