@@ -186,6 +186,10 @@ def test_a_line_is_embedded_with_the_line_it_answers_in_the_same_conversation(ap
     app.memory.edit(ada.id, "fan-1", follow_up.id, "Fan: Mostly owls.")
     assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls.\nFan: Yep, every weekend."
     assert indexed(app, ada.id, "fan-1", new_day) == "Fan: Good morning!"
+    app.memory.delete(ada.id, "fan-1", answered.id)  # nothing of a deleted line stays in the index
+    assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls.\nAda Lovelace: Do you still sculpt?"
+    app.memory.delete(ada.id, "fan-1", asked.id)
+    assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls."
 
 
 @pytest.mark.real_model

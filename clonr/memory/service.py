@@ -473,14 +473,21 @@ class MemoryService:
         if not text:
             raise InvalidInputError("A memory needs some text: give the new text, or delete the memory.")
         edited = replace(memory, text=text)
-        around = dict(self._store.adjacent_memories([memory], distance=1)[memory.id])
-        lines = [(edited, around.get(-1))]
-        if 1 in around and _answered(around[1], edited):  # the next line is embedded with this one: it changes too
-            lines.append((around[1], edited))
-        self._vectors(clone_id, fan_id).add_texts([embedding_text(m.text, _answered(m, p)) for m, p in lines],
-                                                  [{"kind": m.kind} for m, _ in lines], ids=[m.id for m, _ in lines])
+        before, after = self._around(memory)
+        self._embed_again(clone_id, fan_id, [(edited, before)] + ([(after, edited)] if after else []))
         self._store.update_memory(memory_id, text=text)
         return self._store.get_memories([memory_id])[0]
+
+    def _around(self, memory: Memory) -> tuple[Memory | None, Memory | None]:
+        """(the memory just before, the next memory if it was embedded with this one) in the fan's stream."""
+        around = dict(self._store.adjacent_memories([memory], distance=1)[memory.id])
+        after = around.get(1)
+        return around.get(-1), after if after and _answered(after, memory) else None
+
+    def _embed_again(self, clone_id: str, fan_id: str, lines: list[tuple[Memory, Memory | None]]) -> None:
+        """Re-embed memories, each with the line before it (`embedding_text`)."""
+        self._vectors(clone_id, fan_id).add_texts([embedding_text(m.text, _answered(m, p)) for m, p in lines],
+                                                  [{"kind": m.kind} for m, _ in lines], ids=[m.id for m, _ in lines])
 
     def rewrite_message(self, clone: Clone, message_id: int, text: str) -> None:
         """A corrected reply: the observations made from that message now say what the creator wrote."""
@@ -496,9 +503,14 @@ class MemoryService:
                     self.delete(clone_id, fan_id, memory.id)
 
     def delete(self, clone_id: str, fan_id: str, memory_id: str) -> None:
-        self._own(clone_id, fan_id, memory_id)
+        """Delete a memory everywhere, including from the vector of the line after it, which was embedded with
+        its text: that line is embedded again with the line before the deleted one."""
+        memory = self._own(clone_id, fan_id, memory_id)
+        before, after = self._around(memory)
         self._store.delete_memories([memory_id])
         self._vectors(clone_id, fan_id).delete([memory_id])
+        if after:
+            self._embed_again(clone_id, fan_id, [(after, before)])
 
     def forget_fan(self, clone_id: str, fan_id: str) -> int:
         """Delete everything about one fan: memories, their vectors, and the conversation."""
