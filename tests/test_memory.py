@@ -356,6 +356,45 @@ def test_full_text_search_stays_inside_one_fan_even_with_look_alike_ids(app: Clo
         assert [m.fan_id for m in found] == [fan]
 
 
+def test_full_text_search_starts_where_the_fans_memories_start_and_finds_all_of_them(app: Clonr, ada) -> None:
+    """Postings before a fan's first memory are skipped (they are other fans'); none of the fan's may be."""
+    def found(*fans: str) -> list[str]:
+        return sorted(m.text for m in app.store.get_memories(
+            [i for i, _ in app.store.lexical_search(ada.id, list(fans), "lighthouse")]))
+
+    app.memory.remember(ada.id, "early", ["Fan: the lighthouse at dawn"])
+    app.memory.remember(ada.id, SHARED_FAN, ["Ada Lovelace: I painted a lighthouse"], kind="event")
+    app.memory.remember(ada.id, "late", ["Fan: a lighthouse keeper's diary"])
+    app.memory.remember(ada.id, "early", ["Fan: a lighthouse again"])
+    app.memory.remember(ada.id, "late", ["Fan: the lighthouse was shut"])
+    assert found("late") == ["Fan: a lighthouse keeper's diary", "Fan: the lighthouse was shut"]
+    assert found("late", SHARED_FAN) == ["Ada Lovelace: I painted a lighthouse", *found("late")]
+    app.memory.forget_fan(ada.id, "early")
+    app.memory.remember(ada.id, "early", ["Fan: back at the lighthouse"])
+    assert found("early") == ["Fan: back at the lighthouse"]
+
+
+def test_the_upgrade_to_0008_finds_where_each_fans_memories_start(app: Clonr, ada) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from clonr.store.sql import _MIGRATIONS
+
+    app.memory.remember(ada.id, "other", ["Fan: a lighthouse"])
+    app.memory.remember(ada.id, "fan-1", ["Fan: the lighthouse keeper", "Fan: lighthouse stairs"])
+    with app.store.engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+        connection.exec_driver_sql("DELETE FROM memory_states")  # as before 0008: fans without a state row
+        command.upgrade(config, "head")
+        first = dict(connection.exec_driver_sql("SELECT fan_id, first_rowid FROM memory_states").all())
+        lowest = dict(connection.exec_driver_sql("SELECT fan_id, min(rowid) FROM memories GROUP BY fan_id").all())
+    assert first == lowest and first["fan-1"] > first["other"]
+    assert len(app.store.lexical_search(ada.id, ["fan-1"], "lighthouse")) == 2
+
+
 def test_a_word_is_judged_common_or_rare_within_each_fan(app: Clonr, ada) -> None:
     app.memory.remember(ada.id, "pizza-lover", [f"Fan: pizza night number {n}" for n in range(40)] +
                         ["Fan: pizza in Lisbon was the best"])

@@ -113,6 +113,8 @@ memory_states = Table(
     Column("reflected_at", DateTime(timezone=True), nullable=True),  # when this fan was last reflected on
     Column("summary", Text, nullable=True),  # what the clone knows of this fan; for fan "*", its own current state
     Column("summarized_at", DateTime(timezone=True), nullable=True),
+    # SQLite: no memory of this fan has ever had a smaller rowid; full-text search skips the postings before it
+    Column("first_rowid", Integer, nullable=True),
 )
 
 group_chats = Table(

@@ -540,6 +540,22 @@ class SqlStore:
             return
         with self._transaction() as connection:
             connection.execute(memories.insert(), [_memory_row(m) for m in items])
+            if connection.dialect.name == "sqlite":
+                self._lower_first_rowids(connection, items)
+
+    @staticmethod
+    def _lower_first_rowids(connection: Connection, items: list[Memory]) -> None:
+        """Keep each fan's `first_rowid` at or below the rowid of every memory it has had (migration 0008)."""
+        owners: dict[tuple[str, str], list[str]] = {}
+        for memory in items:
+            owners.setdefault((memory.clone_id, memory.fan_id), []).append(memory.id)
+        for (clone_id, fan_id), ids in owners.items():
+            first = connection.execute(sa.select(sa.func.min(sa.literal_column("rowid"))).select_from(memories)
+                                       .where(memories.c.id.in_(ids))).scalar()
+            connection.execute(sa.text(
+                "INSERT INTO memory_states (clone_id, fan_id, first_rowid) VALUES (:clone, :fan, :first) ON CONFLICT "
+                "(clone_id, fan_id) DO UPDATE SET first_rowid = min(coalesce(first_rowid, :first), :first)"),
+                {"clone": clone_id, "fan": fan_id, "first": first})
 
     def get_memories(self, ids: list[str]) -> list[Memory]:
         """The memories with these ids, in the order asked; missing ids are skipped."""
@@ -697,14 +713,16 @@ class SqlStore:
         with self._transaction() as connection:
             if connection.dialect.name == "sqlite":
                 fans = {"clone": clone_id, **{f"fan{n}": fan for n, fan in enumerate(fan_ids)}}
-                terms = self._informative(connection, terms, fans)
+                first = self._first_rowid(connection, fans)
+                terms = self._informative(connection, terms, fans, first)
                 if not terms:
                     return []
                 rows = connection.execute(sa.text(
                     "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts CROSS JOIN memories m "
-                    f"ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :match AND {_owned(fans)} "
-                    "ORDER BY score DESC LIMIT :limit"),
-                    {"match": " OR ".join(f'"{term}"' for term in terms), "limit": limit, **fans}).all()
+                    f"ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :match AND memories_fts.rowid >= :first "
+                    f"AND {_owned(fans)} ORDER BY score DESC LIMIT :limit"),
+                    {"match": " OR ".join(f'"{term}"' for term in terms), "first": first, "limit": limit,
+                     **fans}).all()
             else:
                 tsquery = " | ".join(terms)
                 rows = connection.execute(sa.text(
@@ -728,7 +746,15 @@ class SqlStore:
         self._stream_sizes[key] = (now, size or 0)
         return size or 0
 
-    def _informative(self, connection: Connection, terms: list[str], fans: dict[str, str]) -> list[str]:
+    @staticmethod
+    def _first_rowid(connection: Connection, fans: dict[str, str]) -> int:
+        """No memory of these fans has a smaller rowid: the full-text postings before it belong to others."""
+        owned = ", ".join(f":{key}" for key in fans if key != "clone")
+        return connection.execute(sa.text(
+            f"SELECT coalesce(min(first_rowid), 0) FROM memory_states WHERE clone_id = :clone AND fan_id IN ({owned})"),
+            fans).scalar() or 0
+
+    def _informative(self, connection: Connection, terms: list[str], fans: dict[str, str], first: int) -> list[str]:
         """Drop terms found in more than 5 % of these fans' memories (or in over 500 of them): such a term says
         little about which memory is meant (every line names the fan, say), yet ranking its thousands of
         matches is what makes full-text search slow on a long memory stream, and so is counting them. Counted
@@ -737,15 +763,18 @@ class SqlStore:
         Each term's matches are counted through the full-text index itself (stopping past the threshold), so
         the count is of the term as the porter tokenizer stems it: "adopted" counts the memories with "adopt".
         The full-text index is read first (CROSS JOIN): left to itself, SQLite walks the fan's memories and
-        runs the full-text match once for each.
+        runs the full-text match once for each. It starts at the fans' first rowid: the postings before it are
+        other clones' and fans', and walking them cost more than the count itself.
         """
         threshold = int(min(max(20, 0.05 * self._stream_size(connection, fans)), _MOST_MATCHES))
         counts = " UNION ALL ".join(
             f"SELECT {n}, count(*) FROM (SELECT m.rowid FROM memories_fts CROSS JOIN memories m "
-            f"ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :term{n} AND {_owned(fans)} LIMIT :cap)"
+            f"ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :term{n} AND memories_fts.rowid >= :first "
+            f"AND {_owned(fans)} LIMIT :cap)"
             for n in range(len(terms)))  # one round trip for all terms
         rows = connection.execute(sa.text(counts), {
-            "cap": threshold + 1, **fans, **{f"term{n}": f'"{term}"' for n, term in enumerate(terms)}}).all()
+            "cap": threshold + 1, "first": first, **fans,
+            **{f"term{n}": f'"{term}"' for n, term in enumerate(terms)}}).all()
         return [terms[n] for n, matches in sorted(rows) if matches <= threshold]
 
     def close(self) -> None:
