@@ -719,7 +719,7 @@ class SqlStore:
                     return []
                 rows = connection.execute(sa.text(
                     "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts CROSS JOIN memories m "
-                    f"ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :match AND memories_fts.rowid >= :first "
+                    "ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH :match AND memories_fts.rowid >= :first "
                     f"AND {_owned(fans)} ORDER BY score DESC LIMIT :limit"),
                     {"match": " OR ".join(f'"{term}"' for term in terms), "first": first, "limit": limit,
                      **fans}).all()
@@ -749,10 +749,9 @@ class SqlStore:
     @staticmethod
     def _first_rowid(connection: Connection, fans: dict[str, str]) -> int:
         """No memory of these fans has a smaller rowid: the full-text postings before it belong to others."""
-        owned = ", ".join(f":{key}" for key in fans if key != "clone")
         return connection.execute(sa.text(
-            f"SELECT coalesce(min(first_rowid), 0) FROM memory_states WHERE clone_id = :clone AND fan_id IN ({owned})"),
-            fans).scalar() or 0
+            f"SELECT coalesce(min(first_rowid), 0) FROM memory_states WHERE clone_id = :clone AND fan_id IN "
+            f"({_fan_list(fans)})"), fans).scalar() or 0
 
     def _informative(self, connection: Connection, terms: list[str], fans: dict[str, str], first: int) -> list[str]:
         """Drop terms found in more than 5 % of these fans' memories (or in over 500 of them): such a term says
@@ -793,7 +792,12 @@ _STOPWORDS = frozenset({
 
 def _owned(fans: dict[str, str]) -> str:
     """SQL for "memory m belongs to the clone and one of the fans" in `fans` (:clone, :fan0, :fan1, ...)."""
-    return f"m.clone_id = :clone AND m.fan_id IN ({', '.join(f':{key}' for key in fans if key != 'clone')})"
+    return f"m.clone_id = :clone AND m.fan_id IN ({_fan_list(fans)})"
+
+
+def _fan_list(fans: dict[str, str]) -> str:
+    """The fans' parameters, ":fan0, :fan1", for an IN list."""
+    return ", ".join(f":{key}" for key in fans if key != "clone")
 
 
 def _search_terms(query: str) -> list[str]:
