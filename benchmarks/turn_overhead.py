@@ -4,10 +4,11 @@
 
 Embedded stack (SQLite + the embedded vector index + MiniLM), tokens counted with the local model's
 tokenizer. Per turn it times `ChatService.start_turn` (note and memory recall, prompt assembly) plus storing
-the exchange, and reports p50/p95; the memory write that follows a reply runs on the background worker and
-is timed separately; memory work that asks the model (reflections, knowledge updates) is off, as it runs
-after replies, not in them. Memories are templated sentences; to fill 100k quickly, each distinct sentence is
-embedded once (the per-memory suffix is not embedded), so the index holds realistic MiniLM vectors.
+the exchange, and reports p50/p95; the memory write that follows a reply (and marking the recalled memories
+used) runs on the background worker once the reply is stored, and is timed separately; memory work that asks
+the model (reflections, knowledge updates) is off, as it runs after replies, not in them. Memories are
+templated sentences; to fill 100k quickly, each distinct sentence is embedded once (the per-memory suffix
+is not embedded), so the index holds realistic MiniLM vectors.
 Also prints the prompt's size as the conversation grows (10 to 1,000 turns): it must stay flat, in budget.
 """
 
@@ -101,10 +102,11 @@ def main() -> None:
         print(f"filled {size} memories", file=sys.stderr)
         overhead, writes, tokens = [], [], []
         for turn_number in range(args.turns + 3):
-            began = time.perf_counter()
-            turn = app.chat.start_turn(clone.id, questions[turn_number % len(questions)], fan_id=fan)
-            ids = app.store.add_exchange(clone.id, fan, turn.message, "That was a day to remember.")
-            elapsed = time.perf_counter() - began
+            with app.worker.foreground:  # as in a real turn: background jobs wait until the reply is stored
+                began = time.perf_counter()
+                turn = app.chat.start_turn(clone.id, questions[turn_number % len(questions)], fan_id=fan)
+                ids = app.store.add_exchange(clone.id, fan, turn.message, "That was a day to remember.")
+                elapsed = time.perf_counter() - began
             began = time.perf_counter()
             app.memory.remember_exchange(clone, fan, turn.message, "That was a day to remember.", ids)
             app.worker.drain()  # importance scoring runs between turns, as it does when fans pause to read

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
@@ -32,6 +36,28 @@ def test_a_turn_streams_the_reply_and_stores_both_messages(app: Clonr, ada, fake
     assert [(m.role, m.content) for m in history] == [("user", "What did you write?"),
                                                       ("assistant", "I wrote notes on the Analytical Engine.")]
     assert turn.usage["output_tokens"] == 7
+
+
+def test_background_work_waits_while_a_reply_is_prepared_and_stored(app: Clonr, ada, fake_chat: FakeChatModel,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory jobs queued during a turn start once the fan has the reply: they never slow it down."""
+    events: list[str] = []
+
+    def slowly(step: Callable[..., Any], job: str, done: str) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            app.worker.submit(events.append, job)
+            time.sleep(0.2)  # ample time for the worker to run the job, were it allowed to
+            events.append(done)
+            return step(*args)
+        return run
+
+    monkeypatch.setattr(app.memory, "summaries", slowly(app.memory.summaries, "job queued while preparing",
+                                                        "turn prepared"))
+    monkeypatch.setattr(app.chat, "_finish", slowly(app.chat._finish, "job queued while storing", "reply stored"))
+    app.chat.start_turn(ada.id, "Hello", fan_id="fan-1").text()
+    app.worker.drain()
+    assert events.index("turn prepared") < events.index("job queued while preparing")
+    assert events.index("reply stored") < events.index("job queued while storing")
 
 
 def test_the_prompt_carries_the_persona_notes_and_earlier_conversation(app: Clonr, ada, fake_chat) -> None:

@@ -108,6 +108,7 @@ def test_recall_touches_what_it_returns(app: Clonr, ada, clock: FixedClock) -> N
     memory, = app.memory.remember(ada.id, "fan-1", ["Fan: I play the cello"])
     clock.advance(hours=5)
     app.memory.recall(ada.id, "fan-1", "cello", 100, words)
+    app.worker.drain()  # written off the reply path
     assert app.memory.list(ada.id, "fan-1")[0].last_accessed_at == clock.now != memory.last_accessed_at
 
 

@@ -71,9 +71,11 @@ class Turn:
             raise ModelError(f"The chat model failed ({type(exc).__name__}: {str(exc)[:160]}): check the model "
                              "settings with `clonr doctor` and try again.") from exc
         finally:
-            self._foreground.leave()
-            if pieces and not self.reply:
-                self._save("".join(pieces))
+            try:
+                if pieces and not self.reply:
+                    self._save("".join(pieces))
+            finally:
+                self._foreground.leave()
 
     def _with_thought(self) -> list[BaseMessage]:
         """Inner monologue: a short private thought first, then the reply is written with it in mind."""
@@ -158,6 +160,11 @@ class ChatService:
         """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio);
         `thought`: that monologue, written by the creator. `exclude_examples` and `remember=False` serve the
         fidelity check: held-out answers stay out of the prompt, and the test exchange is not stored."""
+        with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
+            return self._prepare(clone_ref, message, fan_id, think, thought, exclude_examples, remember)
+
+    def _prepare(self, clone_ref: str, message: str, fan_id: str, think: bool, thought: str,
+                 exclude_examples: frozenset[str], remember: bool) -> Turn:
         clone = self._store.get_clone(clone_ref)
         message = self.validate_message(message)
         fan_id = self.validate_fan(fan_id)

@@ -33,6 +33,13 @@ class Foreground:
             self._active -= 1
             self._condition.notify_all()
 
+    def __enter__(self) -> Foreground:
+        self.enter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.leave()
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block while a reply is being made (at most `timeout` seconds, so background work never starves)."""
         with self._condition:

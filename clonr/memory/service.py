@@ -384,8 +384,8 @@ class MemoryService:
             chosen.append(RecalledMemory(item.memory, item.score, item.reasons, tokens))
             days.add(memory_day(item.memory))
             spent += tokens
-        if touch and chosen:
-            self._store.touch_memories([r.memory.id for r in chosen], now)
+        if touch and chosen:  # bookkeeping, written on the worker: a commit can wait on a WAL checkpoint
+            self._worker.submit(self._store.touch_memories, [r.memory.id for r in chosen], now)
         return chosen
 
     def _score(self, query: str, candidates: list[Memory], relevance: dict[str, float], lexical: dict[str, float],
