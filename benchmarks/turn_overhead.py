@@ -30,7 +30,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 from langchain_core.embeddings import Embeddings
 
-from clonr import Clonr, load_settings
+from clonr import Clonr, freeze_startup_objects, load_settings
 from clonr.llm import MiniLMEmbeddings
 from clonr.memory import HeuristicImportanceScorer
 
@@ -84,6 +84,8 @@ def main() -> None:
     settings = load_settings()
     embeddings = OncePerSentence(MiniLMEmbeddings(settings.home / "models"))
     app = Clonr(settings, embeddings=embeddings, importance=HeuristicImportanceScorer())
+    embeddings.embed_query("warm up")
+    freeze_startup_objects()  # as the widget and the studio do once started
     templates = sentences()
     rng = random.Random(7)
     questions = ["What did I do with my sister in Lisbon?", "Do you remember the dog I adopted?",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from clonr import Clonr
+from clonr import Clonr, freeze_startup_objects
 from clonr.persona import Estimate
 from clonr.store import Clone
 from studio import state
@@ -17,7 +17,9 @@ def make_clonr() -> Clonr:
 
 @st.cache_resource(show_spinner="Opening Clonr…")
 def get_app() -> Clonr:
-    return make_clonr()
+    app = make_clonr()
+    freeze_startup_objects()
+    return app
 
 
 def current_clone() -> Clone:

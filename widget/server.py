@@ -17,7 +17,7 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from clonr import Clonr, ClonrError
+from clonr import Clonr, ClonrError, freeze_startup_objects
 from clonr.errors import NotFoundError
 from widget.app import build_app
 
@@ -138,4 +138,5 @@ def main() -> None:
     except ClonrError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    freeze_startup_objects()
     uvicorn.run(create_server(app), host="127.0.0.1", port=app.settings.widget_port, log_level="warning")
