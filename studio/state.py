@@ -8,6 +8,8 @@ CLONE_ID = "clone_id"
 TEST_CHAT_THOUGHT = "test_chat_thought"  # the clone's last inner monologue, for the creator to edit
 WATCHED_JOBS = "watched_jobs"  # ids of ingestion jobs this tab started, whose progress it shows
 DISCOVER_CANDIDATES = "discover_candidates"  # the last web search's results (plain dicts), to approve
+FAN_MEMORIES_SHOWN = "fan_memories_shown"  # how many of the chosen fan's memories the Memories page lists
+MEMORY_PAGE = 50
 
 
 def init() -> None:
@@ -15,6 +17,7 @@ def init() -> None:
     st.session_state.setdefault(TEST_CHAT_THOUGHT, "")
     st.session_state.setdefault(WATCHED_JOBS, [])
     st.session_state.setdefault(DISCOVER_CANDIDATES, [])
+    st.session_state.setdefault(FAN_MEMORIES_SHOWN, MEMORY_PAGE)
 
 
 def clone_id() -> str | None:
@@ -47,3 +50,12 @@ def discover_candidates() -> list[dict]:
 
 def keep_candidates(candidates: list[dict]) -> None:
     st.session_state[DISCOVER_CANDIDATES] = candidates
+
+
+def fan_memories_shown() -> int:
+    return st.session_state.get(FAN_MEMORIES_SHOWN, MEMORY_PAGE)
+
+
+def show_fan_memories(already: int) -> None:
+    """List one more page after the `already` shown (0: the first page again, as when the fan changes)."""
+    st.session_state[FAN_MEMORIES_SHOWN] = already + MEMORY_PAGE

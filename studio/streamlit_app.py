@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/description.py", title="5 · Description", icon=":material/edit_note:"),
     st.Page("app_pages/test_chat.py", title="6 · Test chat", icon=":material/chat:"),
     st.Page("app_pages/publish.py", title="7 · Publish", icon=":material/rocket_launch:"),
+    st.Page("app_pages/memories.py", title="8 · Memories", icon=":material/psychology:"),
 ]
 
 try:

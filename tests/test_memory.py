@@ -225,6 +225,36 @@ def test_a_fan_cannot_touch_another_fans_memory(app: Clonr, ada) -> None:
     assert app.memory.list(ada.id, "alice")[0].text == "Fan: private"
 
 
+def test_an_event_is_shared_with_every_fan_and_a_long_one_is_refused(app: Clonr, ada) -> None:
+    event = app.memory.post_event(ada.id, "  I just ran the   Berlin marathon. ")
+    assert (event.fan_id, event.kind, event.text) == (SHARED_FAN, "event", "I just ran the Berlin marathon.")
+    assert texts(app.memory.recall(ada.id, "any-fan", "marathon", 100, words)) == [event.text]
+    with pytest.raises(InvalidInputError, match="limit is 4,000"):
+        app.memory.post_event(ada.id, "word " * 1000)
+    assert len(app.memory.list(ada.id, SHARED_FAN)) == 1
+
+
+def test_the_fans_a_clone_remembers_latest_first(app: Clonr, ada, clock: FixedClock) -> None:
+    grace = app.clones.create("Grace Hopper")
+    app.memory.remember(ada.id, "alice", ["Fan: one", "Fan: two"])
+    clock.advance(hours=1)
+    app.memory.remember(ada.id, "bob", ["Fan: three"])
+    app.memory.post_event(ada.id, "I moved house.")
+    app.memory.remember(grace.id, "carol", ["Fan: elsewhere"])
+    assert [(f.fan_id, f.memories, f.latest) for f in app.memory.fans(ada.id)] == [
+        ("bob", 1, clock.now), ("alice", 2, clock.now - timedelta(hours=1))]
+
+
+def test_a_memory_links_to_what_it_rests_on_and_what_replaced_it_within_its_fan(app: Clonr, ada) -> None:
+    old, new = app.memory.remember(ada.id, "alice", ["Fan: I live in Paris", "Fan: I moved to Berlin"])
+    bobs, = app.memory.remember(ada.id, "bob", ["Fan: bob's secret"])
+    insight, = app.memory.remember(ada.id, "alice", ["Alice moves for work"], kind="reflection",
+                                   evidence=[old.id, new.id, bobs.id])
+    app.store.update_memory(old.id, superseded_by=new.id)
+    assert {m.id for m in app.memory.related(ada.id, insight)} == {old.id, new.id}, "never another fan's"
+    assert [m.id for m in app.memory.related(ada.id, app.memory._own(ada.id, "alice", old.id))] == [new.id]
+
+
 def test_forgetting_a_fan_deletes_everything_about_them_only(app: Clonr, ada, fake_chat) -> None:
     for fan in ("alice", "bob"):
         app.chat.start_turn(ada.id, f"I am {fan}", fan_id=fan).text()

@@ -10,7 +10,7 @@ import click
 from clonr.app import Clonr
 from clonr.llm import count_tokens
 from clonr.memory import read_transcript
-from clonr.store import SHARED_FAN, Memory
+from clonr.store import Memory
 
 
 def _memory_json(memory: Memory) -> dict:
@@ -158,6 +158,6 @@ def register(cli: click.Group) -> None:
         """Tell CLONE about something that happened in your life; every fan's chat can draw on it."""
         app = app_from(ctx)
         record = app.clones.get(clone)
-        memory, = app.memory.remember(record.id, SHARED_FAN, [text], kind="event")
+        memory = app.memory.post_event(record.id, text)
         app.worker.drain()
         click.echo(f"{record.name} will remember: {memory.text}")

@@ -28,7 +28,7 @@ from clonr.jobs import BackgroundWorker
 from clonr.memory import thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
 from clonr.memory.timeframe import mentioned_period
-from clonr.store import SHARED_FAN, Clone, Memory, SqlStore
+from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
 from clonr.vectors.base import nearest_ids
 
 log = logging.getLogger(__name__)
@@ -452,6 +452,24 @@ class MemoryService:
         return sorted(best.values(), key=lambda r: (-r.score, r.memory.id))
 
     # -- inspecting and editing -----------------------------------------------------------------
+
+    def post_event(self, clone_id: str, text: str) -> Memory:
+        """Something that happened in the creator's life: a memory every fan's chat can draw on, and material
+        for the clone's current state, which is rewritten from its events."""
+        if len(text) > MAX_MEMORY_CHARS:
+            raise InvalidInputError(f"The event is {len(text):,} characters; the limit is {MAX_MEMORY_CHARS:,}: "
+                                    "tell it in fewer words, or as several events.")
+        event, = self.remember(clone_id, SHARED_FAN, [text], kind="event")
+        return event
+
+    def related(self, clone_id: str, memory: Memory) -> list[Memory]:
+        """The memories `memory` links to: those a reflection cites, and the newer one that replaced it."""
+        ids = [*memory.evidence, *([memory.superseded_by] if memory.superseded_by else [])]
+        return [m for m in self._store.get_memories(ids)
+                if m.clone_id == clone_id and m.fan_id in (memory.fan_id, SHARED_FAN)]
+
+    def fans(self, clone_id: str) -> list[FanMemories]:
+        return self._store.memory_fans(clone_id)
 
     def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0) -> list[Memory]:
         return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset)

@@ -12,6 +12,7 @@ from clonr.store.records import (
     Clone,
     Dialogue,
     DialogueCandidate,
+    FanMemories,
     GroupChat,
     GroupMessage,
     IngestJob,
@@ -23,8 +24,9 @@ from clonr.store.records import (
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "GroupChat", "GroupMessage", "IngestJob", "JobItem",
-           "Memory", "Message", "Proposal", "Source", "SqlStore", "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "GroupChat", "GroupMessage",
+           "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore", "ensure_home", "open_store",
+           "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

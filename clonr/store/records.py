@@ -116,6 +116,15 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class FanMemories:
+    """A fan the clone remembers: how many memories, and when the latest happened."""
+
+    fan_id: str
+    memories: int
+    latest: datetime
+
+
+@dataclass(frozen=True)
 class GroupChat:
     id: str
     name: str

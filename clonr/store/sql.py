@@ -21,9 +21,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clonr.errors import AlreadyExistsError, NotFoundError, StorageError
 from clonr.store.records import (
+    SHARED_FAN,
     Clone,
     Dialogue,
     DialogueCandidate,
+    FanMemories,
     GroupChat,
     GroupMessage,
     IngestJob,
@@ -565,6 +567,15 @@ class SqlStore:
             rows = connection.execute(sa.select(memories).where(memories.c.id.in_(ids))).all()
         found = {row.id: _memory(row) for row in rows}
         return [found[i] for i in ids if i in found]
+
+    def memory_fans(self, clone_id: str) -> list[FanMemories]:
+        """Every fan with memories of this clone (not the shared stream), the most recently active first."""
+        latest = sa.func.max(memories.c.happened_at)
+        query = (sa.select(memories.c.fan_id, sa.func.count(), latest)
+                 .where(memories.c.clone_id == clone_id, memories.c.fan_id != SHARED_FAN)
+                 .group_by(memories.c.fan_id).order_by(latest.desc(), memories.c.fan_id))
+        with self._transaction() as connection:
+            return [FanMemories(fan, count, _aware(when)) for fan, count, when in connection.execute(query)]
 
     def list_memories(self, clone_id: str, fan_ids: list[str], *, limit: int = 100, offset: int = 0,
                       pinned_only: bool = False, unscored_only: bool = False,

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from clonr import Clonr
+from clonr.store import SHARED_FAN
 from studio import resources
 from tests.conftest import FakeChatModel
 
@@ -287,3 +288,67 @@ def test_outside_text_is_shown_with_its_markdown_neutralised() -> None:
     assert "\n" not in shown and "![" not in shown and "](" not in shown and ":red[" not in shown
     assert shown.replace("\\", "") == " ".join(hostile.split())
     assert plain("a" * 50, 10) == "a" * 9 + "…"
+
+
+def button(at: AppTest, label: str, key_start: str = ""):
+    return next(b for b in at.button if b.label == label and (b.key or "").startswith(key_start))
+
+
+def test_memories_page_tells_the_clone_about_your_life(studio: AppTest, app: Clonr) -> None:
+    clone = app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "memories")
+    studio.text_area[0].input("I just ran the Berlin marathon.")
+    button(studio, "Tell my clone").click().run()
+    assert not studio.exception
+    assert [m.text for m in app.memory.list(clone.id, SHARED_FAN)] == ["I just ran the Berlin marathon."]
+    assert "I just ran the Berlin marathon." in [t.value for t in studio.text]
+    studio.text_area[0].input("x" * 5000)
+    button(studio, "Tell my clone").click().run()
+    assert "limit is 4,000" in studio.error[0].value
+    assert len(app.memory.list(clone.id, SHARED_FAN)) == 1, "nothing else was stored"
+
+
+def test_memories_page_shows_a_fans_memories_as_plain_text_and_pins_edits_and_deletes(studio: AppTest,
+                                                                                      app: Clonr) -> None:
+    clone = app.clones.create("Ada")
+    hostile, plain_one, other = app.memory.remember(
+        clone.id, "fan-1", ["Fan: ![x](https://evil.example/pixel.png) **bold**", "Fan: I keep bees",
+                            "Fan: my sister is Mel"])
+    app.memory.remember(clone.id, "fan-2", ["Fan: fan two's secret"])
+    studio.run()
+    open_page(studio, "memories")
+    shown = [t.value for t in studio.text]
+    assert hostile.text in shown, "shown as it was said, never rendered"
+    assert not any("fan two" in s for s in shown), "one fan at a time"
+    button(studio, "Pin", f"memories_fan_pin_{plain_one.id}").click().run()
+    assert app.memory.list(clone.id, "fan-1")[1].pinned
+    studio.text_area(key=f"memories_fan_text_{other.id}").input("Fan: my sister is Mel, a painter")
+    next(b for b in studio.button if b.form_id == f"memories_fan_edit_{other.id}").click().run()
+    assert "Fan: my sister is Mel, a painter" in [m.text for m in app.memory.list(clone.id, "fan-1")]
+    button(studio, "Delete", f"memories_fan_delete_{hostile.id}").click().run()
+    assert hostile.id not in [m.id for m in app.memory.list(clone.id, "fan-1")]
+    assert [m.text for m in app.memory.list(clone.id, "fan-2")] == ["Fan: fan two's secret"], "untouched"
+
+
+def test_memories_page_searches_like_a_reply_would_and_forgets_a_fan_only_when_sure(studio: AppTest,
+                                                                                    app: Clonr) -> None:
+    clone = app.clones.create("Ada")
+    app.memory.remember(clone.id, "fan-1", ["Fan: my dog Biscuit loves the beach", "Fan: I work as a nurse"])
+    app.memory.post_event(clone.id, "Walked on the beach.")  # listed in "Your life" and recalled for the fan too
+    app.chat.start_turn(clone.id, "Hello", fan_id="fan-1").text()
+    app.worker.drain()
+    studio.run()
+    open_page(studio, "memories")
+    studio.text_input(key="memories_query").input("How is Biscuit at the beach?").run()
+    assert not studio.exception
+    recalled = [t.value for t in studio.tabs[1].text]
+    assert recalled[0] == "Fan: my dog Biscuit loves the beach" and "Walked on the beach." in recalled
+    assert any("chosen for: relevance" in c.value for c in studio.caption)
+    forget = button(studio, "Forget this fan")
+    assert forget.disabled, "not without saying so"
+    studio.checkbox(key="memories_forget_sure_fan-1").check().run()
+    button(studio, "Forget this fan").click().run()
+    assert not studio.exception
+    assert app.memory.list(clone.id, "fan-1") == [] and app.chat.history(clone.id, "fan-1") == []
+    assert "No fan has chatted yet" in studio.info[0].value
