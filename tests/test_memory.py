@@ -14,6 +14,7 @@ from clonr import Clonr, load_settings
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.memory import (
     HeuristicImportanceScorer,
+    MemoryLinks,
     ModelImportanceScorer,
     RetrievalWeights,
     TranscriptLine,
@@ -245,14 +246,21 @@ def test_the_fans_a_clone_remembers_latest_first(app: Clonr, ada, clock: FixedCl
         ("bob", 1, clock.now), ("alice", 2, clock.now - timedelta(hours=1))]
 
 
-def test_a_memory_links_to_what_it_rests_on_and_what_replaced_it_within_its_fan(app: Clonr, ada) -> None:
+def test_a_memory_links_to_the_line_it_answers_what_it_rests_on_and_what_replaced_it(app: Clonr, ada,
+                                                                                      clock: FixedClock) -> None:
     old, new = app.memory.remember(ada.id, "alice", ["Fan: I live in Paris", "Fan: I moved to Berlin"])
     bobs, = app.memory.remember(ada.id, "bob", ["Fan: bob's secret"])
     insight, = app.memory.remember(ada.id, "alice", ["Alice moves for work"], kind="reflection",
                                    evidence=[old.id, new.id, bobs.id])
     app.store.update_memory(old.id, superseded_by=new.id)
-    assert {m.id for m in app.memory.related(ada.id, insight)} == {old.id, new.id}, "never another fan's"
-    assert [m.id for m in app.memory.related(ada.id, app.memory._own(ada.id, "alice", old.id))] == [new.id]
+    clock.advance(hours=5)
+    later, = app.memory.remember(ada.id, "alice", ["Fan: hello again"])
+    old, new = app.memory._own(ada.id, "alice", old.id), app.memory._own(ada.id, "alice", new.id)
+    links = app.memory.links(ada.id, [old, new, insight, later])
+    assert links[old.id] == MemoryLinks(replaced_by=new)
+    assert links[new.id] == MemoryLinks(in_reply_to=old), "the line before, in the same conversation"
+    assert links[insight.id].rests_on == (old, new), "never another fan's memory"
+    assert links[later.id] == MemoryLinks(), "five hours later is another conversation"
 
 
 def test_forgetting_a_fan_deletes_everything_about_them_only(app: Clonr, ada, fake_chat) -> None:

@@ -75,6 +75,16 @@ class RecalledMemory:
 
 
 @dataclass(frozen=True)
+class MemoryLinks:
+    """How a memory connects to others: the line it answers in its conversation (it was embedded with it),
+    the memories a reflection rests on, and the newer memory that replaced it."""
+
+    in_reply_to: Memory | None = None
+    rests_on: tuple[Memory, ...] = ()
+    replaced_by: Memory | None = None
+
+
+@dataclass(frozen=True)
 class TranscriptLine:
     speaker: str  # "fan" or "clone"
     text: str
@@ -462,11 +472,21 @@ class MemoryService:
         event, = self.remember(clone_id, SHARED_FAN, [text], kind="event")
         return event
 
-    def related(self, clone_id: str, memory: Memory) -> list[Memory]:
-        """The memories `memory` links to: those a reflection cites, and the newer one that replaced it."""
-        ids = [*memory.evidence, *([memory.superseded_by] if memory.superseded_by else [])]
-        return [m for m in self._store.get_memories(ids)
-                if m.clone_id == clone_id and m.fan_id in (memory.fan_id, SHARED_FAN)]
+    def links(self, clone_id: str, memories: Sequence[Memory]) -> dict[str, MemoryLinks]:
+        """Each memory's links (two round trips for a page of them), only ever to memories of the same clone
+        and fan, or shared ones."""
+        cited = [i for m in memories for i in (*m.evidence, *([m.superseded_by] if m.superseded_by else []))]
+        found = {m.id: m for m in self._store.get_memories(cited)}
+        nearby = self._store.adjacent_memories([m for m in memories if m.kind == "observation"], distance=1)
+        links = {}
+        for memory in memories:
+            linked = {i: found[i] for i in (*memory.evidence, memory.superseded_by) if i in found
+                      and found[i].clone_id == clone_id and found[i].fan_id in (memory.fan_id, SHARED_FAN)}
+            before = dict(nearby.get(memory.id, [])).get(-1)
+            links[memory.id] = MemoryLinks(before if _answered(memory, before) else None,
+                                           tuple(linked[i] for i in memory.evidence if i in linked),
+                                           linked.get(memory.superseded_by or ""))
+        return links
 
     def fans(self, clone_id: str) -> list[FanMemories]:
         return self._store.memory_fans(clone_id)

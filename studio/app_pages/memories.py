@@ -7,6 +7,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.chat import MEMORY_SHARE
+from clonr.memory import MemoryLinks
 from clonr.store import SHARED_FAN, Memory
 from studio import state
 from studio.markup import plain
@@ -35,20 +36,25 @@ def forget(fan_id: str) -> None:
     state.show_fan_memories(0)
 
 
-def links(memory: Memory) -> None:
-    """The memories this one is linked to: what a reflection rests on, and what a newer fact replaced."""
-    linked = {m.id: m for m in app.memory.related(clone.id, memory)}
-    for memory_id in memory.evidence:
-        if memory_id in linked:
-            st.caption(f"Rests on: {plain(linked[memory_id].text, 200)}")
-    if memory.superseded_by in linked:
-        st.caption(f"Replaced by: {plain(linked[memory.superseded_by].text, 200)}")
+def show_links(links: MemoryLinks) -> None:
+    if links.in_reply_to:
+        st.caption(f"In reply to: {plain(links.in_reply_to.text, 200)}")
+    for evidence in links.rests_on:
+        st.caption(f"Rests on: {plain(evidence.text, 200)}")
+    if links.replaced_by:
+        st.caption(f"Replaced by: {plain(links.replaced_by.text, 200)}")
 
 
-def show(memory: Memory, place: str, why: str = "") -> None:
-    """One memory with its actions; `place` keeps widget keys apart where a memory shows twice (an event is
-    in your life's list and may be recalled for a fan)."""
-    fan_id, key = memory.fan_id, f"memories_{place}"
+def show_all(memories: list[Memory], place: str, reasons: list[str] | None = None) -> None:
+    """Memories with their links and actions; `place` keeps widget keys apart where a memory shows twice (an
+    event is in your life's list and may be recalled for a fan)."""
+    links = app.memory.links(clone.id, memories)
+    for memory, why in zip(memories, reasons or [""] * len(memories), strict=True):
+        show(memory, f"memories_{place}", links[memory.id], why)
+
+
+def show(memory: Memory, key: str, links: MemoryLinks, why: str) -> None:
+    fan_id = memory.fan_id
     with st.container(border=True):
         facts = [memory.happened_at.strftime("%Y-%m-%d %H:%M"), memory.kind,
                  f"importance {memory.importance}" if memory.importance else "importance not scored yet"]
@@ -58,7 +64,7 @@ def show(memory: Memory, place: str, why: str = "") -> None:
             facts.append("replaced by a newer memory: no longer recalled")
         st.caption(" · ".join(facts) + (f" · chosen for: {plain(why)}" if why else ""))
         st.text(memory.text)  # never rendered as Markdown: fans wrote it
-        links(memory)
+        show_links(links)
         pin, delete, _ = st.columns([1, 1, 8])
         pin.button("Unpin" if memory.pinned else "Pin", key=f"{key}_pin_{memory.id}",
                    on_click=act, args=(app.memory.pin, clone.id, fan_id, memory.id, not memory.pinned))
@@ -83,8 +89,7 @@ with events:
                 st.error(str(exc))
     current, _ = app.memory.summaries(clone.id, SHARED_FAN)
     st.markdown(f"**Current state:** {plain(current) or 'none yet: it is written once events add up.'}")
-    for event in app.memory.list(clone.id, SHARED_FAN, limit=20):
-        show(event, "life")
+    show_all(app.memory.list(clone.id, SHARED_FAN, limit=20), "life")
 
 with fans:
     known = {fan.fan_id: fan for fan in app.memory.fans(clone.id)}
@@ -111,15 +116,14 @@ with fans:
                 recalled = app.memory.recall(clone.id, fan_id, query, budget, lambda text: app.chat.count(model, text),
                                              touch=False)
             st.caption(f"{len(recalled)} memories fit the {budget}-token memory budget of a reply, best first.")
-            for item in recalled:
-                show(item.memory, "recalled", ", ".join(f"{k} {v:.2f}" for k, v in item.reasons.items()))
+            show_all([item.memory for item in recalled], "recalled",
+                     [", ".join(f"{k} {v:.2f}" for k, v in item.reasons.items()) for item in recalled])
         except ClonrError as exc:
             st.error(str(exc))
     else:
         shown = state.fan_memories_shown()
         page = app.memory.list(clone.id, fan_id, limit=shown + 1)
-        for memory in page[:shown]:
-            show(memory, "fan")
+        show_all(page[:shown], "fan")
         if len(page) > shown:
             st.button("Show more", key="memories_more", on_click=state.show_fan_memories, args=(shown,))
     with st.expander(f"Forget {fan_id}"):

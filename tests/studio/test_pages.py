@@ -321,6 +321,7 @@ def test_memories_page_shows_a_fans_memories_as_plain_text_and_pins_edits_and_de
     shown = [t.value for t in studio.text]
     assert hostile.text in shown, "shown as it was said, never rendered"
     assert not any("fan two" in s for s in shown), "one fan at a time"
+    assert sum(c.value.startswith("In reply to: ") for c in studio.caption) == 2, "each line after the first"
     button(studio, "Pin", f"memories_fan_pin_{plain_one.id}").click().run()
     assert app.memory.list(clone.id, "fan-1")[1].pinned
     studio.text_area(key=f"memories_fan_text_{other.id}").input("Fan: my sister is Mel, a painter")
