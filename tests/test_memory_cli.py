@@ -37,6 +37,9 @@ def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
     listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)
     assert listed[0]["text"] == "Fan: I adopted a kitten named Pixel."
     assert all(m["importance"] for m in listed), "importance was scored before the command returned"
+    answer = next(m for m in listed if m["text"] == "Ada: Lisbon is lovely in spring.")
+    assert next(m for m in listed if m["id"] == answer["in_reply_to"])["text"] == "Fan: My sister lives in Lisbon."
+    assert listed[0]["in_reply_to"] is None, "a day later: another conversation"
 
     found = json.loads(run("memory", "ada", "--fan", "f1", "search", "kitten Pixel", "--budget", "200",
                            "--json").output)
@@ -61,6 +64,8 @@ def test_a_chat_from_the_cli_is_remembered_before_the_process_ends(run, app: Clo
 
 def test_events_are_shared_with_every_fan(run, app: Clonr, fake_chat: FakeChatModel) -> None:
     assert "will remember" in run("event", "ada", "I just ran the Berlin marathon!").output
+    too_long = run("event", "ada", "word " * 1000)
+    assert too_long.exit_code != 0 and "limit is 4,000" in too_long.output
     run("chat", "ada", "--fan", "someone", "-m", "Did you run the marathon?")
     assert "Berlin marathon" in fake_chat.calls[-1][0].text
 

@@ -13,10 +13,13 @@ from clonr.memory import read_transcript
 from clonr.store import Memory
 
 
-def _memory_json(memory: Memory) -> dict:
-    return {"id": memory.id, "text": memory.text, "kind": memory.kind, "importance": memory.importance,
-            "pinned": memory.pinned, "happened_at": memory.happened_at.isoformat(), "source": memory.source,
-            "superseded_by": memory.superseded_by, "evidence": list(memory.evidence)}
+def _memories_json(app: Clonr, clone_id: str, memories: list[Memory]) -> list[dict]:
+    """Each memory with its links: `in_reply_to` (the line it answers), `evidence`, `superseded_by` (ids)."""
+    links = app.memory.links(clone_id, memories)
+    return [{"id": m.id, "text": m.text, "kind": m.kind, "importance": m.importance, "pinned": m.pinned,
+             "happened_at": m.happened_at.isoformat(), "source": m.source,
+             "in_reply_to": getattr(links[m.id].in_reply_to, "id", None), "superseded_by": m.superseded_by,
+             "evidence": list(m.evidence)} for m in memories]
 
 
 def _show(memory: Memory) -> str:
@@ -68,7 +71,7 @@ def register(cli: click.Group) -> None:
         app, clone_id, fan = target(ctx)
         memories = app.memory.list(clone_id, fan, limit=limit)
         if as_json:
-            click.echo(json.dumps([_memory_json(m) for m in memories], indent=2))
+            click.echo(json.dumps(_memories_json(app, clone_id, memories), indent=2))
         for memory in [] if as_json else memories:
             click.echo(_show(memory))
 
@@ -84,9 +87,10 @@ def register(cli: click.Group) -> None:
         recalled = app.memory.recall(clone_id, fan, query, budget, lambda text: count_tokens(model, text),
                                      touch=False)
         if as_json:
-            click.echo(json.dumps([{**_memory_json(r.memory), "score": round(r.score, 4), "tokens": r.tokens,
-                                    "reasons": {k: round(v, 4) for k, v in r.reasons.items()}} for r in recalled],
-                                  indent=2))
+            found = _memories_json(app, clone_id, [r.memory for r in recalled])
+            click.echo(json.dumps([{**memory, "score": round(r.score, 4), "tokens": r.tokens,
+                                    "reasons": {k: round(v, 4) for k, v in r.reasons.items()}}
+                                   for memory, r in zip(found, recalled, strict=True)], indent=2))
             return
         for r in recalled:
             why = ", ".join(f"{k} {v:.2f}" for k, v in r.reasons.items())
