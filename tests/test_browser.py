@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
+import os
 import shutil
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
 from clonr import Clonr
-from tests.conftest import FakeChatModel
+from tests.conftest import ROOT, FakeChatModel
 from tests.test_widget import free_port
 from widget.server import create_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/setup --test)")]
 
@@ -49,9 +56,7 @@ def test_a_fan_chats_through_the_embedded_widget(served, fake_chat: FakeChatMode
     fake_chat.enqueue("Poetical science is imagination applied to mathematics.")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{page_port}/index.html")
@@ -79,3 +84,52 @@ def _only_fan(app: Clonr, clone_id: str) -> str:
                                   .distinct()).scalars().all()
     assert len(fans) == 1 and len(fans[0]) == 32, fans
     return fans[0]
+
+
+@pytest.fixture
+def studio_url(settings) -> Iterator[str]:
+    """The real studio (`streamlit run`) over the test's CLONR_HOME, with the bundled MiniLM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "streamlit_app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the studio did not start"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_studio_shows_what_fans_wrote_as_text_never_as_markup(settings, studio_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    app = Clonr(settings)
+    clone = app.clones.create("Ada Lovelace")
+    said = ("Fan: ![x](http://127.0.0.1:9/pixel.png) <img src=x onerror=\"document.title='pwned'\"> **bold** "
+            "[click](javascript:alert(1))")
+    app.memory.remember(clone.id, "fan-1", [said], importance=5)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{studio_url}/memories")
+            page.get_by_role("tab", name="Fans").click(timeout=30_000)
+            expect(page.get_by_test_id("stText").get_by_text(said, exact=True)).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(500)  # an onerror handler would have run by now
+            assert page.title() != "pwned"
+            main = page.locator("section.main, [data-testid='stMain']").first
+            assert main.locator("img").count() == 0, "no image, so nothing loaded from anywhere"
+            assert main.locator("strong", has_text="bold").count() == 0
+            assert main.locator("a", has_text="click").count() == 0
+        finally:
+            browser.close()
