@@ -101,7 +101,10 @@ class Clonr:
 
     def _importance_scorer(self) -> ImportanceScorer:
         if self._importance is None:
-            self._importance = (HeuristicImportanceScorer() if self.settings.importance == "heuristic"
+            choice = self.settings.importance
+            if choice == "auto":  # SmolLM2's scores did not follow hand labels at all (rank agreement <= 0)
+                choice = "heuristic" if resolve_chat_model_name(self.settings) == "smollm2" else "model"
+            self._importance = (HeuristicImportanceScorer() if choice == "heuristic"
                                 else ModelImportanceScorer(self.chat_model))
         return self._importance
 

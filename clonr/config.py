@@ -31,8 +31,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_CHAT_MODEL", "auto", "Chat model: `qwen2.5-1.5b`, `qwen2.5-0.5b`, `smollm2` (local, bundled), "
             "`openai`, or `auto` (openai when OPENAI_API_KEY is set, else the best local model installed)."),
     Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
-    Setting("CLONR_IMPORTANCE", "model", "How memory importance is scored, off the reply path: `model` (asks the "
-            "chat model) or `heuristic` (a fixed rule, no model calls)."),
+    Setting("CLONR_IMPORTANCE", "auto", "How memory importance is scored, off the reply path: `model` (asks the "
+            "chat model), `heuristic` (a fixed rule, no model calls), or `auto` (the model, unless it is SmolLM2, "
+            "too small to judge)."),
     Setting("CLONR_REFLECTION_THRESHOLD", "100", "Summed importance of a fan's new memories that makes the clone "
             "reflect (write insights citing them); summaries refresh on lower, staggered thresholds; 0 turns "
             "reflection and summaries off."),
@@ -157,7 +158,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector")),
         chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
-        importance=_choice(values, "CLONR_IMPORTANCE", ("model", "heuristic")),
+        importance=_choice(values, "CLONR_IMPORTANCE", ("auto", "model", "heuristic")),
         reflection_threshold=_int(values, "CLONR_REFLECTION_THRESHOLD", 0),
         knowledge_updates=_choice(values, "CLONR_KNOWLEDGE_UPDATES", ("on", "off")) == "on",
         openai_api_key=values["OPENAI_API_KEY"].strip(),

@@ -127,9 +127,22 @@ def test_importance_is_scored_in_the_background(app: Clonr, ada) -> None:
     assert scores["Fan: ok"] < scores["Fan: my father died and I moved to Berlin for a new job"]
 
 
-def test_the_model_scorer_reads_a_number_and_falls_back(fake_chat: FakeChatModel) -> None:
-    fake_chat.enqueue("7", "ten?", "42")
-    assert ModelImportanceScorer(fake_chat).score(["a", "b", "c"]) == [7, 3, 10]
+def test_the_model_scorer_reads_its_json_and_falls_back(fake_chat: FakeChatModel) -> None:
+    fake_chat.enqueue('{"importance": 7}', "ten?", '{"importance": 42}', '{"importance": "9"}')
+    assert ModelImportanceScorer(fake_chat).score(["Fan: a", "b", "c", "d"]) == [7, 3, 3, 3]
+    asked = fake_chat.calls[0]
+    assert "1-10" in asked[0].text and asked[-1].text == "Fan: a", "a rubric, worked examples, then the line"
+    assert [m.type for m in asked[1:-1]] == ["human", "ai"] * 5
+
+
+@pytest.mark.parametrize(("setting", "chat_model", "scorer"), [
+    ("auto", "smollm2", HeuristicImportanceScorer), ("auto", "qwen2.5-1.5b", ModelImportanceScorer),
+    ("model", "smollm2", ModelImportanceScorer), ("heuristic", "qwen2.5-1.5b", HeuristicImportanceScorer)])
+def test_importance_auto_asks_the_model_unless_it_is_too_small(monkeypatch, fake_chat, setting: str,
+                                                               chat_model: str, scorer: type) -> None:
+    monkeypatch.setenv("CLONR_IMPORTANCE", setting)
+    monkeypatch.setenv("CLONR_CHAT_MODEL", chat_model)
+    assert isinstance(Clonr(load_settings(), chat_model=fake_chat)._importance_scorer(), scorer)
 
 
 def test_a_chat_turn_becomes_memories_off_the_reply_path(app: Clonr, ada, fake_chat: FakeChatModel) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from clonr import Clonr, load_settings
 from clonr.memory import HeuristicImportanceScorer, TranscriptLine
+from clonr.store import SHARED_FAN
 from tests.conftest import FakeChatModel, FixedClock
 
 
@@ -114,6 +115,31 @@ def test_a_real_model_conversation_triggers_a_reflection(monkeypatch) -> None:
     for reflection in reflections:  # a small model may find nothing; whatever it wrote must cite real memories
         cited = app.store.get_memories(list(reflection.evidence))
         assert cited and all(m.fan_id == "sam" for m in cited)
+
+
+@pytest.mark.real_model
+def test_the_rest_of_the_memory_work_with_a_real_model(monkeypatch) -> None:
+    """Importance, the clone's state from an event, the fan's summary and knowledge updates, on SmolLM2: a
+    model this small may judge poorly, but every answer must arrive in shape and be stored where it belongs."""
+    monkeypatch.setenv("CLONR_CHAT_MODEL", "smollm2")
+    monkeypatch.setenv("CLONR_IMPORTANCE", "model")
+    monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", "on")
+    app = Clonr(load_settings())
+    ada = app.clones.create("Ada Lovelace", "Mathematician.")
+    paris, = app.memory.remember(ada.id, "sam", ["Fan: I live in Paris with my dog Biscuit."])
+    berlin, = app.memory.remember(ada.id, "sam", ["Fan: I moved to Berlin last month."])
+    app.memory.post_event(ada.id, "Ada Lovelace: I just finished my notes on the Analytical Engine.")
+    app.worker.drain()
+    scored = [*app.memory.list(ada.id, "sam"), *app.memory.list(ada.id, SHARED_FAN)]
+    assert all(1 <= m.importance <= 10 for m in scored), "the model scored every memory, 1-10"
+    state = app.memory.summarize(ada.id, SHARED_FAN)
+    about_sam = app.memory.summarize(ada.id, "sam")
+    assert state.strip() and about_sam.strip()
+    assert app.memory.summaries(ada.id, "sam") == (state, about_sam), "stored for the next prompts"
+    assert all(name.strip() and about.strip() for name, about in app.memory.entities(ada.id, "sam").items())
+    retired = app.memory.update_knowledge(berlin)
+    assert all(m.id == paris.id for m in retired), "only an older memory of the same fan can be retired"
+    assert {m.id for m in app.memory.list(ada.id, "sam")} == {paris.id, berlin.id}, "history is kept"
 
 
 def test_summaries_refresh_on_their_thresholds_and_reach_the_prompt(thinking_app: Clonr, fake_chat: FakeChatModel,

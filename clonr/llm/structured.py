@@ -7,16 +7,16 @@ import json
 import logging
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
 __all__ = ["ask_json"]
 
 log = logging.getLogger(__name__)
 
 
-def ask_json(model: BaseChatModel, prompt: str, schema: dict[str, Any], max_tokens: int = 400,
+def ask_json(model: BaseChatModel, prompt: LanguageModelInput, schema: dict[str, Any], max_tokens: int = 400,
              temperature: float = 0.2) -> dict[str, Any] | None:
-    """One constrained JSON answer, or None if the model still answered out of shape."""
+    """One constrained JSON answer to a prompt (text, or messages), or None if it still came out of shape."""
     answer = model.invoke(prompt, temperature=temperature, max_tokens=max_tokens,
                           response_format={"type": "json_object", "schema": schema}).text
     try:

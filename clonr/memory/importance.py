@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from clonr.llm.structured import ask_json
 
 DEFAULT_IMPORTANCE = 3
 
@@ -32,31 +36,33 @@ class HeuristicImportanceScorer:
         return scores
 
 
-_PROMPT = """Rate how important this memory is for knowing the person long-term, from 1 (mundane small talk) \
-to 10 (life-changing). Answer with the number only.
-
-Memory: Fan: hi, how are you?
-Importance: 1
-Memory: Fan: I had pasta for lunch.
-Importance: 2
-Memory: Fan: I started a new job as a nurse last week.
-Importance: 7
-Memory: Fan: My father passed away this morning.
-Importance: 10
-Memory: {text}
-Importance:"""
+_RUBRIC = ("How much does this line from a conversation matter for knowing the person in the long run? "
+           "1-2: greetings and small talk; 3-4: passing details and opinions; 5-6: lasting facts (pets, hobbies, "
+           "tastes); 7-8: big news (a move, a new job, an engagement); 9-10: life-changing events (a birth, a "
+           'death, a serious illness). Answer as JSON: {"importance": <1-10>}')
+_EXAMPLES = [("Fan: good morning!", 1), ("Fan: I think the new café downtown is overrated.", 3),
+             ("Fan: I've been vegetarian for ten years.", 5), ("Fan: I'm changing careers to become a teacher.", 7),
+             ("Fan: my dad had a heart attack last night.", 9)]
+IMPORTANCE_SCHEMA = {"type": "object", "properties": {"importance": {"type": "integer", "enum": list(range(1, 11))}},
+                     "required": ["importance"]}
 
 
 class ModelImportanceScorer:
-    """Asks the chat model, with examples (small models rate everything 10 without them); falls back to 3."""
+    """Asks the chat model, constrained to {"importance": 1-10}: a rubric, then worked examples as earlier turns
+    of the chat. With the examples inline in one prompt, Qwen2.5-1.5B copied their numbers (rank agreement
+    with hand labels 0.33); as chat turns, 0.87 (benchmarks/importance_agreement.py). Falls back to 3."""
 
     def __init__(self, model: BaseChatModel) -> None:
         self._model = model
+        self._examples: list[BaseMessage] = [SystemMessage(_RUBRIC)]
+        for line, value in _EXAMPLES:
+            self._examples += [HumanMessage(line), AIMessage(json.dumps({"importance": value}))]
 
     def score(self, texts: list[str]) -> list[int]:
         scores = []
         for text in texts:
-            answer = self._model.invoke(_PROMPT.format(text=text[:600]), max_tokens=3, temperature=0.0).text
-            match = re.search(r"\d+", answer)
-            scores.append(max(1, min(10, int(match.group()))) if match else DEFAULT_IMPORTANCE)
+            answer = ask_json(self._model, [*self._examples, HumanMessage(text[:600])], IMPORTANCE_SCHEMA,
+                              max_tokens=12, temperature=0.0) or {}
+            value = answer.get("importance")
+            scores.append(value if isinstance(value, int) and 1 <= value <= 10 else DEFAULT_IMPORTANCE)
         return scores
