@@ -233,7 +233,8 @@ def test_a_fan_cannot_touch_another_fans_memory(app: Clonr, ada) -> None:
     memory, = app.memory.remember(ada.id, "alice", ["Fan: private"])
     for action in (lambda: app.memory.pin(ada.id, "bob", memory.id),
                    lambda: app.memory.edit(ada.id, "bob", memory.id, "hacked"),
-                   lambda: app.memory.delete(ada.id, "bob", memory.id)):
+                   lambda: app.memory.delete(ada.id, "bob", memory.id),
+                   lambda: app.memory.restore(ada.id, "bob", memory.id)):
         with pytest.raises(NotFoundError):
             action()
     assert app.memory.list(ada.id, "alice")[0].text == "Fan: private"

@@ -80,3 +80,13 @@ def test_events_are_shared_with_every_fan(run, app: Clonr, fake_chat: FakeChatMo
 def test_bad_input_is_one_line_exit_1(run, args: tuple[str, ...], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 1 and message in result.output and result.output.count("\n") == 1
+
+
+def test_restore_undoes_a_knowledge_update(run, app: Clonr) -> None:
+    ada = app.clones.get("ada")
+    paris, berlin = app.memory.remember(ada.id, "f1", ["Fan: My sister lives in Paris.", "Fan: I moved to Berlin."])
+    app.store.update_memory(paris.id, superseded_by=berlin.id)  # a wrong retirement
+    assert "(replaced)" in run("memory", "ada", "--fan", "f1", "list").output
+    restored = run("memory", "ada", "--fan", "f1", "restore", paris.id)
+    assert restored.exit_code == 0 and "(replaced)" not in restored.output
+    assert json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)[1]["superseded_by"] is None

@@ -84,9 +84,11 @@ def test_a_newer_fact_supersedes_the_older_one_without_erasing_it(settings, fake
     ada = app.clones.create("Ada")
     paris, = app.memory.remember(ada.id, "fan-1", ["Fan: I live in Paris."])
     clock.advance(days=30)
-    fake_chat.enqueue("Noted, Berlin!", json.dumps({"outdated": [1]}))
+    fake_chat.enqueue("Noted, Berlin!", json.dumps({"still_true": False}))
     app.chat.start_turn(ada.id, "I moved to Berlin.", fan_id="fan-1").text()
     app.worker.drain()
+    asked = [call[-1].text for call in fake_chat.calls if call[-1].text.startswith("Older memory:")]
+    assert asked[0] == "Older memory: Fan: I live in Paris.\nNew memory: Fan: I moved to Berlin.", "one pair a time"
     old = app.store.get_memories([paris.id])[0]
     assert old.superseded_by is not None, "kept, but marked as replaced"
     assert app.store.get_memories([old.superseded_by])[0].text == "Fan: I moved to Berlin."
@@ -94,6 +96,9 @@ def test_a_newer_fact_supersedes_the_older_one_without_erasing_it(settings, fake
                                                          lambda t: len(t.split()))]
     assert "Fan: I live in Paris." not in recalled and "Fan: I moved to Berlin." in recalled
     assert "Fan: I live in Paris." in [m.text for m in app.memory.list(ada.id, "fan-1")], "history is kept"
+    app.memory.restore(ada.id, "fan-1", paris.id)  # the creator says it is still true
+    assert "Fan: I live in Paris." in [r.memory.text for r in app.memory.recall(ada.id, "fan-1", "Where do I live?",
+                                                                                 500, lambda t: len(t.split()))]
 
 
 @pytest.mark.real_model

@@ -107,6 +107,14 @@ def register(cli: click.Group) -> None:
 
     @memory.command()
     @click.argument("memory_id")
+    @click.pass_context
+    def restore(ctx: click.Context, memory_id: str) -> None:
+        """Undo a knowledge update: the replaced memory is true again and recalled again."""
+        app, clone_id, fan = target(ctx)
+        click.echo(_show(app.memory.restore(clone_id, fan, memory_id)))
+
+    @memory.command()
+    @click.argument("memory_id")
     @click.argument("text")
     @click.pass_context
     def edit(ctx: click.Context, memory_id: str, text: str) -> None:

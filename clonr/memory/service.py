@@ -505,6 +505,12 @@ class MemoryService:
         self._store.update_memory(memory_id, pinned=pinned)
         return self._store.get_memories([memory_id])[0]
 
+    def restore(self, clone_id: str, fan_id: str, memory_id: str) -> Memory:
+        """A memory a knowledge update retired by mistake: it is true again, and recalled again."""
+        self._own(clone_id, fan_id, memory_id)
+        self._store.update_memory(memory_id, superseded_by=None)
+        return self._store.get_memories([memory_id])[0]
+
     def edit(self, clone_id: str, fan_id: str, memory_id: str, text: str) -> Memory:
         memory = self._own(clone_id, fan_id, memory_id)
         text = " ".join(text.split())[:MAX_MEMORY_CHARS]

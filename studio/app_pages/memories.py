@@ -65,11 +65,14 @@ def show(memory: Memory, key: str, links: MemoryLinks, why: str) -> None:
         st.caption(" · ".join(facts) + (f" · chosen for: {plain(why)}" if why else ""))
         st.text(memory.text)  # never rendered as Markdown: fans wrote it
         show_links(links)
-        pin, delete, _ = st.columns([1, 1, 8])
+        pin, delete, restore, _ = st.columns([1, 1, 2, 6])
         pin.button("Unpin" if memory.pinned else "Pin", key=f"{key}_pin_{memory.id}",
                    on_click=act, args=(app.memory.pin, clone.id, fan_id, memory.id, not memory.pinned))
         delete.button("Delete", key=f"{key}_delete_{memory.id}",
                       on_click=act, args=(app.memory.delete, clone.id, fan_id, memory.id))
+        if memory.superseded_by:
+            restore.button("Still true", key=f"{key}_restore_{memory.id}", help="Recall it again.",
+                           on_click=act, args=(app.memory.restore, clone.id, fan_id, memory.id))
         with st.expander("Edit"), st.form(f"{key}_edit_{memory.id}"):
             text = st.text_area("Text", value=memory.text, key=f"{key}_text_{memory.id}")
             if st.form_submit_button("Save") and act(app.memory.edit, clone.id, fan_id, memory.id, text):

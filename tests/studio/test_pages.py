@@ -327,6 +327,11 @@ def test_memories_page_shows_a_fans_memories_as_plain_text_and_pins_edits_and_de
     studio.text_area(key=f"memories_fan_text_{other.id}").input("Fan: my sister is Mel, a painter")
     next(b for b in studio.button if b.form_id == f"memories_fan_edit_{other.id}").click().run()
     assert "Fan: my sister is Mel, a painter" in [m.text for m in app.memory.list(clone.id, "fan-1")]
+    app.store.update_memory(plain_one.id, superseded_by=other.id)  # a knowledge update got it wrong
+    studio.run()
+    assert any(c.value.startswith("Replaced by: ") for c in studio.caption)
+    button(studio, "Still true", f"memories_fan_restore_{plain_one.id}").click().run()
+    assert app.memory._own(clone.id, "fan-1", plain_one.id).superseded_by is None
     button(studio, "Delete", f"memories_fan_delete_{hostile.id}").click().run()
     assert hostile.id not in [m.id for m in app.memory.list(clone.id, "fan-1")]
     assert [m.text for m in app.memory.list(clone.id, "fan-2")] == ["Fan: fan two's secret"], "untouched"
