@@ -358,3 +358,14 @@ def test_memories_page_searches_like_a_reply_would_and_forgets_a_fan_only_when_s
     assert not studio.exception
     assert app.memory.list(clone.id, "fan-1") == [] and app.chat.history(clone.id, "fan-1") == []
     assert "No fan has chatted yet" in studio.info[0].value
+
+
+def test_memories_page_lists_fifty_at_a_time(studio: AppTest, app: Clonr) -> None:
+    clone = app.clones.create("Ada")
+    app.memory.remember(clone.id, "fan-1", [f"Fan: fact number {n}" for n in range(60)])
+    studio.run()
+    open_page(studio, "memories")
+    assert len(studio.tabs[1].text) == 50
+    button(studio, "Show more").click().run()
+    assert len(studio.tabs[1].text) == 60
+    assert not [b for b in studio.button if b.label == "Show more"], "nothing more to show"
