@@ -32,7 +32,9 @@ def test_a_reflection_cites_the_memories_it_rests_on(thinking_app: Clonr, fake_c
     fake_chat.enqueue(json.dumps({"questions": ["What does the fan love?"]}),
                       json.dumps({"insights": [
                           {"insight": "The fan finds joy outdoors with their dog.", "because_of": [1, 2]},
-                          {"insight": "Invented, cites nothing shown.", "because_of": [99]}]}))
+                          {"insight": "Invented, cites nothing shown.", "because_of": [99]},
+                          {"insight": "the fan finds joy outdoors with their dog", "because_of": [2]},
+                          {"insight": "I adopted a dog named Biscuit.", "because_of": [4]}]}))
     app.memory.import_transcript(ada, "fan-1", lines)
     app.worker.drain()
     reflections = [m for m in app.memory.list(ada.id, "fan-1") if m.kind == "reflection"]

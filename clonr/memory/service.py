@@ -112,6 +112,11 @@ def _answered(memory: Memory, previous: Memory | None) -> str | None:
     return previous.text if timedelta(0) <= memory.happened_at - previous.happened_at <= CONVERSATION_GAP else None
 
 
+def _plain(text: str) -> str:
+    """Text compared without case, punctuation or a speaker prefix: "Fan: I ran!" ~ "i ran"."""
+    return " ".join(re.findall(r"\w+", text.partition(": ")[2] if ": " in text[:62] else text)).casefold()
+
+
 def _speaker(memory: Memory) -> str | None:
     """Who said an observation or event ("Ada: I ran" -> "Ada"); None for reflections and notes."""
     if memory.kind not in ("observation", "event"):
@@ -300,11 +305,15 @@ class MemoryService:
             return []
         model = self._model()
         made: list[Memory] = []
+        known = {_plain(m.text) for m in recent if m.kind == "reflection"}  # small models repeat themselves
         for question in thinking.reflection_questions(model, recent, name):
             self._worker.foreground.wait_idle()  # between model calls, let waiting fans go first
             evidence = [r.memory for r in self.recall(clone_id, fan_id, question, 10**9, _words, touch=False)
                         if r.memory.fan_id == fan_id][:self.policy.reflection_evidence]
             for text, cited in thinking.insights(model, question, evidence, name):
+                if _plain(text) in known | {_plain(m.text) for m in evidence}:
+                    continue  # said before, or a memory it was shown, repeated: nothing learnt
+                known.add(_plain(text))
                 made += self.remember(clone_id, fan_id, [text], kind="reflection", sources=["reflection"],
                                       evidence=[m.id for m in cited], score_later=False)
         if made:
