@@ -23,7 +23,8 @@ def check_model(stored: str, current: str) -> None:
     """Vectors from two embedding models live in different spaces: refuse to mix them."""
     if stored and stored != current:
         raise StorageError(f"This index holds vectors from the embedding model {stored!r}, not {current!r}: set "
-                           "CLONR_EMBEDDINGS back, or delete and re-ingest the clone's sources.")
+                           "CLONR_EMBEDDINGS back (a clone's sources can instead be deleted and re-ingested; fans' "
+                           "memories cannot be re-embedded yet).")
 
 
 class CosineVectorStore(VectorStore):

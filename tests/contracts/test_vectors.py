@@ -81,7 +81,7 @@ def test_collections_are_separate(make_index, fake_embeddings) -> None:
 def test_vectors_of_another_embedding_model_are_never_mixed(make_index, fake_embeddings) -> None:
     make_index(fake_embeddings).add_texts(["first"], ids=["a"])
     other = make_index(OtherEmbedding(size=32))
-    with pytest.raises(StorageError, match="re-ingest"):
+    with pytest.raises(StorageError, match="set CLONR_EMBEDDINGS back"):
         other.add_texts(["second"], ids=["b"])
     with pytest.raises(StorageError):
         other.similarity_search("first")
