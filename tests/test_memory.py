@@ -11,7 +11,7 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, load_settings
-from clonr.errors import InvalidInputError, NotFoundError
+from clonr.errors import InvalidInputError, NotFoundError, StorageError
 from clonr.memory import (
     HeuristicImportanceScorer,
     MemoryLinks,
@@ -205,6 +205,28 @@ def test_a_line_is_embedded_with_the_line_it_answers_in_the_same_conversation(ap
     assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls.\nAda Lovelace: Do you still sculpt?"
     app.memory.delete(ada.id, "fan-1", asked.id)
     assert indexed(app, ada.id, "fan-1", follow_up) == "Fan: Mostly owls."
+
+
+def test_reindex_gives_old_memories_their_context_and_survives_a_change_of_embedding_model(
+        app: Clonr, ada, clock, settings, fake_chat) -> None:
+    _, answered = app.memory.remember(ada.id, "fan-1", ["Ada Lovelace: Do you still paint?",
+                                                         "Fan: Yep, every weekend."])
+    event = app.memory.post_event(ada.id, "I moved house.")
+    app.memory._vectors(ada.id, "fan-1").add_texts([answered.text], ids=[answered.id])  # as written before context
+    assert app.memory.reindex(ada.id) == 3
+    assert indexed(app, ada.id, "fan-1", answered) == "Fan: Yep, every weekend.\nAda Lovelace: Do you still paint?"
+    assert indexed(app, ada.id, SHARED_FAN, event) == "I moved house."
+
+    class OtherModel(DeterministicFakeEmbedding):
+        model_id: str = "another-model"
+
+    switched = Clonr(settings, chat_model=fake_chat, embeddings=OtherModel(size=64), clock=clock)
+    with pytest.raises(StorageError, match="set CLONR_EMBEDDINGS back"):
+        switched.memory.recall(ada.id, "fan-1", "paint", 100, words)
+    progress: list[tuple[int, int]] = []
+    switched.memory.reindex(ada.id, on_progress=lambda done, total: progress.append((done, total)))
+    assert progress[-1] == (3, 3)
+    assert "Fan: Yep, every weekend." in texts(switched.memory.recall(ada.id, "fan-1", "paint", 100, words))
 
 
 @pytest.mark.real_model

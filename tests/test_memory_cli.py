@@ -90,3 +90,11 @@ def test_restore_undoes_a_knowledge_update(run, app: Clonr) -> None:
     restored = run("memory", "ada", "--fan", "f1", "restore", paris.id)
     assert restored.exit_code == 0 and "(replaced)" not in restored.output
     assert json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)[1]["superseded_by"] is None
+
+
+def test_reindex_memories_embeds_every_fans_memories_again(run, app: Clonr) -> None:
+    ada = app.clones.get("ada")
+    app.memory.remember(ada.id, "f1", ["Fan: one", "Fan: two"])
+    app.memory.remember(ada.id, "f2", ["Fan: three"])
+    result = run("reindex-memories", "ada")
+    assert result.exit_code == 0 and "Embedded 3 memories of Ada again." in result.output

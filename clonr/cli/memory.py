@@ -162,6 +162,22 @@ def register(cli: click.Group) -> None:
         app.worker.drain()
         click.echo(f"Imported {done} lines.")
 
+    @cli.command(name="reindex-memories")
+    @click.argument("clone")
+    @click.pass_context
+    def reindex_memories(ctx: click.Context, clone: str) -> None:
+        """Embed all of CLONE's memories again with the current CLONR_EMBEDDINGS (after switching models, or to
+        give old memories the context new ones get). Safe to interrupt and run again."""
+        app = app_from(ctx)
+        record = app.clones.get(clone)
+        with click.progressbar(length=1, label="Embedding memories", file=click.get_text_stream("stderr")) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            done = app.memory.reindex(record.id, on_progress=progress)
+        click.echo(f"Embedded {done} memories of {record.name} again.")
+
     @cli.command()
     @click.argument("clone")
     @click.argument("text")

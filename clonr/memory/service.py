@@ -29,7 +29,7 @@ from clonr.memory import thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
 from clonr.memory.timeframe import mentioned_period
 from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
-from clonr.vectors.base import nearest_ids
+from clonr.vectors.base import nearest_ids, replace_all
 
 log = logging.getLogger(__name__)
 TokenCounter = Callable[[str], int]
@@ -496,6 +496,28 @@ class MemoryService:
                                            tuple(linked[i] for i in memory.evidence if i in linked),
                                            linked.get(memory.superseded_by or ""))
         return links
+
+    def reindex(self, clone_id: str, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every memory of the clone again, each fan's and the shared events, with the current embedding
+        model and each line with the line it answers: for memories written before context embeddings, or
+        after switching CLONR_EMBEDDINGS. Each fan's collection is swapped whole once embedded, so a failure
+        leaves it as it was and running again finishes the rest. Progress is counted in memories, per fan."""
+        fans = [*self.fans(clone_id), FanMemories(SHARED_FAN, 0, self._clock())]
+        total, done = sum(f.memories for f in fans), 0
+        for fan in fans:
+            stream = self._store.memory_stream(clone_id, fan.fan_id)
+            if not stream:
+                continue
+            texts, previous = [], None
+            for memory in stream:
+                texts.append(embedding_text(memory.text, _answered(memory, previous)))
+                previous = memory if memory.kind == "observation" else previous
+            replace_all(self._vectors(clone_id, fan.fan_id), texts, [{"kind": m.kind} for m in stream],
+                        [m.id for m in stream])
+            done += len(stream)
+            if on_progress:
+                on_progress(done, max(total, done))
+        return done
 
     def fans(self, clone_id: str) -> list[FanMemories]:
         return self._store.memory_fans(clone_id)

@@ -599,6 +599,13 @@ class SqlStore:
         with self._transaction() as connection:
             connection.execute(memories.update().where(memories.c.id == memory_id).values(**fields))
 
+    def memory_stream(self, clone_id: str, fan_id: str) -> list[Memory]:
+        """All of a fan's memories, oldest first (the two messages of an exchange in order)."""
+        query = sa.select(memories).where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id).order_by(
+            memories.c.happened_at, memories.c.message_id, memories.c.id)
+        with self._transaction() as connection:
+            return [_memory(row) for row in connection.execute(query)]
+
     def last_observation(self, clone_id: str, fan_id: str, since: datetime, until: datetime) -> Memory | None:
         """The fan's latest observation that happened between `since` and `until` (ix_memories_owner)."""
         query = sa.select(memories).where(

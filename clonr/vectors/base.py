@@ -23,8 +23,8 @@ def check_model(stored: str, current: str) -> None:
     """Vectors from two embedding models live in different spaces: refuse to mix them."""
     if stored and stored != current:
         raise StorageError(f"This index holds vectors from the embedding model {stored!r}, not {current!r}: set "
-                           "CLONR_EMBEDDINGS back (a clone's sources can instead be deleted and re-ingested; fans' "
-                           "memories cannot be re-embedded yet).")
+                           "CLONR_EMBEDDINGS back, or embed again: delete and re-ingest the clone's sources, and "
+                           "run `clonr reindex-memories <clone>` for its memories.")
 
 
 class CosineVectorStore(VectorStore):
@@ -36,6 +36,10 @@ class CosineVectorStore(VectorStore):
     @abstractmethod
     def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4,
                                                **kwargs: Any) -> list[tuple[Document, float]]: ...
+
+    @abstractmethod
+    def replace_all(self, texts: list[str], metadatas: list[dict], ids: list[str]) -> None:
+        """Make the collection exactly these texts, embedded with the current model, all at once."""
 
     def nearest_ids(self, embedding: list[float], k: int) -> list[tuple[str, float]]:
         """(id, score) of the k nearest, best first, for callers that need no text; an adapter may answer
@@ -62,3 +66,13 @@ def nearest_ids(index: VectorStore, embedding: list[float], k: int) -> list[tupl
     if isinstance(index, CosineVectorStore):
         return index.nearest_ids(embedding, k)
     return [(doc.id or "", score) for doc, score in index.similarity_search_with_score_by_vector(embedding, k)]
+
+
+def replace_all(index: VectorStore, texts: list[str], metadatas: list[dict], ids: list[str]) -> None:
+    """Re-embed a whole collection: atomically in Clonr's indexes (even across embedding models); any other
+    VectorStore gets the ids deleted and added again."""
+    if isinstance(index, CosineVectorStore):
+        index.replace_all(texts, metadatas, ids)
+        return
+    index.delete(ids)
+    index.add_texts(texts, metadatas, ids=ids)

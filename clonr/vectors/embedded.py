@@ -187,6 +187,21 @@ class EmbeddedVectorStore(CosineVectorStore):
                 cache.generation, cache.seq, cache.model = generation, seq, model
         return cache
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
+
+    def _put(self, connection: sqlite3.Connection, seq: int, texts: list[str], metadatas: list[dict],
+             ids: list[str], vectors: np.ndarray) -> None:
+        """Upsert rows stamped after `seq`; the collection records the new seq and this model."""
+        rows = [(self._collection, item, seq + n + 1, self._model_id, text, json.dumps(meta), vector.tobytes())
+                for n, (item, text, meta, vector) in enumerate(zip(ids, texts, metadatas, vectors, strict=True))]
+        connection.executemany(
+            "INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
+            "seq = excluded.seq, model = excluded.model, text = excluded.text, metadata = excluded.metadata, "
+            "vector = excluded.vector", rows)
+        connection.execute("UPDATE collections SET seq = ?, model = ? WHERE name = ?",
+                           (seq + len(rows), self._model_id, self._collection))
+
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         texts = list(texts)
@@ -194,18 +209,22 @@ class EmbeddedVectorStore(CosineVectorStore):
         metadatas = [dict(m) for m in metadatas] if metadatas else [{} for _ in texts]
         if not texts:
             return []
-        vectors = _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
+        vectors = self._embed(texts)
         with self._write() as (connection, seq, _generation, model):
             check_model(model, self._model_id)
-            rows = [(self._collection, item, seq + n + 1, self._model_id, text, json.dumps(meta), vector.tobytes())
-                    for n, (item, text, meta, vector) in enumerate(zip(ids, texts, metadatas, vectors, strict=True))]
-            connection.executemany(
-                "INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
-                "seq = excluded.seq, model = excluded.model, text = excluded.text, metadata = excluded.metadata, "
-                "vector = excluded.vector", rows)
-            connection.execute("UPDATE collections SET seq = ?, model = ? WHERE name = ?",
-                               (seq + len(rows), self._model_id, self._collection))
+            self._put(connection, seq, texts, metadatas, ids, vectors)
         return ids
+
+    def replace_all(self, texts: list[str], metadatas: list[dict], ids: list[str]) -> None:
+        """The collection becomes exactly these texts, embedded with the current model (which may differ from
+        the one that made it). Everything is embedded first, then swapped in one transaction: a failure
+        leaves the collection as it was. Readers reload it whole (a new generation)."""
+        vectors = self._embed(texts)
+        with self._write() as (connection, seq, _generation, _model):
+            connection.execute("DELETE FROM vectors WHERE collection = ?", (self._collection,))
+            connection.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?",
+                               (self._collection,))
+            self._put(connection, seq, texts, metadatas, ids, vectors)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         if not ids:

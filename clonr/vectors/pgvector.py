@@ -14,6 +14,12 @@ from sqlalchemy.engine import Engine
 
 from clonr.vectors.base import CosineVectorStore, check_model, index_model_id
 
+_UPSERT = sa.text(
+    "INSERT INTO clonr_vectors (collection, id, embedding_model, text, metadata, embedding) "
+    "VALUES (:c, :id, :m, :t, CAST(:meta AS jsonb), CAST(:e AS vector)) "
+    "ON CONFLICT (collection, id) DO UPDATE SET embedding_model = EXCLUDED.embedding_model, "
+    "text = EXCLUDED.text, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding")
+
 
 def _literal(vector: Iterable[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
@@ -37,24 +43,31 @@ class PgVectorStore(CosineVectorStore):
                                  {"c": self._collection}).first()
         return row[0] if row else ""
 
+    def _rows(self, texts: list[str], metadatas: list[dict], ids: list[str]) -> list[dict[str, Any]]:
+        vectors = self._embedding.embed_documents(texts)
+        return [{"c": self._collection, "id": item, "m": self._model_id, "t": text, "meta": json.dumps(meta),
+                 "e": _literal(vector)}
+                for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True)]
+
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         texts = list(texts)
         ids = [item or uuid.uuid4().hex for item in ids] if ids else [uuid.uuid4().hex for _ in texts]
-        metadatas = metadatas or [{} for _ in texts]
-        vectors = self._embedding.embed_documents(texts)
-        rows = [{"c": self._collection, "id": item, "m": self._model_id, "t": text, "meta": json.dumps(meta),
-                 "e": _literal(vector)}
-                for item, text, meta, vector in zip(ids, texts, metadatas, vectors, strict=True)]
+        rows = self._rows(texts, metadatas or [{} for _ in texts], ids)
         with self._engine.begin() as connection:
             check_model(self._stored_model(connection), self._model_id)
             if rows:
-                connection.execute(sa.text(
-                    "INSERT INTO clonr_vectors (collection, id, embedding_model, text, metadata, embedding) "
-                    "VALUES (:c, :id, :m, :t, CAST(:meta AS jsonb), CAST(:e AS vector)) "
-                    "ON CONFLICT (collection, id) DO UPDATE SET embedding_model = EXCLUDED.embedding_model, "
-                    "text = EXCLUDED.text, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"), rows)
+                connection.execute(_UPSERT, rows)
         return ids
+
+    def replace_all(self, texts: list[str], metadatas: list[dict], ids: list[str]) -> None:
+        """The collection becomes exactly these texts, embedded with the current model; embedded first, then
+        swapped in one transaction."""
+        rows = self._rows(texts, metadatas, ids)
+        with self._engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM clonr_vectors WHERE collection = :c"), {"c": self._collection})
+            if rows:
+                connection.execute(_UPSERT, rows)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         if not ids:

@@ -141,3 +141,24 @@ def test_a_large_embedded_collection_shortlists_by_sign_bits_and_finds_the_same_
     shortlisted = store.similarity_search_with_score_by_vector(query, k=20)
     assert [d.id for d, _ in shortlisted] == [d.id for d, _ in exact]
     assert [s for _, s in shortlisted] == sorted((s for _, s in shortlisted), reverse=True)
+
+
+class BrokenEmbedding(OtherEmbedding):
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise RuntimeError("the embedding server went away")
+
+
+def test_a_collection_is_replaced_whole_even_by_another_model_and_a_failure_changes_nothing(
+        make_index, fake_embeddings) -> None:
+    index = make_index(fake_embeddings)
+    index.add_texts(["old one", "old two"], ids=["a", "b"])
+    other = make_index(OtherEmbedding(size=32))
+    with pytest.raises(RuntimeError):
+        make_index(BrokenEmbedding(size=32)).replace_all(["new"], [{}], ["c"])
+    assert [d.id for d in index.similarity_search("old one", k=5)] == ["a", "b"], "untouched by the failure"
+    other.replace_all(["new one", "new two"], [{"n": 1}, {"n": 2}], ["a", "c"])
+    assert {d.id: d.page_content for d in other.similarity_search("new one", k=5)} == {"a": "new one",
+                                                                                     "c": "new two"}
+    assert other.get_by_ids(["c"])[0].metadata == {"n": 2}
+    with pytest.raises(StorageError):  # the collection is the new model's now
+        make_index(fake_embeddings).similarity_search("old one")
