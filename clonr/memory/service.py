@@ -112,6 +112,16 @@ def _answered(memory: Memory, previous: Memory | None) -> str | None:
     return previous.text if timedelta(0) <= memory.happened_at - previous.happened_at <= CONVERSATION_GAP else None
 
 
+def _in_context(stream: Sequence[Memory], before: Memory | None = None) -> list[str]:
+    """What consecutive memories are embedded as: each observation with the observation before it, if that is
+    in the same conversation (`embedding_text`); `before` is the one preceding the first."""
+    texts, previous = [], before
+    for memory in stream:
+        texts.append(embedding_text(memory.text, _answered(memory, previous)))
+        previous = memory if memory.kind == "observation" else previous
+    return texts
+
+
 def _plain(text: str) -> str:
     """Text compared without case, punctuation or a speaker prefix: "Fan: I ran!" ~ "i ran"."""
     return " ".join(re.findall(r"\w+", text.partition(": ")[2] if ": " in text[:62] else text)).casefold()
@@ -236,9 +246,8 @@ class MemoryService:
         if not items or items[0].kind != "observation":
             return [m.text for m in items]
         first = items[0]
-        before = self._store.last_observation(first.clone_id, first.fan_id, first.happened_at - CONVERSATION_GAP,
-                                              first.happened_at)
-        return [embedding_text(m.text, _answered(m, p)) for m, p in zip(items, [before, *items[:-1]], strict=True)]
+        return _in_context(items, self._store.last_observation(first.clone_id, first.fan_id,
+                                                               first.happened_at - CONVERSATION_GAP, first.happened_at))
 
     def remember_exchange(self, clone: Clone, fan_id: str, user_text: str, reply_text: str,
                           message_ids: tuple[int, int], fan_name: str = "Fan") -> list[Memory]:
@@ -502,21 +511,17 @@ class MemoryService:
         model and each line with the line it answers: for memories written before context embeddings, or
         after switching CLONR_EMBEDDINGS. Each fan's collection is swapped whole once embedded, so a failure
         leaves it as it was and running again finishes the rest. Progress is counted in memories, per fan."""
-        fans = [*self.fans(clone_id), FanMemories(SHARED_FAN, 0, self._clock())]
-        total, done = sum(f.memories for f in fans), 0
-        for fan in fans:
-            stream = self._store.memory_stream(clone_id, fan.fan_id)
-            if not stream:
-                continue
-            texts, previous = [], None
-            for memory in stream:
-                texts.append(embedding_text(memory.text, _answered(memory, previous)))
-                previous = memory if memory.kind == "observation" else previous
-            replace_all(self._vectors(clone_id, fan.fan_id), texts, [{"kind": m.kind} for m in stream],
-                        [m.id for m in stream])
-            done += len(stream)
+        fans = self.fans(clone_id)
+        total = sum(f.memories for f in fans) + len(self._store.memory_ids(clone_id, SHARED_FAN))
+        done = 0
+        for owner in [*(f.fan_id for f in fans), SHARED_FAN]:
+            stream = self._store.memory_stream(clone_id, owner)
+            if stream:
+                replace_all(self._vectors(clone_id, owner), _in_context(stream), [{"kind": m.kind} for m in stream],
+                            [m.id for m in stream])
+                done += len(stream)
             if on_progress:
-                on_progress(done, max(total, done))
+                on_progress(done, total)
         return done
 
     def fans(self, clone_id: str) -> list[FanMemories]:
