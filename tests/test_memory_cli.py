@@ -1,4 +1,4 @@
-"""`clonr memory` and `clonr event` through CliRunner, over the fake model."""
+"""`clonr memory`, `clonr event` and `clonr reindex` through CliRunner, over the fake model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr
 from clonr.cli import LazyApp, cli
@@ -92,9 +93,21 @@ def test_restore_undoes_a_knowledge_update(run, app: Clonr) -> None:
     assert json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)[1]["superseded_by"] is None
 
 
-def test_reindex_memories_embeds_every_fans_memories_again(run, app: Clonr) -> None:
+def test_reindex_embeds_notes_dialogues_and_every_fans_memories_again_for_a_new_model(
+        run, app: Clonr, settings, fake_chat: FakeChatModel) -> None:
     ada = app.clones.get("ada")
+    app.ingest.add_text(ada.id, "Ada's horse was called Shakespeare.", "Horses")
+    app.dialogues.add(ada.id, "Any pets?", "A horse, Shakespeare.")
     app.memory.remember(ada.id, "f1", ["Fan: one", "Fan: two"])
     app.memory.remember(ada.id, "f2", ["Fan: three"])
-    result = run("reindex-memories", "ada")
-    assert result.exit_code == 0 and "Embedded 3 memories of Ada again." in result.output
+
+    class OtherModel(DeterministicFakeEmbedding):
+        model_id: str = "another-model"
+
+    switched = Clonr(settings, chat_model=fake_chat, embeddings=OtherModel(size=64))
+    refused = CliRunner().invoke(cli, ["chat", "ada", "-m", "Hello"], obj=LazyApp(switched))
+    assert refused.exit_code == 1 and "clonr reindex" in refused.output
+    result = CliRunner().invoke(cli, ["reindex", "ada"], obj=LazyApp(switched))
+    assert "Embedded 1 note chunks, 1 example dialogues and 3 memories of Ada again." in result.output
+    fake_chat.enqueue("Shakespeare!")
+    assert CliRunner().invoke(cli, ["chat", "ada", "-m", "Your horse?"], obj=LazyApp(switched)).exit_code == 0

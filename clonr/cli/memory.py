@@ -1,4 +1,4 @@
-"""`clonr memory` (inspect and edit what a clone remembers of a fan) and `clonr event`."""
+"""`clonr memory` (inspect and edit what a clone remembers of a fan), `clonr event` and `clonr reindex`."""
 
 from __future__ import annotations
 
@@ -162,21 +162,24 @@ def register(cli: click.Group) -> None:
         app.worker.drain()
         click.echo(f"Imported {done} lines.")
 
-    @cli.command(name="reindex-memories")
+    @cli.command()
     @click.argument("clone")
     @click.pass_context
-    def reindex_memories(ctx: click.Context, clone: str) -> None:
-        """Embed all of CLONE's memories again with the current CLONR_EMBEDDINGS (after switching models, or to
-        give old memories the context new ones get). Safe to interrupt and run again."""
+    def reindex(ctx: click.Context, clone: str) -> None:
+        """Embed CLONE's notes, example dialogues and memories again with the current CLONR_EMBEDDINGS (after
+        switching models; memories also get the context new ones get). Safe to interrupt and run again."""
         app = app_from(ctx)
         record = app.clones.get(clone)
+        notes = app.ingest.reindex(record.id)
+        dialogues = app.dialogues.reindex(record.id)
         with click.progressbar(length=1, label="Embedding memories", file=click.get_text_stream("stderr")) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            done = app.memory.reindex(record.id, on_progress=progress)
-        click.echo(f"Embedded {done} memories of {record.name} again.")
+            memories = app.memory.reindex(record.id, on_progress=progress)
+        click.echo(f"Embedded {notes} note chunks, {dialogues} example dialogues and {memories} memories of "
+                   f"{record.name} again.")
 
     @cli.command()
     @click.argument("clone")

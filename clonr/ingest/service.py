@@ -31,6 +31,7 @@ from clonr.ingest.web import fetch_page, fetch_wikipedia, same_site_links, sitem
 from clonr.ingest.youtube import fetch_transcript, is_youtube
 from clonr.jobs import BackgroundWorker
 from clonr.store import Clone, DialogueCandidate, IngestJob, JobItem, Source, SqlStore
+from clonr.vectors.base import replace_all
 
 __all__ = ["IngestResult", "IngestService"]
 
@@ -145,6 +146,18 @@ class IngestService:
         source = self._store.get_source(clone.id, source_id)
         documents = self._index_for(clone).get_by_ids([f"{source.id}:{n}" for n in range(source.chunk_count)])
         return [d.page_content for d in documents]
+
+    def reindex(self, clone_ref: str) -> int:
+        """Embed the clone's notes again with the current embedding model, from the texts its index keeps
+        (after switching CLONR_EMBEDDINGS); swapped in whole once embedded."""
+        clone = self._store.get_clone(clone_ref)
+        index = self._index_for(clone)
+        ids = [f"{source.id}:{n}" for source in self._store.list_sources(clone.id) for n in range(source.chunk_count)]
+        chunks = index.get_by_ids(ids)
+        if chunks:
+            replace_all(index, [c.page_content for c in chunks], [c.metadata for c in chunks],
+                        [c.id or "" for c in chunks])
+        return len(chunks)
 
     def delete_source(self, clone_ref: str, source_id: str) -> Source:
         """Delete a source with its chunks, vectors and dialogue candidates (vectors first: no dangling record)."""

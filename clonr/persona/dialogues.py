@@ -14,6 +14,7 @@ from langchain_core.vectorstores import VectorStore
 
 from clonr.errors import InvalidInputError
 from clonr.store import Clone, Dialogue, SqlStore
+from clonr.vectors.base import replace_all
 
 __all__ = ["MAX_DIALOGUE_CHARS", "DialogueService", "parse_mes_example", "to_mes_example"]
 
@@ -115,12 +116,28 @@ class DialogueService:
         ids = [hit.id for hit in hits if hit.id and hit.id not in exclude][:k]
         return self._store.get_dialogues(clone.id, ids)
 
+    def reindex(self, clone_ref: str) -> int:
+        """Embed every example dialogue again with the current embedding model (after switching
+        CLONR_EMBEDDINGS); swapped in whole once embedded."""
+        clone = self._store.get_clone(clone_ref)
+        dialogues = self._store.list_dialogues(clone.id)
+        if dialogues:
+            replace_all(self.index(clone), [_embedded(d) for d in dialogues],
+                        [{"category": d.category} for d in dialogues], [d.id for d in dialogues])
+            self._store.mark_dialogues_indexed([d.id for d in dialogues])
+        return len(dialogues)
+
     def ensure_indexed(self, clone: Clone) -> None:
         pending = self._store.list_dialogues(clone.id, unindexed=True)
         if pending:
-            self.index(clone).add_texts([f"{d.user_text}\n{d.char_text}" for d in pending],
+            self.index(clone).add_texts([_embedded(d) for d in pending],
                                         [{"category": d.category} for d in pending], ids=[d.id for d in pending])
             self._store.mark_dialogues_indexed([d.id for d in pending])
+
+
+def _embedded(dialogue: Dialogue) -> str:
+    """What a dialogue is searched by: the exchange, both sides."""
+    return f"{dialogue.user_text}\n{dialogue.char_text}"
 
 
 def _clean(text: str, what: str) -> str:

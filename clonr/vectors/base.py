@@ -23,8 +23,8 @@ def check_model(stored: str, current: str) -> None:
     """Vectors from two embedding models live in different spaces: refuse to mix them."""
     if stored and stored != current:
         raise StorageError(f"This index holds vectors from the embedding model {stored!r}, not {current!r}: set "
-                           "CLONR_EMBEDDINGS back, or embed again: delete and re-ingest the clone's sources, and "
-                           "run `clonr reindex-memories <clone>` for its memories.")
+                           "CLONR_EMBEDDINGS back, or embed the clone's notes, dialogues and memories again with "
+                           "`clonr reindex <clone>`.")
 
 
 class CosineVectorStore(VectorStore):
