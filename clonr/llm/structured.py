@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-__all__ = ["ask_json"]
+__all__ = ["ask_json", "with_examples"]
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +27,12 @@ def ask_json(model: BaseChatModel, prompt: LanguageModelInput, schema: dict[str,
         log.info("model answered out of shape: %.200s", answer)
         return None
     return value if isinstance(value, dict) else None
+
+
+def with_examples(instructions: str, examples: Iterable[tuple[str, dict[str, Any]]]) -> list[BaseMessage]:
+    """Instructions, then worked examples as earlier turns of the chat (what was asked, the JSON answered):
+    Qwen2.5-1.5B follows these, where examples inline in one prompt had their answers copied."""
+    messages: list[BaseMessage] = [SystemMessage(instructions)]
+    for asked, answer in examples:
+        messages += [HumanMessage(asked), AIMessage(json.dumps(answer))]
+    return messages

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage
 
-from clonr.llm.structured import ask_json
+from clonr.llm.structured import ask_json, with_examples
 
 DEFAULT_IMPORTANCE = 3
 
@@ -54,9 +53,7 @@ class ModelImportanceScorer:
 
     def __init__(self, model: BaseChatModel) -> None:
         self._model = model
-        self._examples: list[BaseMessage] = [SystemMessage(_RUBRIC)]
-        for line, value in _EXAMPLES:
-            self._examples += [HumanMessage(line), AIMessage(json.dumps({"importance": value}))]
+        self._examples = with_examples(_RUBRIC, [(line, {"importance": value}) for line, value in _EXAMPLES])
 
     def score(self, texts: list[str]) -> list[int]:
         scores = []

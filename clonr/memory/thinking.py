@@ -7,13 +7,12 @@ retire only memories it was shown.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage
 
-from clonr.llm.structured import ask_json
+from clonr.llm.structured import ask_json, with_examples
 from clonr.store import Memory
 
 QUESTIONS_SCHEMA = {"type": "object", "properties": {"questions": {
@@ -73,21 +72,20 @@ _STILL_TRUE_EXAMPLES = [
     ("Fan: I'm learning Spanish.", "Fan: I practised Spanish for an hour today.", True)]
 
 
-def _pair(old: str, new: str) -> HumanMessage:
-    return HumanMessage(f"Older memory: {old}\nNew memory: {new}")
+def _pair(old: str, new: str) -> str:
+    return f"Older memory: {old}\nNew memory: {new}"
 
 
 def outdated_by(model: BaseChatModel, new: Memory, similar: Sequence[Memory]) -> list[Memory]:
     """The older memories that `new` makes untrue (mem0/Zep-style knowledge update), asked one pair at a time
     with worked examples. A wrong answer hides a true memory from recall, so precision comes first: asked
-    for a list of numbers, Qwen2.5-1.5B retired 13 of 32 hand-made cases wrongly ("took Biscuit to the
+    for a list of numbers, Qwen2.5-1.5B retired 11 wrongly in 32 hand-made cases ("took Biscuit to the
     beach" retired "I have a dog called Biscuit"); one pair at a time, 2 (and missed 8 real changes, which
-    stay recallable next to the newer fact, dated)."""
-    examples: list[BaseMessage] = [SystemMessage(_STILL_TRUE)]
-    for old, newer, still_true in _STILL_TRUE_EXAMPLES:
-        examples += [_pair(old, newer), AIMessage(json.dumps({"still_true": still_true}))]
+    stay recallable next to the newer fact, dated; benchmarks/knowledge_updates.py)."""
+    examples = with_examples(_STILL_TRUE, [(_pair(old, newer), {"still_true": still_true})
+                                           for old, newer, still_true in _STILL_TRUE_EXAMPLES])
     return [old for old in similar
-            if (ask_json(model, [*examples, _pair(old.text, new.text)], STILL_TRUE_SCHEMA, max_tokens=12,
+            if (ask_json(model, [*examples, HumanMessage(_pair(old.text, new.text))], STILL_TRUE_SCHEMA, max_tokens=12,
                          temperature=0.0) or {}).get("still_true") is False]
 
 
