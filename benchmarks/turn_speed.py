@@ -63,7 +63,8 @@ def main() -> None:
     app = Clonr()
     model = app.chat_model
     model.temperature = 0.0  # greedy: both sides generate the same tokens
-    llama, lock = model._llama()
+    runtime = model.runtime()
+    llama, lock = runtime.llama, runtime.lock
     clone = app.clones.create(
         "Ada Lovelace", "Mathematician, writer of the first published computer program.",
         "I was born in London in 1815, the only legitimate child of Lord Byron. My mother raised me on "
@@ -99,6 +100,7 @@ def main() -> None:
                 if phase == "cold":
                     with lock:
                         llama.reset()
+                        runtime.states.clear()  # a saved state of an earlier fan would make it warm
                 start = time.perf_counter()
                 stream = clonr_turn(f"bench-{run}-{phase}") if side == "clonr" else raw_turn(messages)
                 if side == "clonr":

@@ -44,7 +44,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_OPENAI_MODEL", "gpt-4o-mini", "Chat model name on the OpenAI-compatible endpoint."),
     Setting("CLONR_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small", "Embedding model name for `openai` embeddings."),
     Setting("CLONR_CONTEXT_TOKENS", "4096", "Context window the local model is loaded with."),
-    Setting("CLONR_PROMPT_TOKENS", "1536", "Most tokens a turn's prompt may use (persona, notes, history, message)."),
+    Setting("CLONR_PROMPT_TOKENS", "3072", "Most tokens a turn's prompt may use (persona, examples, conversation, "
+            "information, message). The conversation is trimmed in blocks when it outgrows its share."),
+    Setting("CLONR_INFORMATION_TOKENS", "160", "Most tokens of memories, note excerpts and example dialogues newly "
+            "given with one message (they stay in the conversation after it). More can inform a reply better; "
+            "the model reads each of them before the first word of the reply."),
+    Setting("CLONR_KV_CACHE_MB", "1024", "Memory for the local model's saved prompt states, one per conversation "
+            "(least recently used dropped first): a fan who comes back after others does not wait for the model "
+            "to read the whole conversation again. 0 turns it off."),
     Setting("CLONR_REPLY_TOKENS", "256", "Most tokens in one reply."),
     Setting("CLONR_THREADS", "0", "CPU threads for the local model; 0 means one per core (measured 1.4x faster than "
             "llama.cpp's default of half the cores)."),
@@ -89,6 +96,8 @@ class Settings:
     openai_embedding_model: str
     context_tokens: int
     prompt_tokens: int
+    information_tokens: int
+    kv_cache_mb: int
     reply_tokens: int
     threads: int
     max_message_chars: int
@@ -167,6 +176,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         openai_embedding_model=values["CLONR_OPENAI_EMBEDDING_MODEL"].strip(),
         context_tokens=_int(values, "CLONR_CONTEXT_TOKENS", 512),
         prompt_tokens=_int(values, "CLONR_PROMPT_TOKENS", 256),
+        information_tokens=_int(values, "CLONR_INFORMATION_TOKENS", 0),
+        kv_cache_mb=_int(values, "CLONR_KV_CACHE_MB", 0),
         reply_tokens=_int(values, "CLONR_REPLY_TOKENS", 16),
         threads=_int(values, "CLONR_THREADS", 0),
         max_message_chars=_int(values, "CLONR_MAX_MESSAGE_CHARS", 1),

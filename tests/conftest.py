@@ -20,7 +20,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.chat_models import generate_from_stream
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
@@ -45,6 +45,15 @@ class FakeChatModel(BaseChatModel):
 
     def enqueue(self, *replies: str) -> None:
         self.replies.extend(replies)
+
+    def prompt(self) -> str:
+        """The whole last prompt, as one text."""
+        return "\n".join(m.text for m in self.calls[-1])
+
+    def information(self) -> str:
+        """What the last prompt gave with its message (the system message just before it), or ""."""
+        *_, before, _message = [None, *self.calls[-1]]
+        return before.text if isinstance(before, SystemMessage) and before.text.startswith("Information") else ""
 
     @property
     def _llm_type(self) -> str:

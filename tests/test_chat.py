@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,9 +11,9 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from clonr import Clonr
-from clonr.chat import build_prompt, truncate_to_tokens
+from clonr.chat import truncate_to_tokens
+from clonr.chat.prompt import fixed_prefix
 from clonr.errors import InvalidInputError, NotFoundError
-from clonr.store import Message
 from tests.conftest import FakeChatModel
 
 
@@ -61,16 +62,56 @@ def test_background_work_waits_while_a_reply_is_prepared_and_stored(app: Clonr, 
 
 
 def test_the_prompt_carries_the_persona_notes_and_earlier_conversation(app: Clonr, ada, fake_chat) -> None:
-    app.ingest.add_text("ada-lovelace", "Ada kept a pet horse called Shakespeare.", "pets")
+    app.ingest.add_text("ada-lovelace", "Ada kept a pet horse called Shakespeare. She also liked opera.", "pets")
     app.chat.start_turn("ada-lovelace", "Hi!", fan_id="fan-1").text()
     app.chat.start_turn("ada-lovelace", "Tell me about your horse.", fan_id="fan-1").text()
     system, *rest = fake_chat.calls[-1]
     assert isinstance(system, SystemMessage)
     assert "You are Ada Lovelace" in system.text and "I worked with Charles Babbage" in system.text
-    assert "Shakespeare" in system.text, "the retrieved note is in the prompt"
-    assert [type(m) for m in rest] == [HumanMessage, AIMessage, HumanMessage]
-    assert rest[0].text == "Hi!" and rest[-1].text == "Tell me about your horse."
+    assert [type(m) for m in rest] == [AIMessage, SystemMessage, HumanMessage, AIMessage, HumanMessage]
+    assert rest[0].text == "Hello, I am Ada." and rest[2].text == "Hi!" and rest[-1].text == "Tell me about your horse."
+    assert rest[1].text.startswith("Information for your next reply") and "Shakespeare" in rest[1].text, \
+        "the note given with the first message stays where it was put"
+    assert fake_chat.prompt().count("Shakespeare") == 1, "and is not given again"
 
+
+def test_consecutive_turns_share_the_whole_prompt_up_to_what_is_new(app: Clonr, ada, fake_chat) -> None:
+    """llama.cpp reuses the longest common prefix: each prompt must begin with the whole previous one."""
+    app.ingest.add_text("ada-lovelace", "I kept a horse called Shakespeare. I loved opera and the harp. "
+                        "My mother was Lady Byron. I studied mathematics with Mary Somerville.", "life")
+    app.dialogues.add("ada-lovelace", "Do you like music?", "The harp, above all.")
+    app.dialogues.add("ada-lovelace", "What about your mother?", "Mother kept me at my sums.")
+    app.memory.remember(ada.id, "fan-1", ["Fan: my cat is called Pixel", "Fan: I play the violin"])
+    messages = ["Hi!", "Tell me about your horse.", "Who taught you mathematics?", "Do you like music?",
+                "My cat Pixel says hello", "What about your mother?"]
+    for message in messages:
+        app.chat.start_turn("ada-lovelace", message, fan_id="fan-1").text()
+        app.worker.drain()
+    for before, after in zip(fake_chat.calls, fake_chat.calls[1:], strict=False):
+        assert after[:len(before)] == before, "the earlier prompt is the start of the next one"
+        new = after[len(before):]
+        assert new[0].type == "ai" and new[-1].type == "human", "only the reply, new information and the message"
+        assert len(new) <= 3
+    given = [m.text for m in fake_chat.calls[-1] if m.type == "system"][1:]
+    assert any("Pixel" in text for text in given) and any("Somerville" in text for text in given)
+    assert sum(text.count("my cat is called Pixel") for text in given) == 1, "a memory is given once"
+
+
+def test_a_long_conversation_is_trimmed_in_blocks(app: Clonr, ada, fake_chat) -> None:
+    fake_chat.default_reply = " ".join(["word"] * 60)
+    fake_chat.context_tokens = 1200
+    budget = app.chat.prompt_budget(fake_chat)
+    firsts = []
+    for n in range(40):
+        turn = app.chat.start_turn("ada-lovelace", f"Message number {n} " + "blah " * 30, fan_id="talker")
+        turn.text()
+        assert turn.plan.tokens <= budget
+        assert sum(words(m.text) + 8 for m in fake_chat.calls[-1]) <= budget
+        firsts.append(next(m.text for m in fake_chat.calls[-1][1:] if m.type == "human"))
+    assert fake_chat.calls[-1][-1].text.startswith("Message number 39")
+    trims = sum(a != b for a, b in itertools.pairwise(firsts))
+    assert 3 <= trims <= 14, "the oldest turns are dropped several at a time, not one per turn"
+    assert firsts[-1] != firsts[0], "old history was dropped to stay in budget"
 
 def test_each_fan_has_their_own_conversation(app: Clonr, ada, fake_chat) -> None:
     app.chat.start_turn("ada-lovelace", "I am fan one", fan_id="one").text()
@@ -85,20 +126,6 @@ def test_the_greeting_opens_a_new_conversation(app: Clonr, ada, fake_chat) -> No
     assert fake_chat.calls[-1][1] == AIMessage("Hello, I am Ada.")
 
 
-def test_a_long_conversation_always_fits_the_budget(app: Clonr, ada, fake_chat) -> None:
-    fake_chat.default_reply = " ".join(["word"] * 60)
-    budget = app.chat.prompt_budget(fake_chat)
-    for n in range(40):
-        turn = app.chat.start_turn("ada-lovelace", f"Message number {n} " + "blah " * 30, fan_id="talker")
-        turn.text()
-        assert turn.plan.tokens <= budget
-        sent = sum(words(m.text) + 8 for m in fake_chat.calls[-1])
-        assert sent <= budget
-    history = next(section for section in turn.plan.sections if section.name == "history")
-    assert history.items < 80, "old history was dropped to stay in budget"
-    assert fake_chat.calls[-1][-1].text.startswith("Message number 39")
-
-
 def test_the_prompt_leaves_room_for_the_reply_in_a_small_context(app: Clonr, settings, fake_chat) -> None:
     fake_chat.context_tokens = 600
     assert app.chat.prompt_budget(fake_chat) == 600 - settings.reply_tokens - 16
@@ -111,24 +138,9 @@ def test_a_huge_long_description_is_cut_to_fit() -> None:
 
     now = datetime.now(UTC)
     clone = Clone("c", "x", "X", "short", "trait " * 2000, "", False, now, now)
-    plan = build_prompt(clone, "hello", [], [], words, budget=400)
-    assert plan.tokens <= 400
-    assert "Stay in character" in plan.messages[0].text, "instructions survive the cut"
-
-
-def test_history_is_dropped_oldest_first() -> None:
-    from datetime import UTC, datetime
-
-    from clonr.store import Clone
-
-    now = datetime.now(UTC)
-    clone = Clone("c", "x", "X", "", "", "", False, now, now)
-    history = [Message(n, "c", "f", "user" if n % 2 == 0 else "assistant", f"m{n} " + "w " * 20, now)
-               for n in range(30)]
-    plan = build_prompt(clone, "latest", history, [], words, budget=300)
-    kept = [m.text.split()[0] for m in plan.messages[1:-1]]
-    assert kept == [f"m{n}" for n in range(30 - len(kept), 30)]
-    assert plan.tokens <= 300
+    prefix = fixed_prefix(clone, "", [("d1", ("Hi?", "Hello " * 100))], 400, words)
+    assert prefix.persona_tokens <= 0.45 * 400 and prefix.example_ids == frozenset()
+    assert "Stay in character" in prefix.text, "instructions survive the cut"
 
 
 def test_truncate_to_tokens_cuts_at_a_word() -> None:
@@ -164,7 +176,9 @@ def test_an_interrupted_reply_keeps_what_the_fan_saw(app: Clonr, ada, fake_chat)
     stream = iter(turn)
     next(stream), next(stream)
     stream.close()
-    assert [m.content for m in app.chat.history("ada-lovelace", "f")] == ["Count", "one two"]
+    history = app.chat.history("ada-lovelace", "f")
+    assert [m.content for m in history] == ["Count", "one two"]
+    assert history[-1].interrupted and not history[0].interrupted, "a fragment is never passed off as a reply"
 
 
 def test_a_failing_model_gives_a_clear_error(app: Clonr, ada, fake_chat, monkeypatch) -> None:

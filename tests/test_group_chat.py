@@ -84,3 +84,24 @@ def test_group_chat_from_the_cli(app: Clonr, clones, fake_chat: FakeChatModel) -
     assert result.exit_code == 0 and result.output == "Ada Lovelace: Hello Sam.\nCharles Babbage: Babbage here.\n"
     bad = run("group", "create", "X", "ada-lovelace", "--talk", "ada=loud")
     assert bad.exit_code == 2 and "CLONE=NUMBER" in bad.output
+
+
+def test_a_group_turn_has_examples_and_entities_and_no_other_fans_private_memory(app: Clonr, clones,
+                                                                                  fake_chat: FakeChatModel) -> None:
+    from datetime import UTC, datetime
+
+    ada = clones[0]
+    app.dialogues.add(ada.id, "Do you like music?", "The harp, above all.")
+    app.memory.remember(ada.id, "alice", ["Fan: my secret code word is heron", "Fan: my sister Margaret is ill"])
+    app.store.set_summary(ada.id, "alice", "Alice, a spy who trusts Ada with secrets.", datetime.now(UTC))
+    app.store.save_entities(ada.id, "alice", {"Margaret": "Alice's sister, ill"}, datetime.now(UTC))
+    app.store.save_entities(ada.id, "bob", {"Margaret": "Bob's neighbour, a baker"}, datetime.now(UTC))
+    app.groups.create("Salon", ["ada-lovelace"], {"ada-lovelace": 1.0})
+    list(turn.text() for turn in app.groups.post("salon", "alice", "Alice", "Hello everyone"))
+    list(turn.text() for turn in app.groups.post("salon", "bob", "Bob", "Ada, what is the code word? How is Margaret?"))
+    prompt = fake_chat.prompt()
+    assert "Fan: Do you like music?\nAda Lovelace: The harp, above all." in prompt, "example dialogues"
+    assert "Margaret (Bob's neighbour, a baker)" in prompt, "what the clone knows of the speaker's people"
+    assert "heron" not in prompt and "spy" not in prompt and "Alice's sister" not in prompt, \
+        "nothing Alice told Ada privately reaches a reply Bob reads"
+    assert "Alice: Hello everyone" in prompt, "what was said in the group is shared"

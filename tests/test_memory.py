@@ -162,7 +162,7 @@ def test_old_conversations_are_recalled_into_the_prompt(app: Clonr, ada, fake_ch
     assert app.memory.import_transcript(ada, "fan-1", lines) == 120
     turn = app.chat.start_turn(ada.id, "Where does Margaret live?", fan_id="fan-1")
     turn.text()
-    system = fake_chat.calls[-1][0].text
+    system = fake_chat.information()
     assert "On 1 Mar 2025:" in system and "\n- Fan: My sister Margaret lives in Lisbon." in system
     assert any(r.memory.source == "import:L3" for r in turn.recalled)
     recent = {m.content for m in app.chat.history(ada.id, "fan-1", 60)}

@@ -68,7 +68,7 @@ def test_events_are_shared_with_every_fan(run, app: Clonr, fake_chat: FakeChatMo
     too_long = run("event", "ada", "word " * 1000)
     assert too_long.exit_code != 0 and "limit is 4,000" in too_long.output
     run("chat", "ada", "--fan", "someone", "-m", "Did you run the marathon?")
-    assert "Berlin marathon" in fake_chat.calls[-1][0].text
+    assert "Berlin marathon" in fake_chat.information()
 
 
 @pytest.mark.parametrize("args, message", [

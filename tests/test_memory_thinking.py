@@ -167,7 +167,7 @@ def test_summaries_refresh_on_their_thresholds_and_reach_the_prompt(thinking_app
     fake_chat.enqueue("Hello Sam!")
     turn = app.chat.start_turn(ada.id, "Hi!", fan_id="sam")
     turn.text()
-    system = fake_chat.calls[-1][0].text
+    system = fake_chat.prompt()
     assert "Your life lately:\nI just ran the Berlin marathon" in system
     assert "What you know about this fan: They are Sam" in system
     app.memory.forget_fan(ada.id, "sam")
@@ -187,10 +187,10 @@ def test_people_a_fan_mentions_are_known_when_named_again(thinking_app: Clonr, f
     assert app.memory.entities(ada.id, "other") == {}
     fake_chat.enqueue("She sounds lovely.")
     app.chat.start_turn(ada.id, "Should I visit margaret?", fan_id="sam").text()
-    assert "People and things they mention: Margaret (their sister, lives in Lisbon)." in fake_chat.calls[-1][0].text
+    assert "People and things they mention: Margaret (their sister, lives in Lisbon)" in fake_chat.information()
     fake_chat.enqueue("Sure.")
     app.chat.start_turn(ada.id, "What about the weather?", fan_id="sam").text()
-    assert "Margaret (their sister" not in fake_chat.calls[-1][0].text, "only people named now are brought up"
+    assert "Margaret" not in fake_chat.information(), "only people named now, and not given before, are brought up"
     app.worker.drain()
     app.memory.forget_fan(ada.id, "sam")
     assert app.memory.entities(ada.id, "sam") == {}

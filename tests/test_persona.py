@@ -209,16 +209,22 @@ def test_drafting_without_any_material_says_what_to_do(app: Clonr) -> None:
 # -- the fidelity check -------------------------------------------------------------------------------------
 
 def test_fidelity_scores_the_clone_and_a_generic_assistant_on_held_out_answers(
-        app: Clonr, fake_chat: FakeChatModel) -> None:
+        app: Clonr, fake_chat: FakeChatModel, clock) -> None:
     app.clones.create("Ada")
     app.dialogues.add("ada", "What do you love?", "Engines and poetry.", category="tastes", origin="interview")
     app.dialogues.add("ada", "And what else?", "Engines and poetry.", category="tastes", origin="interview")
     app.dialogues.add("ada", "Hello", "Good day!", origin="manual")
+    event = app.memory.post_event(app.clones.get("ada").id, "I love engines and poetry, and wrote about both.")
+    clock.advance(days=3)
     fake_chat.enqueue("Engines and poetry.", "As an AI, I love helping.", "Engines and poetry.", "I drink water.")
     report = app.fidelity.run("ada", questions=5)
+    app.worker.drain()
+    [after] = app.store.get_memories([event.id])
+    assert after.last_accessed_at == event.last_accessed_at, "testing a clone does not make its memories recent"
     assert len(report.items) == 2
     assert report.clone_score == pytest.approx(1.0) and report.baseline_score < report.clone_score
-    clone_prompts = [call[0].text for call in fake_chat.calls if "helpful assistant" not in call[0].text]
+    clone_prompts = ["\n".join(m.text for m in call) for call in fake_chat.calls
+                     if "helpful assistant" not in call[0].text]
     assert all("Engines and poetry." not in p for p in clone_prompts), \
         "held-out answers are not in the prompt"
     assert "Good day!" in clone_prompts[0], "other examples still are"

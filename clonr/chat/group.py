@@ -1,10 +1,10 @@
 """Group chats: several fans and several clones in one conversation.
 
 Who speaks next: clones named in the message answer, in the order named; when nobody is named, each clone
-answers with its talkativeness as the chance (someone always does). Each reply is made by the same turn
-pipeline as a one-to-one chat, from that clone's point of view: its own lines are its history, everyone
-else's lines carry their names, it recalls its memories of the fan who spoke, and it knows what it knows of
-every fan taking part.
+answers with its talkativeness as the chance (someone always does). Each reply is made by the chat service's
+one turn builder, from that clone's point of view: its own lines are its history, everyone else's lines
+carry their names, and it is given what it knows of the fan who spoke (memories, summary, the people they
+mention) — never another fan's, since every fan in the group reads the reply.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from clonr.chat.prompt import MEMORY_SHARE, build_prompt
-from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Turn
+from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Conversation, Turn, TurnOptions
 from clonr.errors import InvalidInputError
 from clonr.memory import MemoryService
 from clonr.store import Clone, GroupChat, GroupMessage, Message, SqlStore
@@ -85,12 +84,6 @@ class GroupChatService:
 
     def _turn(self, group: GroupChat, clone: Clone, before: list[GroupMessage], posted: GroupMessage,
               said: list[GroupMessage]) -> Turn:
-        model = self._chat.model()
-        budget = self._chat.prompt_budget(model)
-
-        def count(value: str) -> int:
-            return self._chat.count(model, value)
-
         history = [Message(m.id, clone.id, m.speaker_id, "assistant" if m.speaker_id == clone.id else "user",
                            m.content if m.speaker_id == clone.id else f"{m.speaker_name}: {m.content}", m.created_at)
                    for m in before]
@@ -98,16 +91,6 @@ class GroupChatService:
         cue = "\n".join([f"[Group chat '{group.name}' with {', '.join(others)}]",
                          f"{posted.speaker_name}: {posted.content}",
                          *(f"{m.speaker_name}: {m.content}" for m in said)])
-        fans = {m.speaker_id: m.speaker_name for m in [*before, posted] if m.speaker_kind == "fan"}
-        known = [f"{fans[fan]}: {summary}" for fan in fans
-                 if (summary := self._memory.summaries(clone.id, fan)[1])]
-        query_vector = self._chat.query_vector(clone, posted.content)  # once, for memories and notes
-        recalled = self._memory.recall(clone.id, posted.speaker_id, posted.content, int(budget * MEMORY_SHARE), count,
-                                       query_vector=query_vector)
-        notes = self._chat.notes_for(clone, posted.content, query_vector)
-        state, _ = self._memory.summaries(clone.id, posted.speaker_id)
-        plan = build_prompt(clone, cue, history, notes, count, budget, memories=[r.memory for r in recalled],
-                            state=state, fan_summary=" ".join(known))
 
         def finish(turn: Turn) -> None:
             said.append(self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply))
@@ -118,4 +101,7 @@ class GroupChatService:
                  f"{clone.name}: {turn.reply}"],
                 happened_at=[when, when], sources=["group", "group"]))
 
-        return Turn(model, clone, posted.speaker_id, cue, plan, recalled, finish, self._chat.worker.foreground)
+        conversation = Conversation(("group", group.id, clone.id), history, from_the_start=False, private=False)
+        with self._chat.worker.foreground:
+            return self._chat.compose(clone, posted.speaker_id, cue, conversation, TurnOptions(), finish,
+                                      query=posted.content)

@@ -1,21 +1,31 @@
-"""One chat turn: validate → retrieve notes → assemble the prompt → stream the reply → persist both messages."""
+"""One chat turn for every surface: gather what the clone knows once, within one budget, and stream the reply.
+
+The one-to-one chat (CLI, studio, widget), group chats, the fidelity check and the recall previews of the
+studio and the CLI all come through `ChatService`; they differ only in `TurnOptions` and in whose
+conversation it is. The prompt only grows at its end (see `clonr.chat.prompt`): what a turn is given stays in
+the conversation after its message, each later turn adds only what is new, and the conversation is trimmed
+in blocks, so a model that reuses its prompt's prefix reads a few hundred new tokens a turn, not the whole.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.vectorstores import VectorStore
 
-from clonr.chat.prompt import MEMORY_SHARE, PromptPlan, build_prompt
+from clonr.chat.context import ContextRef, excerpt, shown
+from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, fixed_prefix
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
 from clonr.jobs import BackgroundWorker, Foreground
-from clonr.llm import context_tokens, count_tokens
+from clonr.llm import context_tokens, count_tokens, keep_prompt_state
 from clonr.memory import MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
 from clonr.store import Clone, Message, SqlStore
@@ -23,21 +33,58 @@ from clonr.store import Clone, Message, SqlStore
 log = logging.getLogger(__name__)
 _FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 NOTES_TO_RETRIEVE = 8
-HISTORY_TO_LOAD = 60
+HISTORY_TO_LOAD = 100
 THOUGHT_TOKENS = 60
 _SAFETY_MARGIN = 16
+KEEP_AFTER_TRIM = 1 / 3  # of the conversation's room: what a trim keeps (the model reads it again once)
+MEMORY_SHARE = 0.5  # of a message's information budget, for memories
+NOTES_SHARE = 0.6  # of what memories leave, for note excerpts; example dialogues get the rest
+_WINDOWS_KEPT = 50_000
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What differs between surfaces. `remember`: store the exchange and make memories of it; `touch`: mark
+    recalled memories as used (recency); `think`: an inner monologue first (`thought`: one the creator wrote);
+    `exclude_examples`: example dialogues kept out of the prompt (the fidelity check's held-out answers)."""
+
+    remember: bool = True
+    touch: bool = True
+    think: bool = False
+    thought: str = ""
+    exclude_examples: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Whose conversation a turn continues, from the clone's point of view: its messages (oldest first, with
+    what their turns were given) and whether they start at the very beginning (the greeting goes first)."""
+
+    key: tuple[str, ...]
+    messages: Sequence[Message]
+    from_the_start: bool
+    private: bool = True  # one-to-one: what is given stays in the record; a group's replies are read by all
+
+
+@dataclass
+class _Gathered:
+    given: Given = field(default_factory=Given)
+    ref: ContextRef = field(default_factory=ContextRef)
+    recalled: list[RecalledMemory] = field(default_factory=list)
+    notes: list[Document] = field(default_factory=list)
 
 
 class Turn:
     """A reply being streamed. Iterate it for text pieces; both messages are stored when it finishes.
 
-    If the consumer stops early (Ctrl-C, a closed browser tab), what was said so far is stored, so the
-    conversation on record matches what the fan saw.
+    If the consumer stops early (Ctrl-C, a closed browser tab) or the model fails midway, what was said so far
+    is stored marked interrupted, so the record matches what the fan saw and never passes a fragment off as a
+    whole reply.
     """
 
     def __init__(self, model: BaseChatModel, clone: Clone, fan_id: str, message: str, plan: PromptPlan,
                  recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
-                 think: bool = False, thought: str = "") -> None:
+                 think: bool = False, thought: str = "", context: ContextRef | None = None) -> None:
         self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
         self._foreground = foreground
         self._think = think or bool(thought)
@@ -48,32 +95,38 @@ class Turn:
         self.fan_id = fan_id
         self.message = message
         self.plan = plan
+        self.context = context or ContextRef()
         self.reply = ""
+        self.interrupted = False
         self.usage: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
+        finished = False
         self._foreground.enter()  # background memory work waits while the fan waits for this reply
         try:
             messages = self._with_thought() if self._think else self.plan.messages
-            for chunk in self._model.stream(messages):
+            chunks = iter(self._model.stream(messages))
+            with keep_prompt_state():  # read by a local model as its stream starts
+                chunk = next(chunks, None)
+            while chunk is not None:
                 if chunk.usage_metadata:
                     self.usage = dict(chunk.usage_metadata)
                 if chunk.text:
                     pieces.append(chunk.text)
                     yield chunk.text
+                chunk = next(chunks, None)
+            finished = True
         except ClonrError:
             raise
         except Exception as exc:
-            if pieces:
-                self._save("".join(pieces))
             log.exception("chat model failed")
             raise ModelError(f"The chat model failed ({type(exc).__name__}: {str(exc)[:160]}): check the model "
                              "settings with `clonr doctor` and try again.") from exc
         finally:
             try:
                 if pieces and not self.reply:
-                    self._save("".join(pieces))
+                    self._save("".join(pieces), interrupted=not finished)
             finally:
                 self._foreground.leave()
 
@@ -87,8 +140,9 @@ class Turn:
         return [*context, SystemMessage(f"Your private thought before replying (never say it aloud): "
                                         f"{self.thought}"), message]
 
-    def _save(self, text: str) -> None:
+    def _save(self, text: str, interrupted: bool) -> None:
         self.reply = text.strip() or text
+        self.interrupted = interrupted
         self._on_done(self)
 
     def text(self) -> str:
@@ -99,7 +153,7 @@ class Turn:
 
 
 def _forget(turn: Turn) -> None:
-    """A turn that leaves no trace (the fidelity check's questions)."""
+    """A turn that leaves no trace (the fidelity check's questions, previews)."""
 
 
 class ChatService:
@@ -114,17 +168,15 @@ class ChatService:
         self.worker = worker
         self._dialogues = dialogues
         self._token_counts: dict[tuple[int, str], int] = {}
+        # Where each conversation's window starts (a message id): it moves only when the window is trimmed.
+        self._window_starts: OrderedDict[tuple[str, ...], int] = OrderedDict()
 
     def model(self) -> BaseChatModel:
         return self._model()
 
     def query_vector(self, clone: Clone, text: str) -> list[float]:
-        """Embed a message once per turn; notes and memories are both searched with it."""
+        """Embed a message once per turn; notes, examples and memories are all searched with it."""
         return self._index_for(clone).embeddings.embed_query(text)
-
-    def notes_for(self, clone: Clone, text: str, query_vector: list[float] | None = None) -> list[Document]:
-        return self._index_for(clone).similarity_search_by_vector(query_vector or self.query_vector(clone, text),
-                                                                  k=NOTES_TO_RETRIEVE)
 
     def count(self, model: BaseChatModel, text: str) -> int:
         """Memory lines and notes recur turn after turn: count their tokens once (a bounded cache)."""
@@ -155,46 +207,167 @@ class ChatService:
         room = context_tokens(model, self._settings) - self._settings.reply_tokens - _SAFETY_MARGIN
         return max(128, min(self._settings.prompt_tokens, room))
 
-    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
-                   thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True) -> Turn:
-        """Prepare a reply; iterate the Turn to stream it. `think`: an inner monologue first (the studio);
-        `thought`: that monologue, written by the creator. `exclude_examples` and `remember=False` serve the
-        fidelity check: held-out answers stay out of the prompt, and the test exchange is not stored."""
-        with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
-            return self._prepare(clone_ref, message, fan_id, think, thought, exclude_examples, remember)
+    def information_budget(self, model: BaseChatModel) -> int:
+        """Tokens of memories, notes and examples newly given with one message."""
+        return min(self._settings.information_tokens, self.prompt_budget(model) // 4)
 
-    def _prepare(self, clone_ref: str, message: str, fan_id: str, think: bool, thought: str,
-                 exclude_examples: frozenset[str], remember: bool) -> Turn:
+    # -- one-to-one -----------------------------------------------------------------------------
+
+    def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
+                   thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True,
+                   touch: bool = True) -> Turn:
+        """Prepare a reply in the fan's conversation; iterate the Turn to stream it (see `TurnOptions`)."""
+        options = TurnOptions(remember=remember, touch=touch, think=think or bool(thought), thought=thought,
+                              exclude_examples=exclude_examples)
+        with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
+            clone = self._store.get_clone(clone_ref)
+            message = self.validate_message(message)
+            fan_id = self.validate_fan(fan_id)
+            return self.compose(clone, fan_id, message, self.conversation(clone, fan_id), options,
+                                self._finish if remember else _forget)
+
+    def preview(self, clone_ref: str, fan_id: str, message: str) -> Turn:
+        """What a reply to `message` would be given, without answering, storing or marking anything: the
+        studio's and the CLI's recall previews. Only its `recalled` and `plan` are meant to be read."""
         clone = self._store.get_clone(clone_ref)
-        message = self.validate_message(message)
-        fan_id = self.validate_fan(fan_id)
+        return self.compose(clone, self.validate_fan(fan_id), self.validate_message(message),
+                            self.conversation(clone, fan_id), TurnOptions(remember=False, touch=False), _forget)
+
+    def conversation(self, clone: Clone, fan_id: str) -> Conversation:
+        messages = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
+        return Conversation(("fan", clone.id, fan_id), messages, len(messages) < HISTORY_TO_LOAD)
+
+    # -- the turn builder -----------------------------------------------------------------------
+
+    def compose(self, clone: Clone, fan_id: str, message: str, conversation: Conversation, options: TurnOptions,
+                on_done: Callable[[Turn], None], query: str | None = None) -> Turn:
+        """The one place a prompt is built. `fan_id`: whose memories are recalled (the fan who spoke);
+        `message`: what the model is asked to answer; `query`: what recall searches with (the message)."""
         model = self._model()
-        history = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
-        query_vector = self.query_vector(clone, message)
-        notes = self.notes_for(clone, message, query_vector)
-        think = think or bool(thought)
-        budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if think else 0)
 
         def count(text: str) -> int:
             return self.count(model, text)
 
-        recalled = self._memory.recall(clone.id, fan_id, message, int(budget * MEMORY_SHARE), count,
-                                       exclude_messages={m.id for m in history}, query_vector=query_vector)
-        state, fan_summary = self._memory.summaries(clone.id, fan_id)
-        fan_summary += self._memory.entity_context(clone.id, fan_id, message)
-        examples = self._dialogues.relevant(clone, query_vector, exclude=exclude_examples)
-        plan = build_prompt(clone, message, history, notes, count, budget, memories=[r.memory for r in recalled],
-                            state=state, fan_summary=fan_summary.strip(),
-                            examples=[(d.user_text, d.char_text) for d in examples])
-        return Turn(model, clone, fan_id, message, plan, recalled, self._finish if remember else _forget,
-                    self.worker.foreground, think=think,
-                    thought=" ".join(thought.split())[:600])
+        budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if options.think else 0)
+        message_tokens = check_message(message, budget, count)
+        state, about_fan = self._memory.summaries(clone.id, fan_id)
+        examples = [(d.id, (d.user_text, d.char_text)) for d in self._store.list_dialogues(clone.id)
+                    if d.id not in options.exclude_examples]
+        prefix = fixed_prefix(clone, state, examples, budget, count)
+        information = self.information_budget(model)
+        start, window = self._window(clone, fan_id, conversation, budget - prefix.tokens - information
+                                     - message_tokens, count)
+        kept = conversation.messages[start:]
+        greeting = clone.greeting if conversation.from_the_start and start == 0 else ""
+        query = query or message
+        query_vector = self.query_vector(clone, query)
+        refs = [ContextRef.from_json(m.context) for m in kept]
+        gathered = self._gather(clone, fan_id, query, query_vector, about_fan, refs, {m.id for m in kept},
+                                prefix, information, count, options)
+        given = gathered.given.render(clone.name)
+        items = len(gathered.recalled) + len(gathered.given.notes) + len(gathered.given.examples)
+        plan = build_prompt(prefix, window, given, message, count, budget, notes=gathered.notes,
+                            memories=[r.line for r in gathered.recalled], given_items=items, greeting=greeting)
+        return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
+                    think=options.think, thought=" ".join(options.thought.split())[:600],
+                    context=gathered.ref if conversation.private else ContextRef())
+
+    def _window(self, clone: Clone, fan_id: str, conversation: Conversation, room: int,
+                count: Callable[[str], int]) -> tuple[int, list[Line]]:
+        """The messages the prompt shows (from the index returned), with what their turns were given.
+
+        The start moves only when the window outgrows `room`, and then by a block (to a third of the room),
+        so the prompt's prefix stays the same for several turns."""
+        messages = conversation.messages
+        remembered = self._window_starts.get(conversation.key)
+        first = 0 if remembered is None else next((n for n, m in enumerate(messages) if m.id >= remembered),
+                                                  len(messages))
+        lines = self._lines(clone, fan_id, messages[first:])
+        costs = [line.tokens(count) for line in lines]
+        if sum(costs) > room:
+            keep, spent, cut = int(room * KEEP_AFTER_TRIM), 0, len(lines)
+            while cut > 0 and spent + costs[cut - 1] <= keep:
+                cut -= 1
+                spent += costs[cut]
+            while cut < len(lines) and messages[first + cut].role != "user":
+                cut += 1  # a window starts with a fan's message, never with half an exchange
+            first, lines = first + cut, lines[cut:]
+        self._window_starts[conversation.key] = messages[first].id if first < len(messages) else \
+            (messages[-1].id + 1 if messages else 0)
+        self._window_starts.move_to_end(conversation.key)
+        if len(self._window_starts) > _WINDOWS_KEPT:
+            self._window_starts.popitem(last=False)
+        return first, lines
+
+    def _lines(self, clone: Clone, fan_id: str, messages: Sequence[Message]) -> list[Line]:
+        """Messages as the model reads them, each fan's message after what its turn was given (its memories
+        read again now: an edited one shows its new text, a deleted one is gone)."""
+        refs = [ContextRef.from_json(m.context) for m in messages]
+        memory_ids = [i for ref in refs for i in ref.memories]
+        example_ids = [i for ref in refs for i in ref.examples]
+        memories = {m.id: m for m in self._store.get_memories(memory_ids)} if memory_ids else {}
+        examples = {d.id: d for d in self._store.get_dialogues(clone.id, example_ids)} if example_ids else {}
+        lines = []
+        for message, ref in zip(messages, refs, strict=True):
+            given = Given(ref.about_fan, ref.entities,
+                          [memories[i] for i in ref.memories if i in memories
+                           and memories[i].fan_id in (fan_id, "*")],
+                          [text for _, text in ref.notes],
+                          [(examples[i].user_text, examples[i].char_text) for i in ref.examples if i in examples])
+            lines.append(Line(message.role, message.content, given.render(clone.name)))
+        return lines
+
+    def _gather(self, clone: Clone, fan_id: str, query: str, query_vector: list[float], about_fan: str,
+                refs: list[ContextRef], in_window: set[int], prefix: Prefix, budget: int,
+                count: Callable[[str], int], options: TurnOptions) -> _Gathered:
+        """What is new for this message, within `budget` tokens: what is known of the fan (when it changed),
+        the people and things it names, memories (recall fills exactly its share), note excerpts and example
+        dialogues that the window and the fixed prefix do not already hold."""
+        memories_shown, notes_shown, examples_shown, entities_shown = shown(refs)
+        about = "" if any(ref.about_fan == about_fan for ref in refs) else about_fan
+        entities = tuple((name, what) for name, what in self._memory.mentioned(clone.id, fan_id, query).items()
+                         if name not in entities_shown)
+        spent = count(Given(about, entities, notes=["-"]).render(clone.name))  # with the headers
+        recalled = self._memory.recall(clone.id, fan_id, query, int((budget - spent) * MEMORY_SHARE), count,
+                                       exclude_messages=in_window, exclude_ids=memories_shown, touch=options.touch,
+                                       query_vector=query_vector)
+        spent += sum(r.tokens for r in recalled)
+        notes, excerpts = [], []
+        room = int((budget - spent) * NOTES_SHARE)
+        for note in self._index_for(clone).similarity_search_by_vector(query_vector, k=NOTES_TO_RETRIEVE):
+            if room < 12:
+                break
+            text = excerpt(note.page_content, query, room, count, skip=notes_shown)
+            if text:
+                notes.append(note)
+                excerpts.append((note.id or "", text))
+                room -= count(text) + 2
+                spent += count(text) + 2
+        dialogues = []
+        for dialogue in self._dialogues.relevant(clone, query_vector, exclude=prefix.example_ids | examples_shown
+                                                 | options.exclude_examples):
+            cost = count(f"\nFan: {dialogue.user_text}\n{clone.name}: {dialogue.char_text}")
+            if spent + cost <= budget:
+                dialogues.append(dialogue)
+                spent += cost
+        given = Given(about, entities, [r.memory for r in recalled], [text for _, text in excerpts],
+                      [(d.user_text, d.char_text) for d in dialogues])
+        while dialogues and count(given.render(clone.name)) > budget:  # headers the estimate missed
+            dialogues.pop()
+            given = replace(given, examples=given.examples[:-1])
+        ref = ContextRef(tuple(r.memory.id for r in recalled), tuple(excerpts), tuple(d.id for d in dialogues),
+                         about, entities)
+        return _Gathered(given, ref, recalled, notes)
 
     def _finish(self, turn: Turn) -> None:
         """Store both messages together; they become memories on the worker, never delaying the fan."""
-        message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply)
+        message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply,
+                                               context=turn.context.to_json(),
+                                               status="interrupted" if turn.interrupted else "complete")
         self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
-                            message_ids)
+                           message_ids)
+
+    # -- corrections ----------------------------------------------------------------------------
 
     def answer_again(self, clone_ref: str, fan_id: str, reply_id: int, thought: str) -> Turn:
         """User-guided monologue: replace the last reply with one made from a thought the creator wrote."""

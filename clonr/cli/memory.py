@@ -77,15 +77,20 @@ def register(cli: click.Group) -> None:
 
     @memory.command()
     @click.argument("query")
-    @click.option("--budget", default=1000, show_default=True, help="Tokens the memories may fill.")
+    @click.option("--budget", type=click.IntRange(1), help="Tokens the memories may fill, to look further down "
+                  "the ranking [default: what a reply is given]")
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
     @click.pass_context
-    def search(ctx: click.Context, query: str, budget: int, as_json: bool) -> None:
-        """Recall the memories a reply to QUERY would use, best first, with why each was chosen."""
+    def search(ctx: click.Context, query: str, budget: int | None, as_json: bool) -> None:
+        """Recall the memories a reply to QUERY would be given now, best first, with why each was chosen
+        (memories the conversation already holds are not given again)."""
         app, clone_id, fan = target(ctx)
-        model = app.chat_model
-        recalled = app.memory.recall(clone_id, fan, query, budget, lambda text: count_tokens(model, text),
-                                     touch=False)
+        if budget is None:
+            recalled = app.chat.preview(clone_id, fan, query).recalled
+        else:
+            model = app.chat_model
+            recalled = app.memory.recall(clone_id, fan, query, budget, lambda text: count_tokens(model, text),
+                                         touch=False)
         if as_json:
             found = _memories_json(app, clone_id, [r.memory for r in recalled])
             click.echo(json.dumps([{**memory, "score": round(r.score, 4), "tokens": r.tokens,

@@ -16,15 +16,17 @@ from langchain_core.language_models import BaseChatModel
 from clonr.config import Settings
 from clonr.errors import ConfigError
 from clonr.llm.files import LOCAL_CHAT_MODELS, MINILM_ONNX, MINILM_TOKENIZER, ModelFile, is_installed, locate
-from clonr.llm.llamacpp import LlamaCppChatModel
+from clonr.llm.llamacpp import LlamaCppChatModel, keep_prompt_state
 from clonr.llm.minilm import MiniLMEmbeddings
 from clonr.llm.openai_compat import openai_chat_model, openai_embeddings
 from clonr.llm.structured import ask_json
 
 __all__ = [
-    "LOCAL_CHAT_MODELS", "MINILM_ONNX", "MINILM_TOKENIZER", "LlamaCppChatModel", "MiniLMEmbeddings", "ModelFile",
+    "LOCAL_CHAT_MODELS", "MINILM_ONNX", "MINILM_TOKENIZER", "LlamaCppChatModel",
+    "MiniLMEmbeddings", "ModelFile",
     "ask_json", "chat_model_names", "context_tokens", "count_tokens", "embedding_model_id", "get_chat_model",
-    "get_embeddings", "is_installed", "locate", "register_chat_model", "register_embeddings", "resolve_chat_model_name",
+    "get_embeddings", "is_installed", "keep_prompt_state", "locate", "register_chat_model", "register_embeddings",
+    "resolve_chat_model_name",
 ]
 
 ChatModelFactory = Callable[[Settings], BaseChatModel]
@@ -93,7 +95,8 @@ def _local_factory(name: str) -> ChatModelFactory:
     def factory(settings: Settings) -> BaseChatModel:
         path = locate(LOCAL_CHAT_MODELS[name], settings.home / "models")
         return LlamaCppChatModel(model_path=str(path), model_name=name, n_ctx=settings.context_tokens,
-                                 n_threads=settings.threads or os.cpu_count() or 1, max_tokens=settings.reply_tokens)
+                                 n_threads=settings.threads or os.cpu_count() or 1, max_tokens=settings.reply_tokens,
+                                 kv_cache_mb=settings.kv_cache_mb)
     return factory
 
 

@@ -351,12 +351,11 @@ class MemoryService:
         """Who and what this fan talks about, as the clone knows them (name -> about)."""
         return self._store.entities(clone_id, fan_id)
 
-    def entity_context(self, clone_id: str, fan_id: str, text: str) -> str:
-        """What the clone knows of the people and things named in `text`, for the prompt."""
+    def mentioned(self, clone_id: str, fan_id: str, text: str) -> dict[str, str]:
+        """What the clone knows of the people and things this fan talks about that `text` names."""
         lowered = text.casefold()
-        named = [f"{name} ({about})" for name, about in self._store.entities(clone_id, fan_id).items()
-                 if re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", lowered)]
-        return f" People and things they mention: {'; '.join(named)}." if named else ""
+        return {name: about for name, about in self._store.entities(clone_id, fan_id).items()
+                if re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", lowered)}
 
     def summaries(self, clone_id: str, fan_id: str) -> tuple[str, str]:
         """(the clone's current state, what it knows of this fan), either possibly empty."""
@@ -377,11 +376,13 @@ class MemoryService:
     # -- recalling ------------------------------------------------------------------------------
 
     def recall(self, clone_id: str, fan_id: str, query: str, budget_tokens: int, count: TokenCounter, *,
-               exclude_messages: set[int] | frozenset[int] = frozenset(), touch: bool = True,
+               exclude_messages: set[int] | frozenset[int] = frozenset(),
+               exclude_ids: set[str] | frozenset[str] = frozenset(), touch: bool = True,
                query_vector: list[float] | None = None) -> list[RecalledMemory]:
         """The best memories of this fan (and shared ones) for `query` that fit in `budget_tokens`.
 
-        Memories made from `exclude_messages` (the recent history already in the prompt) are skipped.
+        Memories made from `exclude_messages` (the recent history already in the prompt) and those in
+        `exclude_ids` (already given earlier in the conversation) are skipped.
         """
         fans = [fan_id, SHARED_FAN] if fan_id != SHARED_FAN else [SHARED_FAN]
         w = self.weights
@@ -391,13 +392,14 @@ class MemoryService:
             query_vector = query_vector or vectors.embeddings.embed_query(query)
             relevance.update(nearest_ids(vectors, query_vector, w.dense_candidates))
         lexical = dict(self._store.lexical_search(clone_id, fans, query, limit=w.lexical_candidates))
-        pinned = self._store.list_memories(clone_id, fans, pinned_only=True, limit=200, include_superseded=False)
-        candidates = [m for m in self._store.get_memories(list(relevance.keys() | lexical.keys()))
+        pinned = [m for m in self._store.list_memories(clone_id, fans, pinned_only=True, limit=200,
+                                                       include_superseded=False) if m.id not in exclude_ids]
+        candidates = [m for m in self._store.get_memories(list((relevance.keys() | lexical.keys()) - exclude_ids))
                       if m.superseded_by is None and not m.pinned and m.message_id not in exclude_messages]
         now = self._clock()
         scored = self._score(query, candidates, relevance, lexical, now)
         scored.sort(key=lambda r: (-r.score, r.memory.id))
-        scored = self._with_neighbours(scored, {m.id for m in pinned}, exclude_messages)
+        scored = self._with_neighbours(scored, {m.id for m in pinned} | set(exclude_ids), exclude_messages)
         chosen: list[RecalledMemory] = []
         spent, days = 0, set()
         pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
@@ -458,10 +460,10 @@ class MemoryService:
             scored[n] = RecalledMemory(item.memory, item.score + sum(extra.values()), {**item.reasons, **extra})
         return scored
 
-    def _with_neighbours(self, scored: list[RecalledMemory], pinned: set[str],
+    def _with_neighbours(self, scored: list[RecalledMemory], skip: set[str],
                          exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
         """Lift the turns around the best matches: an answer often sits a turn or two from the question that
-        matched."""
+        matched (never one in `skip`: pinned, or given already)."""
         w = self.weights
         own = {r.memory.id: r for r in scored}
         best = dict(own)
@@ -472,7 +474,7 @@ class MemoryService:
                 # 1 % less per extra turn away: a nearer turn wins a tie, rankings otherwise stay as tuned
                 inherited = anchor.score * w.neighbour_share * 0.99 ** (abs(place) - 1) + \
                     w.neighbour_own * (own[memory.id].score if memory.id in own else 0.0)
-                if (memory.id in pinned or memory.superseded_by or memory.message_id in exclude_messages
+                if (memory.id in skip or memory.superseded_by or memory.message_id in exclude_messages
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
                     continue
                 reasons = dict(best[memory.id].reasons) if memory.id in best else {}

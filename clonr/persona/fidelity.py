@@ -1,8 +1,8 @@
 """"Test my clone": how close the clone's answers come to the creator's own, beside a generic assistant's.
 
 Interview questions the creator answered are held out of the examples for the run; the clone answers them
-through the normal turn pipeline (nothing is stored), a generic assistant answers them on the same model,
-and each answer is scored by embedding similarity to the creator's answer.
+through the normal turn pipeline (nothing is stored, no memory is marked used), a generic assistant answers
+them on the same model, and each answer is scored by embedding similarity to the creator's answer.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class FidelityService:
             if on_progress:
                 on_progress(n, len(held_out))
             clone_answer = self._chat.start_turn(clone.id, dialogue.user_text, fan_id=_FAN,
-                                                 exclude_examples=excluded, remember=False).text()
+                                                 exclude_examples=excluded, remember=False, touch=False).text()
             baseline = model.invoke([SystemMessage(_BASELINE_PROMPT), HumanMessage(dialogue.user_text)],
                                     max_tokens=self._settings.reply_tokens).text
             creator, ours, generic = np.array(self._embeddings().embed_documents(

@@ -92,6 +92,12 @@ class Message:
     role: str  # "user" or "assistant"
     content: str
     created_at: datetime
+    context: str | None = None  # on a fan's message: JSON of what the turn was given (see clonr.chat.context)
+    status: str = "complete"  # on a reply: "interrupted" when the fan left before it was finished
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
 
 
 SHARED_FAN = "*"  # fan_id of memories every fan shares; never a valid fan id

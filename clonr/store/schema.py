@@ -85,6 +85,8 @@ messages = Table(
     Column("role", String(10), nullable=False),
     Column("content", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("context", Text, nullable=True),  # JSON: what the turn was given (memory, note, example ids)
+    Column("status", String(12), nullable=False, server_default="complete"),  # or "interrupted"
     Index("ix_messages_conversation", "clone_id", "fan_id", "id"),
 )
 

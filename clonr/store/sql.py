@@ -441,13 +441,16 @@ class SqlStore:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str) -> tuple[int, int]:
-        """Store a user message and the clone's reply together, or neither; returns their ids."""
+    def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
+                     context: str | None = None, status: str = "complete") -> tuple[int, int]:
+        """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
+        together, or neither; returns their ids."""
         now = _now()
+        rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
+                                                                            status=status))
         with self._transaction() as connection:
-            ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, role=role,
-                                                               content=content, created_at=now)).inserted_primary_key[0]
-                   for role, content in (("user", user_text), ("assistant", reply_text))]
+            ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, created_at=now,
+                                                               **row)).inserted_primary_key[0] for row in rows]
         return ids[0], ids[1]
 
     def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:

@@ -6,7 +6,6 @@ from typing import Any
 import streamlit as st
 
 from clonr import ClonrError
-from clonr.chat import MEMORY_SHARE
 from clonr.memory import MemoryLinks
 from clonr.store import SHARED_FAN, Memory
 from studio import state
@@ -113,12 +112,10 @@ with fans:
     query = st.text_input("What would a reply to this message recall?", key="memories_query")
     if query.strip():
         try:
-            with st.spinner("Recalling…"):
-                model = app.chat_model  # its tokenizer counts the budget, as in a real turn
-                budget = int(app.chat.prompt_budget(model) * MEMORY_SHARE)
-                recalled = app.memory.recall(clone.id, fan_id, query, budget, lambda text: app.chat.count(model, text),
-                                             touch=False)
-            st.caption(f"{len(recalled)} memories fit the {budget}-token memory budget of a reply, best first.")
+            with st.spinner("Recalling…"):  # loads the model once: its tokenizer counts the budget, as in a turn
+                recalled = app.chat.preview(clone.id, fan_id, query).recalled
+            st.caption(f"{len(recalled)} memories a reply would be given now, best first (those the conversation "
+                       "already holds are not given again).")
             show_all([item.memory for item in recalled], "recalled",
                      [", ".join(f"{k} {v:.2f}" for k, v in item.reasons.items()) for item in recalled])
         except ClonrError as exc:

@@ -340,10 +340,11 @@ def test_memories_page_shows_a_fans_memories_as_plain_text_and_pins_edits_and_de
 def test_memories_page_searches_like_a_reply_would_and_forgets_a_fan_only_when_sure(studio: AppTest,
                                                                                     app: Clonr) -> None:
     clone = app.clones.create("Ada")
-    app.memory.remember(clone.id, "fan-1", ["Fan: my dog Biscuit loves the beach", "Fan: I work as a nurse"])
-    app.memory.post_event(clone.id, "Walked on the beach.")  # listed in "Your life" and recalled for the fan too
     app.chat.start_turn(clone.id, "Hello", fan_id="fan-1").text()
     app.worker.drain()
+    # After that turn, so none is in the conversation yet: a reply would be given them
+    app.memory.remember(clone.id, "fan-1", ["Fan: my dog Biscuit loves the beach", "Fan: I work as a nurse"])
+    app.memory.post_event(clone.id, "Walked on the beach.")  # listed in "Your life" and recalled for the fan too
     studio.run()
     open_page(studio, "memories")
     studio.text_input(key="memories_query").input("How is Biscuit at the beach?").run()
