@@ -5,7 +5,8 @@
 A clone of realistic size (benchmarks/data/qa_clone: a 686-word long description, 3,476 words of notes, 14
 example dialogues, 242 earlier lines for each fan) answers 10-turn conversations: one fan alone, then two
 fans taking turns. Between turns the background memory work runs to the end on the same model (importance
-scored by the model, knowledge updates), as it does while a fan types; it is not timed. Per turn: prompt
+scored by the model, knowledge updates; reflections off, or the 242 imported lines would set one off), as
+it does while a fan types; it is not timed. Per turn: prompt
 tokens, tokens llama.cpp had to read before the first word, first-word time and total time.
 
 `--baseline PATH` runs the same conversations on another checkout of Clonr (e.g. a git worktree of an earlier
@@ -47,7 +48,7 @@ def build_clone(app, data: Path = DATA):
 def run(turns: int, scenario: str) -> list[dict]:
     """One scenario in this process: a fresh home, the clone, then the timed conversation."""
     home = tempfile.mkdtemp(prefix="clonr-first-token-")
-    os.environ.update(CLONR_HOME=home, CLONR_IMPORTANCE="heuristic")
+    os.environ.update(CLONR_HOME=home, CLONR_IMPORTANCE="heuristic", CLONR_REFLECTION_THRESHOLD="0")
     import llama_cpp
 
     from clonr import Clonr

@@ -150,6 +150,16 @@ def _choice(values: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+_TRUE, _FALSE = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+def _flag(values: dict[str, str], name: str) -> bool:
+    value = values[name].strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}={values[name]!r} is not a switch: use on or off (true/false, yes/no, 1/0).")
+    return value in _TRUE
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Read every setting: defaults, then `.env`, then the process environment (which wins)."""
     environ = dict(os.environ if environ is None else environ)
@@ -169,7 +179,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
         importance=_choice(values, "CLONR_IMPORTANCE", ("auto", "model", "heuristic")),
         reflection_threshold=_int(values, "CLONR_REFLECTION_THRESHOLD", 0),
-        knowledge_updates=_choice(values, "CLONR_KNOWLEDGE_UPDATES", ("on", "off")) == "on",
+        knowledge_updates=_flag(values, "CLONR_KNOWLEDGE_UPDATES"),
         openai_api_key=values["OPENAI_API_KEY"].strip(),
         openai_base_url=values["OPENAI_BASE_URL"].strip(),
         openai_model=values["CLONR_OPENAI_MODEL"].strip(),
@@ -182,7 +192,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         threads=_int(values, "CLONR_THREADS", 0),
         max_message_chars=_int(values, "CLONR_MAX_MESSAGE_CHARS", 1),
         max_file_bytes=_int(values, "CLONR_MAX_FILE_BYTES", 1),
-        allow_private_urls=_choice(values, "CLONR_ALLOW_PRIVATE_URLS", ("on", "off")) == "on",
+        allow_private_urls=_flag(values, "CLONR_ALLOW_PRIVATE_URLS"),
         fetch_timeout=_float(values, "CLONR_FETCH_TIMEOUT", 0.1),
         crawl_delay=_float(values, "CLONR_CRAWL_DELAY", 0.0),
         search_url=values["CLONR_SEARCH_URL"].strip(),

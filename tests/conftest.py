@@ -42,6 +42,8 @@ class FakeChatModel(BaseChatModel):
     default_reply: str = "Hello there, friend."
     context_tokens: int = 4096
     counts_tokens_exactly: bool = True
+    first_word_delay_s: float = 0.0  # as a real model reading its prompt
+    word_delay_s: float = 0.0
 
     def enqueue(self, *replies: str) -> None:
         self.replies.extend(replies)
@@ -67,7 +69,9 @@ class FakeChatModel(BaseChatModel):
         self.calls.append(list(messages))
         reply = self.replies.pop(0) if self.replies else self.default_reply
         words = reply.split(" ")
+        time.sleep(self.first_word_delay_s)
         for n, word in enumerate(words):
+            time.sleep(self.word_delay_s if n else 0.0)
             piece = word if n == len(words) - 1 else word + " "
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:

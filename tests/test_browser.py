@@ -133,3 +133,37 @@ def test_the_studio_shows_what_fans_wrote_as_text_never_as_markup(settings, stud
             assert main.locator("a", has_text="click").count() == 0
         finally:
             browser.close()
+
+
+def test_the_widget_shows_the_clone_writing_at_once_and_keeps_a_reply_the_fan_left_marked(
+        served, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    app, _folder, _port = served
+    clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
+    fake_chat.first_word_delay_s, fake_chat.word_delay_s = 3.0, 0.3
+    fake_chat.enqueue("Numbers " + "and more numbers " * 30 + "the end.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+            expect(page.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
+            box = page.locator("textarea").first
+            box.fill("Tell me about numbers")
+            sent = time.monotonic()
+            box.press("Enter")
+            expect(page.get_by_text("Ada Lovelace is writing…")).to_be_visible(timeout=2_000)
+            assert time.monotonic() - sent < 2.5, "the sign shows before the first word (3 s)"
+            expect(page.get_by_text("Numbers and more")).to_be_visible(timeout=30_000)
+            page.close()  # the fan leaves mid-reply
+        finally:
+            browser.close()
+    fan = _only_fan(app, clone.id)
+    deadline = time.monotonic() + 30
+    while len(app.chat.history(clone.id, fan)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    asked, reply = app.chat.history(clone.id, fan)
+    assert asked.content == "Tell me about numbers"
+    assert reply.interrupted or reply.content.endswith("the end."), "a fragment is never passed off as a reply"
+    assert reply.content.startswith("Numbers and more")

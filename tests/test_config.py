@@ -38,11 +38,21 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path, monkeypa
     ("CLONR_REPLY_TOKENS", "lots", "not a whole number"),
     ("CLONR_CONTEXT_TOKENS", "10", "too small"),
     ("CLONR_CHAT_MODEL", "gpt-17", "not known"),
+    ("CLONR_KNOWLEDGE_UPDATES", "maybe", "not a switch: use on or off"),
 ])
 def test_malformed_settings_say_what_to_do(monkeypatch, name: str, value: str, message: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         load_settings()
+
+
+@pytest.mark.parametrize("value, expected", [("on", True), ("1", True), ("Yes", True), ("true", True), ("off", False),
+                                             ("0", False), ("no", False), ("FALSE", False)])
+def test_switches_accept_the_usual_spellings(monkeypatch, value: str, expected: bool) -> None:
+    monkeypatch.setenv("CLONR_ALLOW_PRIVATE_URLS", value)
+    monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", value)
+    settings = load_settings()
+    assert settings.allow_private_urls is expected and settings.knowledge_updates is expected
 
 
 def test_only_config_reads_the_environment() -> None:

@@ -10,20 +10,25 @@ import gradio as gr
 from clonr import Clonr, ClonrError
 
 HISTORY_SHOWN = 40
+INTERRUPTED = " … *(interrupted)*"  # after a reply the fan left before it was finished
 
 
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     """A chat page for one clone. Each browser keeps its own fan id, so each fan has their own history."""
     clone = app.clones.get(clone_id)
 
+    writing = f"*{clone.name} is writing…*"
+
     def start(fan_id: str | None) -> tuple[str, list[dict[str, str]]]:
         fan_id = fan_id or uuid.uuid4().hex
-        past = [{"role": m.role, "content": m.content} for m in app.chat.history(clone.id, fan_id, HISTORY_SHOWN)]
+        past = [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")}
+                for m in app.chat.history(clone.id, fan_id, HISTORY_SHOWN)]
         if not past and clone.greeting:
             past = [{"role": "assistant", "content": clone.greeting}]
         return fan_id, past
 
     def respond(message: str, history: list, fan_id: str | None) -> Iterator[str]:
+        yield writing  # at once: the first word may take a few seconds on a small machine
         try:
             turn = app.chat.start_turn(clone.id, message, fan_id=fan_id or "anonymous")
             reply = ""

@@ -74,7 +74,7 @@ def register(cli: click.Group) -> None:
             history = app.chat.history(record.id, fan, limit=6)
             for past in history:
                 speaker = record.name if past.role == "assistant" else "you"
-                click.secho(f"{speaker}: {past.content}", dim=True)
+                click.secho(f"{speaker}: {past.content}{' … (interrupted)' if past.interrupted else ''}", dim=True)
             if not history and record.greeting:
                 click.secho(f"{record.name}: ", fg="cyan", nl=False)
                 click.echo(record.greeting)

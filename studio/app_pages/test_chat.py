@@ -1,6 +1,9 @@
 """Step 6: chat with the clone as a fan would, see what went into each reply, and test how close it comes."""
 
+from collections.abc import Iterator
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from clonr import ClonrError
 from studio import state
@@ -8,6 +11,15 @@ from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 STUDIO_FAN = "studio"
+
+
+def _clearing_on_first(pieces: Iterator[str], sign: DeltaGenerator) -> Iterator[str]:
+    """The reply's pieces; the "is writing" sign goes when the first one comes."""
+    for n, piece in enumerate(pieces):
+        if n == 0:
+            sign.empty()
+        yield piece
+
 app = get_app()
 st.header("Test chat")
 clone = current_clone()
@@ -33,7 +45,7 @@ history = app.chat.history(clone.id, STUDIO_FAN, limit=50)
 if not history and clone.greeting:
     st.chat_message("assistant").write(clone.greeting)
 for message in history:
-    st.chat_message(message.role).write(message.content)
+    st.chat_message(message.role).write(message.content + (" … *(interrupted)*" if message.interrupted else ""))
 
 last = history[-1] if history and history[-1].role == "assistant" else None
 if last:
@@ -66,9 +78,11 @@ prompt = st.chat_input(f"Say something to {clone.name}")
 if prompt:
     st.chat_message("user").write(prompt)
     try:
-        turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN, think=think)
         with st.chat_message("assistant"):
-            st.write_stream(turn)
+            writing = st.empty()
+            writing.caption(f"{plain(clone.name)} is {'thinking' if think else 'writing'}…")
+            turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN, think=think)
+            st.write_stream(_clearing_on_first(turn, writing))
         state.keep_thought(turn.thought)
         if turn.thought:
             st.info(f"Thought: {turn.thought}", icon=":material/psychology:")
