@@ -120,7 +120,7 @@ def main() -> None:
             recall_ms.append((time.perf_counter() - started) * 1000)
             ranked = {
                 "clonr": [r.memory for r in recalled],
-                "bm25": app.store.get_memories([i for i, _ in app.store.lexical_search(
+                "bm25": app.store.get_memories([i for i, _ in app.memory.lexical_search(
                     clone.id, [fan], q["question"], limit=400)]),
                 "dense": app.store.get_memories([d.id for d in vectors.similarity_search(q["question"], k=400)]),
                 "recent": recent,

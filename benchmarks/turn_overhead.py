@@ -2,15 +2,14 @@
 
     .venv/bin/python benchmarks/turn_overhead.py [--sizes 1000 10000 100000] [--turns 100]
 
-Embedded stack (SQLite + the embedded vector index + MiniLM), tokens counted with the local model's
-tokenizer. Per turn it times `ChatService.start_turn` (note and memory recall, prompt assembly) plus storing
-the exchange, and reports p50/p95; the memory write that follows a reply (and marking the recalled memories
-used) runs on the background worker once the reply is stored, and is timed separately; memory work that asks
-the model (reflections, knowledge updates) is off, as it runs after replies, not in them. Memories are
-templated sentences; to fill 100k quickly, each distinct sentence is embedded once (the per-memory suffix
-is not embedded), so the index holds realistic MiniLM vectors.
-Also prints the prompt's size as the conversation grows (10 to 1,000 turns): it must stay flat, in budget.
-"""
+Embedded stack (SQLite + the embedded vector index + MiniLM), tokens counted with the local model's tokenizer.
+Per turn it times `ChatService.start_turn` (the conversation window, note and memory recall, prompt assembly)
+plus storing the exchange with what its turn was given, and reports p50/p95; the memory write that follows a
+reply (and marking the recalled memories used) runs on the background worker once the reply is stored, and is
+timed separately; memory work that asks the model (reflections, knowledge updates) is off, as it runs after
+replies, not in them. Memories are templated sentences; to fill 100k quickly, each distinct sentence is
+embedded once (the per-memory suffix is not embedded), so the index holds realistic MiniLM vectors. Also
+prints the prompt's size as the conversation grows (10 to 1,000 turns): it must stay flat, in budget."""
 
 from __future__ import annotations
 
@@ -107,7 +106,8 @@ def main() -> None:
             with app.worker.foreground:  # as in a real turn: background jobs wait until the reply is stored
                 began = time.perf_counter()
                 turn = app.chat.start_turn(clone.id, questions[turn_number % len(questions)], fan_id=fan)
-                ids = app.store.add_exchange(clone.id, fan, turn.message, "That was a day to remember.")
+                ids = app.store.add_exchange(clone.id, fan, turn.message, "That was a day to remember.",
+                                             context=turn.context.to_json())
                 elapsed = time.perf_counter() - began
             began = time.perf_counter()
             app.memory.remember_exchange(clone, fan, turn.message, "That was a day to remember.", ids)
@@ -126,7 +126,8 @@ def main() -> None:
     for turn_number in range(1, 1001):
         message = f"{rng.choice(templates)} Tell me more about turn {turn_number}."
         turn = app.chat.start_turn(clone.id, message, fan_id="grower")
-        ids = app.store.add_exchange(clone.id, "grower", turn.message, "I remember it well; " * 8)
+        ids = app.store.add_exchange(clone.id, "grower", turn.message, "I remember it well; " * 8,
+                                     context=turn.context.to_json())
         app.memory.remember_exchange(clone, "grower", turn.message, "I remember it well; " * 8, ids)
         if turn_number in checkpoints:
             print(f"| {turn_number} | {turn.plan.tokens} | {turn.plan.budget} |")

@@ -46,3 +46,46 @@ def test_only_llm_adapters_touch_model_runtimes() -> None:
 def test_surfaces_go_through_services_not_adapters() -> None:
     adapters = ("clonr.store.sql", "clonr.vectors.", "clonr.llm.", "sqlalchemy", "llama_cpp")
     assert offenders("studio", adapters) == [] and offenders("widget", adapters) == []
+
+
+# Each package of the core may import only those before it; a TYPE_CHECKING import (a type in a signature)
+# is exempt. The top-level `clonr` package is the public API built from all of them.
+PACKAGE_ORDER = ("errors", "config", "store", "llm", "vectors", "jobs", "clones", "ingest", "memory", "persona",
+                 "chat", "app", "cli")
+
+
+def _clonr_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, imported names) of every runtime import of clonr in a file."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and "TYPE_CHECKING" in ast.unparse(block.test) for node in ast.walk(block)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "clonr":
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names if alias.name.split(".")[0] == "clonr"]
+    return found
+
+
+def test_core_packages_import_only_packages_before_them_and_no_private_names() -> None:
+    problems = []
+    for path in (ROOT / "clonr").rglob("*.py"):
+        parts = path.relative_to(ROOT / "clonr").with_suffix("").parts
+        if parts[0] in ("__init__", "__main__") or "migrations" in parts:
+            continue
+        own = parts[0]
+        assert own in PACKAGE_ORDER, f"clonr/{own} has no place in PACKAGE_ORDER: give it one"
+        for module, names in _clonr_imports(path):
+            other = module.split(".")[1] if "." in module else None
+            if other is None:
+                if set(names) - {"__version__"}:
+                    problems.append(f"{path.relative_to(ROOT)} imports {names} from the top-level package")
+            elif other != own and PACKAGE_ORDER.index(other) > PACKAGE_ORDER.index(own):
+                problems.append(f"{path.relative_to(ROOT)} imports {module}, which comes after {own}")
+            if other != own and any(p.startswith("_") and not p.startswith("__")
+                                    for p in [*module.split(".")[2:], *names]):
+                problems.append(f"{path.relative_to(ROOT)} imports private {module} {names}")
+    assert problems == []

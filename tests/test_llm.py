@@ -101,3 +101,34 @@ def test_minilm_embeddings_capture_meaning(tmp_path: Path) -> None:
     assert np.linalg.norm(horse) == pytest.approx(1.0, abs=1e-4)
     assert horse @ pony > horse @ engine + 0.1
     assert np.allclose(embeddings.embed_query("A pony galloped in the field."), pony, atol=1e-5)
+
+
+@pytest.mark.real_model
+def test_a_fan_who_comes_back_after_others_resumes_where_they_were(monkeypatch) -> None:
+    """Fans take turns and background work runs in between: each returning fan's model reads only what is new,
+    and a new fan starts from the persona another fan's turn read."""
+    from clonr import Clonr
+
+    monkeypatch.setenv("CLONR_CHAT_MODEL", "smollm2")
+    monkeypatch.setenv("CLONR_REPLY_TOKENS", "16")
+    app = Clonr(load_settings())
+    runtime = app.chat_model.runtime()
+    runtime.states.clear()
+    read: list[int] = []
+    evaluate = runtime.llama.eval
+    monkeypatch.setattr(runtime.llama, "eval", lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1])
+    clone = app.clones.create("Ada Lovelace", "Mathematician.", "I was born in London in 1815. " * 40)
+
+    def turn(fan: str, message: str) -> int:
+        read.clear()
+        made = app.chat.start_turn(clone.id, message, fan_id=fan)
+        assert made.text()
+        return sum(read) - made.usage["output_tokens"]  # what was read before writing
+
+    first = turn("ann", "Hello, who are you?")
+    assert first > 300, "the first fan's model reads the whole persona"
+    assert turn("bob", "Good morning!") < first / 3 and runtime.restored > 300, "the persona is read once"
+    app.chat_model.invoke("Write one word.")  # background work in between takes over the context
+    assert turn("ann", "Tell me about London.") < 120, "ann's conversation is resumed, not read again"
+    assert runtime.restored > first
+    assert len(runtime.states) == 2, "one state per conversation: an older one of the same fan is replaced"

@@ -427,7 +427,7 @@ def test_full_text_search_stays_inside_one_fan_even_with_look_alike_ids(app: Clo
     for fan in ("a-b", "a-b-c", "A-B", "*x"):
         app.memory.remember(ada.id, fan, [f"Fan {fan}: my lighthouse keeper uncle"])
     for fan in ("a-b", "a-b-c", "A-B"):
-        found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, [fan], "lighthouse")])
+        found = app.store.get_memories([i for i, _ in app.memory.lexical_search(ada.id, [fan], "lighthouse")])
         assert [m.fan_id for m in found] == [fan]
 
 
@@ -435,7 +435,7 @@ def test_full_text_search_starts_where_the_fans_memories_start_and_finds_all_of_
     """Postings before a fan's first memory are skipped (they are other fans'); none of the fan's may be."""
     def found(*fans: str) -> list[str]:
         return sorted(m.text for m in app.store.get_memories(
-            [i for i, _ in app.store.lexical_search(ada.id, list(fans), "lighthouse")]))
+            [i for i, _ in app.memory.lexical_search(ada.id, list(fans), "lighthouse")]))
 
     app.memory.remember(ada.id, "early", ["Fan: the lighthouse at dawn"])
     app.memory.remember(ada.id, SHARED_FAN, ["Ada Lovelace: I painted a lighthouse"], kind="event")
@@ -453,7 +453,7 @@ def test_the_upgrade_to_0008_finds_where_each_fans_memories_start(app: Clonr, ad
     from alembic import command
     from alembic.config import Config
 
-    from clonr.store.sql import _MIGRATIONS
+    from clonr.store.database import _MIGRATIONS
 
     app.memory.remember(ada.id, "other", ["Fan: a lighthouse"])
     app.memory.remember(ada.id, "fan-1", ["Fan: the lighthouse keeper", "Fan: lighthouse stairs"])
@@ -467,14 +467,14 @@ def test_the_upgrade_to_0008_finds_where_each_fans_memories_start(app: Clonr, ad
         first = dict(connection.exec_driver_sql("SELECT fan_id, first_rowid FROM memory_states").all())
         lowest = dict(connection.exec_driver_sql("SELECT fan_id, min(rowid) FROM memories GROUP BY fan_id").all())
     assert first == lowest and first["fan-1"] > first["other"]
-    assert len(app.store.lexical_search(ada.id, ["fan-1"], "lighthouse")) == 2
+    assert len(app.memory.lexical_search(ada.id, ["fan-1"], "lighthouse")) == 2
 
 
 def test_a_word_is_judged_common_or_rare_within_each_fan(app: Clonr, ada) -> None:
     app.memory.remember(ada.id, "pizza-lover", [f"Fan: pizza night number {n}" for n in range(40)] +
                         ["Fan: pizza in Lisbon was the best"])
     app.memory.remember(ada.id, "fan-2", ["Fan: I tried pizza once", "Fan: I like the sea"])
-    found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, ["fan-2"], "pizza")])
+    found = app.store.get_memories([i for i, _ in app.memory.lexical_search(ada.id, ["fan-2"], "pizza")])
     assert [m.text for m in found] == ["Fan: I tried pizza once"], "rare for this fan, however common elsewhere"
-    found = app.store.get_memories([i for i, _ in app.store.lexical_search(ada.id, ["pizza-lover"], "pizza Lisbon")])
+    found = app.store.get_memories([i for i, _ in app.memory.lexical_search(ada.id, ["pizza-lover"], "pizza Lisbon")])
     assert [m.text for m in found] == ["Fan: pizza in Lisbon was the best"], "in every memory: not what is asked"

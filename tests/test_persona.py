@@ -15,7 +15,7 @@ from clonr import Clonr
 from clonr.errors import InvalidInputError
 from clonr.persona import CATEGORIES, DESCRIPTION_TOKENS, QUESTIONS, InterviewService
 from clonr.store import SqlStore
-from clonr.store.sql import _MIGRATIONS
+from clonr.store.database import _MIGRATIONS
 from tests.conftest import FakeChatModel
 
 

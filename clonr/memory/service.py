@@ -25,7 +25,7 @@ from langchain_core.vectorstores import VectorStore
 
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.jobs import BackgroundWorker
-from clonr.memory import thinking
+from clonr.memory import lexical, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
 from clonr.memory.timeframe import mentioned_period
 from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
@@ -391,7 +391,7 @@ class MemoryService:
             vectors = self._vectors(clone_id, owner)
             query_vector = query_vector or vectors.embeddings.embed_query(query)
             relevance.update(nearest_ids(vectors, query_vector, w.dense_candidates))
-        lexical = dict(self._store.lexical_search(clone_id, fans, query, limit=w.lexical_candidates))
+        lexical = dict(self.lexical_search(clone_id, fans, query, limit=w.lexical_candidates))
         pinned = [m for m in self._store.list_memories(clone_id, fans, pinned_only=True, limit=200,
                                                        include_superseded=False) if m.id not in exclude_ids]
         candidates = [m for m in self._store.get_memories(list((relevance.keys() | lexical.keys()) - exclude_ids))
@@ -417,6 +417,11 @@ class MemoryService:
         if touch and chosen:  # bookkeeping, written on the worker: a commit can wait on a WAL checkpoint
             self._worker.submit(self._store.touch_memories, [r.memory.id for r in chosen], now)
         return chosen
+
+    def lexical_search(self, clone_id: str, fan_ids: list[str], query: str, limit: int = 50) -> list[tuple[str, float]]:
+        """(memory id, score) best first: full-text search for the message's informative words."""
+        return self._store.lexical_search(clone_id, fan_ids, lexical.search_terms(query), limit,
+                                          most_matches=lexical.most_matches)
 
     def _score(self, query: str, candidates: list[Memory], relevance: dict[str, float], lexical: dict[str, float],
                now: datetime) -> list[RecalledMemory]:

@@ -1,0 +1,78 @@
+"""Clones: a person's or character's identity and publication state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from clonr.errors import AlreadyExistsError, NotFoundError
+from clonr.store.database import Database, _aware, _now
+from clonr.store.records import (
+    Clone,
+)
+from clonr.store.schema import (
+    clones,
+)
+
+
+class CloneRecords(Database):
+    # -- clones ---------------------------------------------------------------------------------
+
+    def create_clone(self, *, slug: str, name: str, short_description: str = "", long_description: str = "",
+                     greeting: str = "", clone_id: str) -> Clone:
+        now = _now()
+        row = dict(id=clone_id, slug=slug, name=name, short_description=short_description,
+                   long_description=long_description, greeting=greeting,
+                   published=False, created_at=now, updated_at=now)
+        try:
+            with self._transaction() as connection:
+                connection.execute(clones.insert().values(**row))
+        except IntegrityError:
+            raise AlreadyExistsError(f"A clone named {name!r} (slug {slug!r}) already exists: choose another "
+                                     "name, or edit that clone.") from None
+        return Clone(**row)
+
+    def get_clone(self, ref: str) -> Clone:
+        """Find a clone by id, slug or name (names and slugs ignore case)."""
+        key = ref.strip()
+        query = sa.select(clones).where(sa.or_(clones.c.id == key, clones.c.slug == key.lower(),
+                                               sa.func.lower(clones.c.name) == key.lower()))
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"No clone called {ref!r}: run `clonr list` to see your clones, or "
+                                "`clonr create` to make one.")
+        return self._clone(row)
+
+    def list_clones(self) -> list[Clone]:
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(clones).order_by(clones.c.created_at)).mappings().all()
+        return [self._clone(row) for row in rows]
+
+    def update_clone(self, clone_id: str, **fields: Any) -> Clone:
+        allowed = {"name", "slug", "short_description", "long_description", "greeting", "published"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown clone fields: {sorted(unknown)}")
+        try:
+            with self._transaction() as connection:
+                result = connection.execute(clones.update().where(clones.c.id == clone_id)
+                                            .values(**fields, updated_at=_now()))
+        except IntegrityError:
+            raise AlreadyExistsError(f"Another clone already uses the name {fields.get('name')!r}: choose "
+                                     "another name.") from None
+        if result.rowcount == 0:
+            raise NotFoundError(f"No clone with id {clone_id!r}: it may have been deleted.")
+        return self.get_clone(clone_id)
+
+    def delete_clone(self, clone_id: str) -> None:
+        """Delete a clone and, by cascade, everything recorded about it (vectors are the caller's)."""
+        with self._transaction() as connection:
+            connection.execute(clones.delete().where(clones.c.id == clone_id))
+
+    @staticmethod
+    def _clone(row: Any) -> Clone:
+        return Clone(**{**row, "created_at": _aware(row["created_at"]), "updated_at": _aware(row["updated_at"])})
+

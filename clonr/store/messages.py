@@ -1,0 +1,120 @@
+"""Conversations: one-to-one messages and group chats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from clonr.errors import AlreadyExistsError, NotFoundError
+from clonr.store.database import Database, _aware, _now
+from clonr.store.records import (
+    GroupChat,
+    GroupMessage,
+    Message,
+)
+from clonr.store.schema import (
+    group_chats,
+    group_members,
+    group_messages,
+    messages,
+)
+
+
+class MessageRecords(Database):
+    # -- messages -------------------------------------------------------------------------------
+
+    def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
+                     context: str | None = None, status: str = "complete") -> tuple[int, int]:
+        """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
+        together, or neither; returns their ids."""
+        now = _now()
+        rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
+                                                                            status=status))
+        with self._transaction() as connection:
+            ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, created_at=now,
+                                                               **row)).inserted_primary_key[0] for row in rows]
+        return ids[0], ids[1]
+
+    def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
+        """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""
+        if not items:
+            return []
+        with self._transaction() as connection:
+            result = connection.execute(
+                messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+                [dict(clone_id=clone_id, fan_id=fan_id, role=role, content=content, created_at=when)
+                 for role, content, when in items])
+            return list(result.scalars().all())
+
+    def recent_messages(self, clone_id: str, fan_id: str, limit: int = 50) -> list[Message]:
+        """The last `limit` messages of a conversation, oldest first."""
+        query = (sa.select(messages).where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id)
+                 .order_by(messages.c.id.desc()).limit(limit))
+        with self._transaction() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [Message(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
+
+    def get_message(self, message_id: int) -> Message | None:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(messages).where(messages.c.id == message_id)).mappings().first()
+        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
+
+    def previous_message(self, message: Message) -> Message | None:
+        """The message just before `message` in the same conversation."""
+        query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
+                                           messages.c.fan_id == message.fan_id, messages.c.id < message.id)
+                 .order_by(messages.c.id.desc()).limit(1))
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
+
+    def delete_messages(self, ids: list[int]) -> None:
+        with self._transaction() as connection:
+            connection.execute(messages.delete().where(messages.c.id.in_(ids)))
+
+    def update_message(self, message_id: int, content: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(messages.update().where(messages.c.id == message_id).values(content=content))
+
+
+    # -- group chats ----------------------------------------------------------------------------
+
+    def create_group(self, group_id: str, name: str, members: dict[str, float]) -> GroupChat:
+        now = _now()
+        try:
+            with self._transaction() as connection:
+                connection.execute(group_chats.insert().values(id=group_id, name=name, created_at=now))
+                connection.execute(group_members.insert(), [
+                    {"group_id": group_id, "clone_id": clone_id, "talkativeness": value}
+                    for clone_id, value in members.items()])
+        except IntegrityError:
+            raise AlreadyExistsError(f"A group chat named {name!r} already exists: choose another name.") from None
+        return GroupChat(group_id, name, dict(members), now)
+
+    def get_group(self, ref: str) -> GroupChat:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(group_chats).where(sa.or_(
+                group_chats.c.id == ref, sa.func.lower(group_chats.c.name) == ref.strip().lower()))).mappings().first()
+            if row is None:
+                raise NotFoundError(f"No group chat called {ref!r}: create one with `clonr group create`.")
+            members = dict(connection.execute(sa.select(group_members.c.clone_id, group_members.c.talkativeness)
+                                              .where(group_members.c.group_id == row["id"])).all())
+        return GroupChat(row["id"], row["name"], members, _aware(row["created_at"]))
+
+    def add_group_message(self, group_id: str, speaker_kind: str, speaker_id: str, speaker_name: str,
+                          content: str) -> GroupMessage:
+        row = dict(group_id=group_id, speaker_kind=speaker_kind, speaker_id=speaker_id, speaker_name=speaker_name,
+                   content=content, created_at=_now())
+        with self._transaction() as connection:
+            message_id = connection.execute(group_messages.insert().values(**row)).inserted_primary_key[0]
+        return GroupMessage(id=message_id, **row)
+
+    def recent_group_messages(self, group_id: str, limit: int = 60) -> list[GroupMessage]:
+        query = (sa.select(group_messages).where(group_messages.c.group_id == group_id)
+                 .order_by(group_messages.c.id.desc()).limit(limit))
+        with self._transaction() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [GroupMessage(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
+
