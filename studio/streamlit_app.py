@@ -18,6 +18,7 @@ PAGES = [
     st.Page("app_pages/test_chat.py", title="6 · Test chat", icon=":material/chat:"),
     st.Page("app_pages/publish.py", title="7 · Publish", icon=":material/rocket_launch:"),
     st.Page("app_pages/memories.py", title="8 · Memories", icon=":material/psychology:"),
+    st.Page("app_pages/groups.py", title="9 · Group chats", icon=":material/groups:"),
 ]
 
 try:

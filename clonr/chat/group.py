@@ -51,6 +51,10 @@ class GroupChatService:
     def get(self, ref: str) -> GroupChat:
         return self._store.get_group(ref)
 
+    def list(self, clone_ref: str | None = None) -> list[GroupChat]:
+        """Group chats, oldest first; with `clone_ref`, those the clone is in."""
+        return self._store.list_groups(self._store.get_clone(clone_ref).id if clone_ref else None)
+
     def next_speakers(self, group: GroupChat, text: str) -> list[Clone]:
         members = sorted((self._store.get_clone(clone_id) for clone_id in group.members),
                          key=lambda c: (-group.members[c.id], c.name))  # the most talkative speak first

@@ -103,6 +103,16 @@ class MessageRecords(Database):
                                               .where(group_members.c.group_id == row["id"])).all())
         return GroupChat(row["id"], row["name"], members, _aware(row["created_at"]))
 
+    def list_groups(self, clone_id: str | None = None) -> list[GroupChat]:
+        """Group chats, oldest first; with `clone_id`, only those the clone is in."""
+        query = sa.select(group_chats.c.id).order_by(group_chats.c.created_at)
+        if clone_id:
+            query = query.where(group_chats.c.id.in_(sa.select(group_members.c.group_id)
+                                                     .where(group_members.c.clone_id == clone_id)))
+        with self._transaction() as connection:
+            ids = connection.execute(query).scalars().all()
+        return [self.get_group(group_id) for group_id in ids]
+
     def add_group_message(self, group_id: str, speaker_kind: str, speaker_id: str, speaker_name: str,
                           content: str) -> GroupMessage:
         row = dict(group_id=group_id, speaker_kind=speaker_kind, speaker_id=speaker_id, speaker_name=speaker_name,

@@ -1,24 +1,15 @@
 """Step 6: chat with the clone as a fan would, see what went into each reply, and test how close it comes."""
 
-from collections.abc import Iterator
-
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from clonr import ClonrError
 from studio import state
 from studio.markup import plain
 from studio.resources import current_clone, get_app
+from studio.writing import clearing, show_writing
 
 STUDIO_FAN = "studio"
 
-
-def _clearing_on_first(pieces: Iterator[str], sign: DeltaGenerator) -> Iterator[str]:
-    """The reply's pieces; the "is writing" sign goes when the first one comes."""
-    for n, piece in enumerate(pieces):
-        if n == 0:
-            sign.empty()
-        yield piece
 
 app = get_app()
 st.header("Test chat")
@@ -79,10 +70,9 @@ if prompt:
     st.chat_message("user").write(prompt)
     try:
         with st.chat_message("assistant"):
-            writing = st.empty()
-            writing.caption(f"{plain(clone.name)} is {'thinking' if think else 'writing'}…")
+            sign = show_writing(clone.name, "thinking" if think else "writing")
             turn = app.chat.start_turn(clone.id, prompt, fan_id=STUDIO_FAN, think=think)
-            st.write_stream(_clearing_on_first(turn, writing))
+            st.write_stream(clearing(turn, sign))
         state.keep_thought(turn.thought)
         if turn.thought:
             st.info(f"Thought: {turn.thought}", icon=":material/psychology:")

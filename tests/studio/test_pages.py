@@ -370,3 +370,24 @@ def test_memories_page_lists_fifty_at_a_time(studio: AppTest, app: Clonr) -> Non
     button(studio, "Show more").click().run()
     assert len(studio.tabs[1].text) == 60
     assert not [b for b in studio.button if b.label == "Show more"], "nothing more to show"
+
+
+def test_group_chats_page_creates_a_group_and_lets_the_creator_talk_to_it(studio: AppTest, app: Clonr,
+                                                                         fake_chat: FakeChatModel) -> None:
+    ada = app.clones.create("Ada Lovelace")
+    app.clones.create("Charles Babbage")
+    studio.run()
+    open_page(studio, "groups")
+    assert "in no group chat yet" in studio.info[0].value
+    studio.text_input(key="groups_name").input("Engines")
+    studio.multiselect(key="groups_members").select(app.clones.get("charles-babbage").id)
+    studio.button[0].click().run()
+    assert not studio.exception
+    group = app.groups.get("engines")
+    assert set(group.members) == {ada.id, app.clones.get("charles-babbage").id}
+    fake_chat.enqueue("Gears, my friend.")
+    studio.chat_input[0].set_value("Charles, what is an engine? <b>bold</b>").run()
+    assert not studio.exception
+    assert [m.speaker_name for m in app.groups.history(group.id)] == ["You", "Charles Babbage"]
+    assert "Gears, my friend." in [m.value for m in studio.markdown]
+    assert "You: Charles, what is an engine? <b>bold</b>" in [t.value for t in studio.text], "fans' words as text"
