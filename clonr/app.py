@@ -72,7 +72,8 @@ class Clonr:
         self.memory = MemoryService(
             self.store, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model, clock=clock,
             policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
-                                knowledge_updates=self.settings.knowledge_updates))
+                                knowledge_updates=self.settings.knowledge_updates,
+                                longest_text=self.settings.max_message_chars))
         self.dialogues = DialogueService(self.store, self.collection)
         self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
                                 self.worker, self.dialogues)

@@ -478,3 +478,17 @@ def test_a_word_is_judged_common_or_rare_within_each_fan(app: Clonr, ada) -> Non
     assert [m.text for m in found] == ["Fan: I tried pizza once"], "rare for this fan, however common elsewhere"
     found = app.store.get_memories([i for i, _ in app.memory.lexical_search(ada.id, ["pizza-lover"], "pizza Lisbon")])
     assert [m.text for m in found] == ["Fan: pizza in Lisbon was the best"], "in every memory: not what is asked"
+
+
+def test_a_long_message_is_remembered_whole_when_the_limit_is_raised(monkeypatch, fake_chat, fake_embeddings,
+                                                                   clock) -> None:
+    monkeypatch.setenv("CLONR_MAX_MESSAGE_CHARS", "10000")
+    app = Clonr(load_settings(), chat_model=fake_chat, embeddings=fake_embeddings, clock=clock,
+                importance=HeuristicImportanceScorer())
+    ada = app.clones.create("Ada")
+    long = "word " * 1500  # 7,500 characters: over the default limit, under the raised one
+    app.chat.start_turn(ada.id, long, fan_id="fan-1").text()
+    app.worker.drain()
+    assert f"Fan: {long.strip()}" in [m.text for m in app.memory.list(ada.id, "fan-1")], "nothing cut silently"
+    with pytest.raises(InvalidInputError, match=r"limit is 10,000 \(CLONR_MAX_MESSAGE_CHARS\)"):
+        app.memory.post_event(ada.id, "x" * 10_001)

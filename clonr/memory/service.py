@@ -34,7 +34,7 @@ from clonr.vectors.base import nearest_ids, replace_all
 log = logging.getLogger(__name__)
 TokenCounter = Callable[[str], int]
 Clock = Callable[[], datetime]
-MAX_MEMORY_CHARS = 4000
+SPEAKER_ROOM = 256  # a memory is a message plus who said it (and where: "Sam (in the group 'Engines'): …")
 CONVERSATION_GAP = timedelta(hours=3)  # a message this soon after another continues the same conversation
 
 
@@ -193,6 +193,7 @@ class MemoryPolicy:
     reflection_recent: int = 100  # memories the questions are drawn from
     reflection_evidence: int = 15  # memories recalled for each question
     update_similarity: float = 0.5  # cosine above which an old memory is checked against a new one
+    longest_text: int = 4000  # characters in an event or an edited memory (CLONR_MAX_MESSAGE_CHARS)
 
 
 class MemoryService:
@@ -219,7 +220,7 @@ class MemoryService:
                  pinned: bool = False, score_later: bool = True, evidence: Sequence[str] = ()) -> list[Memory]:
         """Store memories (embedding them in one batch); importance is scored on the worker unless given."""
         now = self._clock()
-        cleaned = [" ".join(text.split())[:MAX_MEMORY_CHARS] for text in texts]
+        cleaned = [" ".join(text.split())[:self.policy.longest_text + SPEAKER_ROOM] for text in texts]
         if not cleaned or not all(cleaned):
             raise InvalidInputError("A memory needs some text: write what should be remembered.")
         times = [when.astimezone(UTC) for when in happened_at] if happened_at else [now] * len(cleaned)
@@ -491,11 +492,14 @@ class MemoryService:
     def post_event(self, clone_id: str, text: str) -> Memory:
         """Something that happened in the creator's life: a memory every fan's chat can draw on, and material
         for the clone's current state, which is rewritten from its events."""
-        if len(text) > MAX_MEMORY_CHARS:
-            raise InvalidInputError(f"The event is {len(text):,} characters; the limit is {MAX_MEMORY_CHARS:,}: "
-                                    "tell it in fewer words, or as several events.")
+        self._check_length(text, "The event", "tell it in fewer words, or as several events")
         event, = self.remember(clone_id, SHARED_FAN, [text], kind="event")
         return event
+
+    def _check_length(self, text: str, what: str, advice: str) -> None:
+        if len(text) > self.policy.longest_text:
+            raise InvalidInputError(f"{what} is {len(text):,} characters; the limit is {self.policy.longest_text:,} "
+                                    f"(CLONR_MAX_MESSAGE_CHARS): {advice}.")
 
     def links(self, clone_id: str, memories: Sequence[Memory]) -> dict[str, MemoryLinks]:
         """Each memory's links (two round trips for a page of them), only ever to memories of the same clone
@@ -556,7 +560,8 @@ class MemoryService:
 
     def edit(self, clone_id: str, fan_id: str, memory_id: str, text: str) -> Memory:
         memory = self._own(clone_id, fan_id, memory_id)
-        text = " ".join(text.split())[:MAX_MEMORY_CHARS]
+        text = " ".join(text.split())
+        self._check_length(text, "The memory", "shorten it")
         if not text:
             raise InvalidInputError("A memory needs some text: give the new text, or delete the memory.")
         edited = replace(memory, text=text)
