@@ -119,17 +119,23 @@ def test_a_fan_who_comes_back_after_others_resumes_where_they_were(monkeypatch) 
     monkeypatch.setattr(runtime.llama, "eval", lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1])
     clone = app.clones.create("Ada Lovelace", "Mathematician.", "I was born in London in 1815. " * 40)
 
-    def turn(fan: str, message: str) -> int:
+    def turn_with(whom, fan: str, message: str) -> int:
         read.clear()
-        made = app.chat.start_turn(clone.id, message, fan_id=fan)
+        made = app.chat.start_turn(whom.id, message, fan_id=fan)
         assert made.text()
         return sum(read) - made.usage["output_tokens"]  # what was read before writing
 
+    def turn(fan: str, message: str) -> int:
+        return turn_with(clone, fan, message)
+
     first = turn("ann", "Hello, who are you?")
     assert first > 300, "the first fan's model reads the whole persona"
+    other = app.clones.create("Charles Babbage", "Engineer.", "I designed the Difference Engine. " * 40)
+    app.chat.warm(other.id)  # as the widget does when it starts serving a clone
+    assert turn_with(other, "cleo", "Hello!") < 60, "a warmed clone's first fan reads only their own part"
     app.chat_model.invoke("Write one word.")  # background work in between takes over the context
     assert turn("bob", "Good morning!") < first / 3 and runtime.restored > 300, "the persona is read once"
     app.chat_model.invoke("Write one more word.")
     assert turn("ann", "Tell me about London.") < 120, "ann's conversation is resumed, not read again"
     assert runtime.restored > first
-    assert len(runtime.states) == 2, "one state per conversation: an older one of the same fan is replaced"
+    assert len(runtime.states) == 4, "one state per conversation (and a warmed prefix): older ones are replaced"

@@ -16,6 +16,7 @@ INTERRUPTED = " … *(interrupted)*"  # after a reply the fan left before it was
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     """A chat page for one clone. Each browser keeps its own fan id, so each fan has their own history."""
     clone = app.clones.get(clone_id)
+    app.worker.submit(app.chat.warm, clone.id)  # the model reads the persona before the first fan arrives
 
     writing = f"*{clone.name} is writing…*"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.context import ContextRef, excerpt, shown
@@ -28,7 +28,7 @@ from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens, keep_prompt_state
 from clonr.memory import MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
-from clonr.store import Clone, Message, SqlStore
+from clonr.store import SHARED_FAN, Clone, Message, SqlStore
 
 log = logging.getLogger(__name__)
 _FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
@@ -251,9 +251,7 @@ class ChatService:
         budget = self.prompt_budget(model) - (THOUGHT_TOKENS + 40 if options.think else 0)
         message_tokens = check_message(message, budget, count)
         state, about_fan = self._memory.summaries(clone.id, fan_id)
-        examples = [(d.id, (d.user_text, d.char_text)) for d in self._store.list_dialogues(clone.id)
-                    if d.id not in options.exclude_examples]
-        prefix = fixed_prefix(clone, state, examples, budget, count)
+        prefix = self._prefix(clone, state, budget, count, options.exclude_examples)
         information = self.information_budget(model)
         start, window = self._window(clone, fan_id, conversation, budget - prefix.tokens - information
                                      - message_tokens, count)
@@ -271,6 +269,25 @@ class ChatService:
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
                     context=gathered.ref if conversation.private else ContextRef())
+
+    def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
+                exclude: frozenset[str] = frozenset()) -> Prefix:
+        examples = [(d.id, (d.user_text, d.char_text)) for d in self._store.list_dialogues(clone.id)
+                    if d.id not in exclude]
+        return fixed_prefix(clone, state, examples, budget, count)
+
+    def warm(self, clone_ref: str) -> None:
+        """Have a model that keeps prompt states read the clone's fixed prefix now, off the reply path (the
+        widget runs it on the background worker): the first fan's first reply then reads only its own part."""
+        model = self._model()
+        if not getattr(model, "keeps_prompt_state", False):
+            return
+        clone = self._store.get_clone(clone_ref)
+        state, _ = self._memory.summaries(clone.id, SHARED_FAN)
+        prefix = self._prefix(clone, state, self.prompt_budget(model), lambda text: self.count(model, text))
+        with keep_prompt_state():
+            model.invoke([SystemMessage(prefix.text), *([AIMessage(clone.greeting)] if clone.greeting else [])],
+                         max_tokens=1)
 
     def _window(self, clone: Clone, fan_id: str, conversation: Conversation, room: int,
                 count: Callable[[str], int]) -> tuple[int, list[Line]]:

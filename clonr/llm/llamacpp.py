@@ -195,6 +195,7 @@ class LlamaCppChatModel(BaseChatModel):
     top_p: float = 0.9
     repeat_penalty: float = 1.1
     kv_cache_mb: int = 1024
+    keeps_prompt_state: bool = True  # calls inside `keep_prompt_state()` save their state for later ones
 
     @property
     def _llm_type(self) -> str:
