@@ -3,6 +3,7 @@
 import streamlit as st
 
 from clonr import ClonrError
+from clonr.clones import LIMITS
 from studio import state
 from studio.resources import get_app
 
@@ -11,14 +12,15 @@ st.header("Profile")
 clone = app.clones.get(state.clone_id()) if state.clone_id() else None
 
 with st.form("profile_form", clear_on_submit=False):
-    name = st.text_input("Name", value=clone.name if clone else "", max_chars=80,
+    name = st.text_input("Name", value=clone.name if clone else "", max_chars=LIMITS["name"],
                          placeholder="Ada Lovelace")
-    short = st.text_input("Short description", value=clone.short_description if clone else "", max_chars=300,
-                          help="One line, about 20 words: who this is.")
+    short = st.text_input("Short description", value=clone.short_description if clone else "",
+                          max_chars=LIMITS["short_description"], help="One line, about 20 words: who this is.")
     long = st.text_area("Long description", value=clone.long_description if clone else "", height=220,
-                        max_chars=16000, help="The fundamental traits: personality, values, story, how they talk.")
-    greeting = st.text_area("Greeting", value=clone.greeting if clone else "", max_chars=4000, height=80,
-                            help="The first message a fan sees.")
+                        max_chars=LIMITS["long_description"],
+                        help="The fundamental traits: personality, values, story, how they talk.")
+    greeting = st.text_area("Greeting", value=clone.greeting if clone else "", max_chars=LIMITS["greeting"],
+                            height=80, help="The first message a fan sees.")
     saved = st.form_submit_button("Save changes" if clone else "Create clone", type="primary")
 
 if saved:
@@ -36,7 +38,7 @@ if saved:
 
 if clone:
     with st.expander("Create another clone"), st.form("profile_new_form"):
-        new_name = st.text_input("Name of the new clone", max_chars=80)
+        new_name = st.text_input("Name of the new clone", max_chars=LIMITS["name"])
         if st.form_submit_button("Create"):
             try:
                 created = app.clones.create(new_name)
