@@ -69,8 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(`wiki:fr:Title` picks another language)."),
     Setting("CLONR_TRANSCRIPT_LANGUAGES", "en", "YouTube transcript languages, in order of preference, "
             "comma-separated (e.g. `en,de`)."),
-    Setting("CLONR_WIDGET_URL", "http://127.0.0.1:7860",
-            "Public base URL of the widget server, used in embed snippets."),
+    Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
+            "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
     Setting("CLONR_STUDIO_PORT", "8501", "Port the studio listens on."),
 )
@@ -199,7 +199,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         wikipedia_url=values["CLONR_WIKIPEDIA_URL"].strip().rstrip("/"),
         transcript_languages=tuple(code.strip() for code in values["CLONR_TRANSCRIPT_LANGUAGES"].split(",")
                                    if code.strip()) or ("en",),
-        widget_url=values["CLONR_WIDGET_URL"].rstrip("/"),
+        widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
+        or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",
         widget_port=_int(values, "CLONR_WIDGET_PORT", 1),
         studio_port=_int(values, "CLONR_STUDIO_PORT", 1),
     )

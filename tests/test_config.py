@@ -65,3 +65,10 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     assert settings_table() in readme, "run `cog -r README.md`"
     assert all(f"`{s.name}`" in readme for s in SETTINGS)
+
+
+def test_the_widget_address_follows_its_port_unless_given(monkeypatch) -> None:
+    monkeypatch.setenv("CLONR_WIDGET_PORT", "9000")
+    assert load_settings().widget_url == "http://127.0.0.1:9000"
+    monkeypatch.setenv("CLONR_WIDGET_URL", "https://chat.example.com/")
+    assert load_settings().widget_url == "https://chat.example.com"
