@@ -70,7 +70,7 @@ def test_the_prompt_carries_the_persona_notes_and_earlier_conversation(app: Clon
     assert "You are Ada Lovelace" in system.text and "I worked with Charles Babbage" in system.text
     assert [type(m) for m in rest] == [AIMessage, SystemMessage, HumanMessage, AIMessage, HumanMessage]
     assert rest[0].text == "Hello, I am Ada." and rest[2].text == "Hi!" and rest[-1].text == "Tell me about your horse."
-    assert rest[1].text.startswith("Information for your next reply") and "Shakespeare" in rest[1].text, \
+    assert rest[1].text.startswith("Facts for your next reply") and "Shakespeare" in rest[1].text, \
         "the note given with the first message stays where it was put"
     assert fake_chat.prompt().count("Shakespeare") == 1, "and is not given again"
 

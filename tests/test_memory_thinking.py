@@ -169,7 +169,7 @@ def test_summaries_refresh_on_their_thresholds_and_reach_the_prompt(thinking_app
     turn.text()
     system = fake_chat.prompt()
     assert "Your life lately:\nI just ran the Berlin marathon" in system
-    assert "What you know about this fan: They are Sam" in system
+    assert "About this fan: They are Sam" in system
     app.memory.forget_fan(ada.id, "sam")
     assert app.memory.summaries(ada.id, "sam") == (state, "")
 

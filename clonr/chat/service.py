@@ -37,8 +37,8 @@ HISTORY_TO_LOAD = 100
 THOUGHT_TOKENS = 60
 _SAFETY_MARGIN = 16
 KEEP_AFTER_TRIM = 1 / 3  # of the conversation's room: what a trim keeps (the model reads it again once)
-MEMORY_SHARE = 0.5  # of a message's information budget, for memories
-NOTES_SHARE = 0.6  # of what memories leave, for note excerpts; example dialogues get the rest
+MEMORY_SHARE = 0.7  # of a message's information budget, for memories (see RESULTS.md, answer quality)
+NOTES_SHARE = 0.9  # of what memories leave, for note excerpts; related example dialogues get the rest
 _WINDOWS_KEPT = 50_000
 
 
