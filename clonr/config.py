@@ -46,7 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_CONTEXT_TOKENS", "4096", "Context window the local model is loaded with."),
     Setting("CLONR_PROMPT_TOKENS", "3072", "Most tokens a turn's prompt may use (persona, examples, conversation, "
             "information, message). The conversation is trimmed in blocks when it outgrows its share."),
-    Setting("CLONR_INFORMATION_TOKENS", "160", "Most tokens of memories, note excerpts and example dialogues newly "
+    Setting("CLONR_INFORMATION_TOKENS", "140", "Most tokens of memories, note excerpts and example dialogues newly "
             "given with one message (they stay in the conversation after it). More can inform a reply better; "
             "the model reads each of them before the first word of the reply."),
     Setting("CLONR_KV_CACHE_MB", "1024", "Memory for the local model's saved prompt states, one per conversation "

@@ -55,7 +55,8 @@ class FakeChatModel(BaseChatModel):
     def information(self) -> str:
         """What the last prompt gave with its message (the system message just before it), or ""."""
         *_, before, _message = [None, *self.calls[-1]]
-        return before.text if isinstance(before, SystemMessage) and before.text.startswith("Facts for your next reply") else ""
+        given = isinstance(before, SystemMessage) and before.text.startswith("Facts for your next reply")
+        return before.text if given else ""
 
     @property
     def _llm_type(self) -> str:

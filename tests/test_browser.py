@@ -73,15 +73,19 @@ def test_a_fan_chats_through_the_embedded_widget(served, fake_chat: FakeChatMode
     assert [m.content for m in history][-1] == "Poetical science is imagination applied to mathematics."
 
 
-def _only_fan(app: Clonr, clone_id: str) -> str:
-    """The browser got a fresh fan id of its own; find it through the records."""
+def _fans(app: Clonr, clone_id: str) -> list[str]:
     import sqlalchemy as sa
 
     from clonr.store.schema import messages
 
     with app.store.engine.connect() as connection:
-        fans = connection.execute(sa.select(messages.c.fan_id).where(messages.c.clone_id == clone_id)
-                                  .distinct()).scalars().all()
+        return list(connection.execute(sa.select(messages.c.fan_id).where(messages.c.clone_id == clone_id)
+                                       .distinct()).scalars().all())
+
+
+def _only_fan(app: Clonr, clone_id: str) -> str:
+    """The browser got a fresh fan id of its own; find it through the records."""
+    fans = _fans(app, clone_id)
     assert len(fans) == 1 and len(fans[0]) == 32, fans
     return fans[0]
 
@@ -141,8 +145,8 @@ def test_the_widget_shows_the_clone_writing_at_once_and_keeps_a_reply_the_fan_le
 
     app, _folder, _port = served
     clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
-    fake_chat.first_word_delay_s, fake_chat.word_delay_s = 3.0, 0.3
-    fake_chat.enqueue("Numbers " + "and more numbers " * 30 + "the end.")
+    fake_chat.first_word_delay_s, fake_chat.word_delay_s = 3.0, 0.15
+    fake_chat.enqueue("Numbers " + "and more numbers " * 20 + "the end.")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -159,11 +163,11 @@ def test_the_widget_shows_the_clone_writing_at_once_and_keeps_a_reply_the_fan_le
             page.close()  # the fan leaves mid-reply
         finally:
             browser.close()
-    fan = _only_fan(app, clone.id)
-    deadline = time.monotonic() + 30
-    while len(app.chat.history(clone.id, fan)) < 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60  # stored when the server notices the fan left, or when the reply ends
+    while not _fans(app, clone.id):
+        assert time.monotonic() < deadline, "the exchange was never stored"
         time.sleep(0.2)
-    asked, reply = app.chat.history(clone.id, fan)
+    asked, reply = app.chat.history(clone.id, _only_fan(app, clone.id))
     assert asked.content == "Tell me about numbers"
     assert reply.interrupted or reply.content.endswith("the end."), "a fragment is never passed off as a reply"
     assert reply.content.startswith("Numbers and more")
