@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from clonr.chat.context import ContextRef
 from clonr.errors import InvalidInputError
 from clonr.memory import render_by_day
 from clonr.store import Clone, Memory
@@ -88,6 +89,7 @@ class Line:
     role: str  # "user" or "assistant"
     content: str
     given: str = ""  # on a fan's message: the information its turn was given, rendered
+    ref: ContextRef = field(default_factory=ContextRef)  # ...and as stored (ids)
 
     def tokens(self, count: TokenCounter) -> int:
         return count(self.content) + MESSAGE_OVERHEAD + (count(self.given) + MESSAGE_OVERHEAD if self.given else 0)

@@ -259,9 +259,8 @@ class ChatService:
         greeting = clone.greeting if conversation.from_the_start and start == 0 else ""
         query = query or message
         query_vector = self.query_vector(clone, query)
-        refs = [ContextRef.from_json(m.context) for m in kept]
-        gathered = self._gather(clone, fan_id, query, query_vector, about_fan, refs, {m.id for m in kept},
-                                prefix, information, count, options)
+        gathered = self._gather(clone, fan_id, query, query_vector, about_fan, [line.ref for line in window],
+                                {m.id for m in kept}, prefix, information, count, options)
         given = gathered.given.render(clone.name)
         items = len(gathered.recalled) + len(gathered.given.notes) + len(gathered.given.examples)
         plan = build_prompt(prefix, window, given, message, count, budget, notes=gathered.notes,
@@ -331,7 +330,7 @@ class ChatService:
                            and memories[i].fan_id in (fan_id, "*")],
                           [text for _, text in ref.notes],
                           [(examples[i].user_text, examples[i].char_text) for i in ref.examples if i in examples])
-            lines.append(Line(message.role, message.content, given.render(clone.name)))
+            lines.append(Line(message.role, message.content, given.render(clone.name), ref))
         return lines
 
     def _gather(self, clone: Clone, fan_id: str, query: str, query_vector: list[float], about_fan: str,
