@@ -13,15 +13,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from clonr.memory.lexical import STOPWORDS
+
 TokenCounter = Callable[[str], int]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[^\W_]{3,}")
-_COMMON = frozenset({
-    "about", "and", "any", "are", "been", "but", "can", "could", "did", "does", "for", "from", "had", "has", "have",
-    "her", "him", "his", "how", "into", "its", "just", "know", "like", "not", "now", "our", "out", "she", "tell",
-    "than", "that", "the", "their", "them", "then", "there", "they", "this", "was", "were", "what", "when", "where",
-    "which", "who", "why", "will", "with", "would", "you", "your",
-})
+# Full-text recall's stop words, and words a question uses that say nothing about which sentence is meant
+_COMMON = STOPWORDS | {"about", "any", "been", "can", "could", "him", "into", "just", "know", "like", "not", "now",
+                       "out", "tell", "than"}
 
 
 @dataclass(frozen=True)

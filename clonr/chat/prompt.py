@@ -53,6 +53,11 @@ class PromptPlan:
         return sum(section.tokens for section in self.sections)
 
 
+def example_line(clone_name: str, said: str, answer: str) -> str:
+    """An example dialogue as the information given with a message shows it."""
+    return f"\nFan: {said}\n{clone_name}: {answer}"
+
+
 @dataclass(frozen=True)
 class Given:
     """What one turn is given besides the conversation: what the clone knows of the fan, memories, notes and
@@ -78,7 +83,7 @@ class Given:
             parts.append("From your own writing:" + "".join(f"\n- {note}" for note in self.notes))
         if self.examples:
             parts.append("How you answered before (the voice, not the topic):" + "".join(
-                f"\nFan: {said}\n{clone_name}: {answer}" for said, answer in self.examples))
+                example_line(clone_name, said, answer) for said, answer in self.examples))
         return "\n\n".join([INFORMATION_HEADER, *parts]) if parts else ""
 
 

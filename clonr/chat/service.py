@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.context import ContextRef, excerpt, shown
-from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, fixed_prefix
+from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, example_line, fixed_prefix
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
 from clonr.jobs import BackgroundWorker, Foreground
@@ -327,7 +327,7 @@ class ChatService:
         for message, ref in zip(messages, refs, strict=True):
             given = Given(ref.about_fan, ref.entities,
                           [memories[i] for i in ref.memories if i in memories
-                           and memories[i].fan_id in (fan_id, "*")],
+                           and memories[i].fan_id in (fan_id, SHARED_FAN)],
                           [text for _, text in ref.notes],
                           [(examples[i].user_text, examples[i].char_text) for i in ref.examples if i in examples])
             lines.append(Line(message.role, message.content, given.render(clone.name), ref))
@@ -362,7 +362,7 @@ class ChatService:
         dialogues = []
         for dialogue in self._dialogues.relevant(clone, query_vector, exclude=prefix.example_ids | examples_shown
                                                  | options.exclude_examples):
-            cost = count(f"\nFan: {dialogue.user_text}\n{clone.name}: {dialogue.char_text}")
+            cost = count(example_line(clone.name, dialogue.user_text, dialogue.char_text))
             if spent + cost <= budget:
                 dialogues.append(dialogue)
                 spent += cost
