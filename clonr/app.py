@@ -36,9 +36,9 @@ from clonr.vectors import open_index
 
 
 def freeze_startup_objects() -> None:
-    """For long-running servers (widget, studio), once they have started: the ~150k objects made so far, nearly
-    all imported code, leave the garbage collector's sight. A full collection then looks at new objects only;
-    otherwise it walks them all (~90 ms on two cores), and the fan whose turn it lands in waits."""
+    """For long-running servers (widget, studio), once they have started: the objects made so far, nearly all
+    imported code, leave the garbage collector's sight. A full collection then looks at new objects only;
+    otherwise it walks them all, and the fan whose turn it lands in waits."""
     gc.collect()
     gc.freeze()
 

@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_REPLY_TOKENS", "256", "Most tokens in one reply."),
     Setting("CLONR_THREADS", "0", "CPU threads for the local model; 0 means one per core (measured 1.4x faster than "
             "llama.cpp's default of half the cores)."),
+    Setting("CLONR_FIDELITY_WARNING", "0.5", "Publish warns when the clone's fidelity score (similarity to your own "
+            "answers, 0 to 1) is below this, or no better than a generic assistant's."),
     Setting("CLONR_MAX_MESSAGE_CHARS", "4000", "Longest chat message accepted, in characters."),
     Setting("CLONR_MAX_FILE_BYTES", "5000000", "Largest file, upload or fetched page accepted for ingestion, in "
             "bytes (also the cap on a chat export's text)."),
@@ -100,6 +102,7 @@ class Settings:
     kv_cache_mb: int
     reply_tokens: int
     threads: int
+    fidelity_warning: float
     max_message_chars: int
     max_file_bytes: int
     allow_private_urls: bool
@@ -190,6 +193,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         kv_cache_mb=_int(values, "CLONR_KV_CACHE_MB", 0),
         reply_tokens=_int(values, "CLONR_REPLY_TOKENS", 16),
         threads=_int(values, "CLONR_THREADS", 0),
+        fidelity_warning=_float(values, "CLONR_FIDELITY_WARNING", 0.0),
         max_message_chars=_int(values, "CLONR_MAX_MESSAGE_CHARS", 1),
         max_file_bytes=_int(values, "CLONR_MAX_FILE_BYTES", 1),
         allow_private_urls=_flag(values, "CLONR_ALLOW_PRIVATE_URLS"),

@@ -4,9 +4,11 @@ and a politeness delay per host."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
+from clonr import load_settings
 from clonr.ingest import AddressPolicy, FetchError, SafeFetcher, UnsafeURLError
 from tests.conftest import FixtureSite
 
@@ -19,6 +21,12 @@ class OnlyThisLoopbackIsPublic(AddressPolicy):
     def check(self, host: str, address: str) -> None:
         if address != "127.0.0.2":
             super().check(host, address)
+
+
+def fetcher_with(policy: AddressPolicy | None = None, **changes: object) -> SafeFetcher:
+    """A fetcher on the default settings, with no politeness delay unless a test sets one."""
+    defaults = load_settings({}, env_file=None)
+    return SafeFetcher(replace(defaults, **{"crawl_delay": 0.0, **changes}), policy=policy)
 
 
 @pytest.fixture
@@ -43,21 +51,21 @@ def public_site() -> FixtureSite:
     ("http://localhost/", "private or loopback"),  # a host name that resolves to a private address
 ])
 def test_private_addresses_and_other_schemes_are_refused(url: str, message: str) -> None:
-    fetcher = SafeFetcher(delay=0)
+    fetcher = fetcher_with()
     with pytest.raises(UnsafeURLError, match=message):
         fetcher.get(url, ("text/html",))
 
 
 def test_metadata_addresses_stay_refused_when_private_ones_are_allowed() -> None:
     with pytest.raises(UnsafeURLError, match="metadata"):
-        SafeFetcher(delay=0, allow_private=True).get("http://169.254.169.254/", ("text/html",))
+        fetcher_with(allow_private_urls=True).get("http://169.254.169.254/", ("text/html",))
 
 
 def test_a_redirect_to_loopback_is_refused(public_site: FixtureSite, site: FixtureSite) -> None:
     site.add("/secret", "internal admin page")
     public_site.add("/go", "", status=302, headers={"Location": site.url("/secret")})
     public_site.add("/robots.txt", "", status=404)
-    fetcher = SafeFetcher(delay=0, policy=OnlyThisLoopbackIsPublic())
+    fetcher = fetcher_with(policy=OnlyThisLoopbackIsPublic())
     with pytest.raises(UnsafeURLError, match=r"127\.0\.0\.1"):
         fetcher.get(public_site.url("/go"), ("text/html",))
     assert "/secret" not in site.paths(), "the private server was never contacted"
@@ -65,7 +73,7 @@ def test_a_redirect_to_loopback_is_refused(public_site: FixtureSite, site: Fixtu
 
 def test_a_redirect_to_another_scheme_is_refused(public_site: FixtureSite) -> None:
     public_site.add("/go", "", status=301, headers={"Location": "file:///etc/passwd"})
-    fetcher = SafeFetcher(delay=0, policy=OnlyThisLoopbackIsPublic())
+    fetcher = fetcher_with(policy=OnlyThisLoopbackIsPublic())
     with pytest.raises(UnsafeURLError, match="not an http"):
         fetcher.get(public_site.url("/go"), ("text/html",))
 
@@ -73,12 +81,12 @@ def test_a_redirect_to_another_scheme_is_refused(public_site: FixtureSite) -> No
 def test_a_public_page_is_fetched_through_redirects(public_site: FixtureSite) -> None:
     public_site.add("/old", "", status=301, headers={"Location": "/new"})
     public_site.add("/new", PAGE)
-    fetched = SafeFetcher(delay=0, policy=OnlyThisLoopbackIsPublic()).get(public_site.url("/old"), ("text/html",))
+    fetched = fetcher_with(policy=OnlyThisLoopbackIsPublic()).get(public_site.url("/old"), ("text/html",))
     assert fetched.url.endswith("/new") and "Hello from Ada" in fetched.text
 
 
 def test_size_type_and_status_are_checked(site: FixtureSite) -> None:
-    fetcher = SafeFetcher(delay=0, allow_private=True, max_bytes=1000)
+    fetcher = fetcher_with(allow_private_urls=True, max_file_bytes=1000)
     site.add("/big", "x" * 5000)
     site.add("/image", b"\x89PNG", content_type="image/png")
     site.add("/gone", "gone", status=410)
@@ -94,7 +102,7 @@ def test_robots_txt_is_obeyed(site: FixtureSite) -> None:
     site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
     site.add("/private/diary", PAGE)
     site.add("/public", PAGE)
-    fetcher = SafeFetcher(delay=0, allow_private=True)
+    fetcher = fetcher_with(allow_private_urls=True)
     with pytest.raises(FetchError, match=r"robots\.txt"):
         fetcher.get(site.url("/private/diary"), ("text/html",))
     assert fetcher.get(site.url("/public"), ("text/html",)).text == PAGE
@@ -106,7 +114,7 @@ def test_requests_to_one_host_are_spaced_by_the_delay(site: FixtureSite) -> None
     site.add("/robots.txt", "", status=404)
     for n in range(3):
         site.add(f"/p{n}", PAGE)
-    fetcher = SafeFetcher(delay=0.3, allow_private=True)
+    fetcher = fetcher_with(crawl_delay=0.3, allow_private_urls=True)
     for n in range(3):
         fetcher.get(site.url(f"/p{n}"), ("text/html",))
     times = [t for path, t in site.requests]

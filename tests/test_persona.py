@@ -232,6 +232,32 @@ def test_fidelity_scores_the_clone_and_a_generic_assistant_on_held_out_answers(
     assert report.worst(1)[0].clone_score == min(i.clone_score for i in report.items)
 
 
+def test_the_last_fidelity_check_is_kept_and_goes_stale_when_the_clone_changes(
+        app: Clonr, fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.dialogues.add("ada", "What do you love?", "Engines and poetry.", category="tastes", origin="interview")
+    assert app.fidelity.last("ada") is None
+    fake_chat.enqueue("Engines and poetry.", "As an AI, I love helping.")
+    report = app.fidelity.run("ada")
+    check = app.fidelity.last("ada")
+    assert check.report == report and not check.stale and check.warning == ""
+    app.clones.update("ada", long_description="I write programs for the Analytical Engine.")
+    assert app.fidelity.last("ada").stale, "a new long description may change every answer"
+    fake_chat.enqueue("Engines and poetry.", "Water.")
+    app.fidelity.run("ada")
+    assert not app.fidelity.last("ada").stale
+    app.dialogues.add("ada", "Hello", "Good day!", origin="manual")
+    assert app.fidelity.last("ada").stale, "so may a new example dialogue"
+
+
+def test_a_clone_no_closer_than_a_generic_assistant_gets_a_warning(app: Clonr, fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.dialogues.add("ada", "What do you love?", "Engines and poetry.", category="tastes", origin="interview")
+    fake_chat.enqueue("I drink water.", "Engines and poetry.")
+    app.fidelity.run("ada")
+    assert "no closer to your own answers" in app.fidelity.last("ada").warning
+
+
 def test_fidelity_needs_interview_answers(app: Clonr) -> None:
     app.clones.create("Ada")
     with pytest.raises(InvalidInputError, match="clonr interview"):

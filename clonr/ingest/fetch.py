@@ -24,6 +24,7 @@ import httpcore
 import httpx
 
 from clonr import __version__
+from clonr.config import Settings
 from clonr.errors import InvalidInputError
 
 __all__ = ["USER_AGENT", "AddressPolicy", "FetchError", "Fetched", "SafeFetcher", "UnsafeURLError"]
@@ -114,13 +115,14 @@ def check_url(url: str) -> str:
 class SafeFetcher:
     """GETs public web resources politely. One instance per process is enough; it is thread-safe."""
 
-    def __init__(self, *, allow_private: bool = False, timeout: float = 20.0, max_bytes: int = 5_000_000,
-                 delay: float = 1.0, policy: AddressPolicy | None = None) -> None:
-        self.policy = policy or AddressPolicy(allow_private=allow_private)
-        self._client = httpx.Client(transport=_GuardedTransport(self.policy), timeout=timeout,
+    def __init__(self, settings: Settings, *, policy: AddressPolicy | None = None) -> None:
+        """Limits come from `settings` (private addresses, timeout, size cap, delay); `policy` replaces the
+        address rules (tests use it to play the public internet on loopback)."""
+        self.policy = policy or AddressPolicy(allow_private=settings.allow_private_urls)
+        self._client = httpx.Client(transport=_GuardedTransport(self.policy), timeout=settings.fetch_timeout,
                                     follow_redirects=False, headers={"User-Agent": USER_AGENT})
-        self._max_bytes = max_bytes
-        self._delay = delay
+        self._max_bytes = settings.max_file_bytes
+        self._delay = settings.crawl_delay
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._last_visit: dict[str, float] = {}
         self._lock = threading.Lock()

@@ -59,9 +59,7 @@ class IngestService:
     @property
     def fetcher(self) -> SafeFetcher:
         if self._fetcher is None:
-            s = self._settings
-            self._fetcher = SafeFetcher(allow_private=s.allow_private_urls, timeout=s.fetch_timeout,
-                                        max_bytes=s.max_file_bytes, delay=s.crawl_delay)
+            self._fetcher = SafeFetcher(self._settings)
         return self._fetcher
 
     # -- one source at a time ----------------------------------------------------------------------

@@ -4,10 +4,10 @@ fidelity check."""
 from clonr.persona.cards import CardService
 from clonr.persona.describe import DESCRIPTION_TOKENS, TRAIT_AXES, DescriptionService, Estimate
 from clonr.persona.dialogues import DialogueService, parse_mes_example, to_mes_example
-from clonr.persona.fidelity import FidelityItem, FidelityReport, FidelityService
+from clonr.persona.fidelity import FidelityCheck, FidelityItem, FidelityReport, FidelityService
 from clonr.persona.interview import InterviewService, InterviewStep
 from clonr.persona.questions import CATEGORIES, QUESTIONS, Question
 
 __all__ = ["CATEGORIES", "DESCRIPTION_TOKENS", "QUESTIONS", "TRAIT_AXES", "CardService", "DescriptionService",
-           "DialogueService", "Estimate", "FidelityItem", "FidelityReport", "FidelityService", "InterviewService",
-           "InterviewStep", "Question", "parse_mes_example", "to_mes_example"]
+           "DialogueService", "Estimate", "FidelityCheck", "FidelityItem", "FidelityReport", "FidelityService",
+           "InterviewService", "InterviewStep", "Question", "parse_mes_example", "to_mes_example"]

@@ -3,13 +3,19 @@
 Interview questions the creator answered are held out of the examples for the run; the clone answers them
 through the normal turn pipeline (nothing is stored, no memory is marked used), a generic assistant answers
 them on the same model, and each answer is scored by embedding similarity to the creator's answer.
+
+The last report is kept with a fingerprint of what the answers depend on (descriptions, greeting, dialogues,
+sources, models), so Publish can show it, tell when the clone has changed since, and warn when it is low.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,12 +25,12 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from clonr.config import Settings
 from clonr.errors import InvalidInputError
-from clonr.store import SqlStore
+from clonr.store import Clone, Dialogue, SqlStore
 
 if TYPE_CHECKING:  # chat builds on persona's dialogues; the fidelity check only calls the chat service it is given
     from clonr.chat import ChatService
 
-__all__ = ["FidelityItem", "FidelityReport", "FidelityService"]
+__all__ = ["FidelityCheck", "FidelityItem", "FidelityReport", "FidelityService"]
 
 _BASELINE_PROMPT = "You are a helpful assistant. Answer the user's question."
 _FAN = "fidelity-check"
@@ -55,6 +61,24 @@ class FidelityReport:
     def worst(self, n: int = 3) -> list[FidelityItem]:
         return sorted(self.items, key=lambda i: i.clone_score)[:n]
 
+    def as_dict(self) -> dict:
+        return {"clone": self.clone_score, "baseline": self.baseline_score,
+                "items": [asdict(item) for item in self.items]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FidelityReport:
+        return cls(tuple(FidelityItem(**item) for item in data["items"]))
+
+
+@dataclass(frozen=True)
+class FidelityCheck:
+    """A clone's last fidelity report, when it ran, and what Publish should say about it."""
+
+    report: FidelityReport
+    checked_at: datetime
+    stale: bool  # the clone (or the model) has changed since: the score may no longer hold
+    warning: str  # empty when the score is fine
+
 
 class FidelityService:
     def __init__(self, store: SqlStore, chat: ChatService, model: Callable[[], BaseChatModel],
@@ -68,7 +92,8 @@ class FidelityService:
     def run(self, clone_ref: str, questions: int = 8,
             on_progress: Callable[[int, int], None] | None = None) -> FidelityReport:
         clone = self._store.get_clone(clone_ref)
-        answered = [d for d in self._store.list_dialogues(clone.id) if d.origin == "interview"]
+        dialogues = self._store.list_dialogues(clone.id)
+        answered = [d for d in dialogues if d.origin == "interview"]
         if not answered:
             raise InvalidInputError(f"{clone.name} has no interview answers to compare with: run the icebreaker "
                                     "interview first (clonr interview).")
@@ -89,7 +114,44 @@ class FidelityService:
                                       _cosine(creator, ours), _cosine(creator, generic)))
         if on_progress:
             on_progress(len(held_out), len(held_out))
-        return FidelityReport(tuple(items))
+        report = FidelityReport(tuple(items))
+        self._store.save_fidelity_check(clone.id, self._fingerprint(clone, dialogues), report.as_dict())
+        return report
+
+    def can_run(self, clone_ref: str) -> bool:
+        """Whether the clone has interview answers to be checked against."""
+        clone = self._store.get_clone(clone_ref)
+        return any(d.origin == "interview" for d in self._store.list_dialogues(clone.id))
+
+    def last(self, clone_ref: str) -> FidelityCheck | None:
+        """The clone's last check, or None if it was never checked."""
+        clone = self._store.get_clone(clone_ref)
+        stored = self._store.last_fidelity_check(clone.id)
+        if stored is None:
+            return None
+        report = FidelityReport.from_dict(stored.report)
+        stale = stored.fingerprint != self._fingerprint(clone, self._store.list_dialogues(clone.id))
+        return FidelityCheck(report, stored.checked_at, stale, self._warning(report))
+
+    def _warning(self, report: FidelityReport) -> str:
+        ours, generic, floor = report.clone_score, report.baseline_score, self._settings.fidelity_warning
+        advice = ("answer more icebreaker questions, correct replies in the test chat, or fill in the long "
+                  "description before fans meet it.")
+        if ours <= generic:
+            return (f"Your clone comes no closer to your own answers ({ours:.2f}) than a generic assistant "
+                    f"({generic:.2f}): {advice}")
+        if ours < floor:
+            return f"Your clone's answers are far from yours ({ours:.2f}, below {floor:.2f}): {advice}"
+        return ""
+
+    def _fingerprint(self, clone: Clone, dialogues: list[Dialogue]) -> str:
+        """A hash of what the clone's answers depend on: when it changes, the last score may no longer hold."""
+        s = self._settings
+        parts = [clone.short_description, clone.long_description, clone.greeting,
+                 [(d.category, d.user_text, d.char_text, d.origin) for d in dialogues],
+                 sorted(source.content_hash for source in self._store.list_sources(clone.id)),
+                 [s.chat_model, s.openai_model, s.openai_base_url, s.embeddings, s.openai_embedding_model]]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -21,12 +21,13 @@ from clonr.store.records import (
     Message,
     Proposal,
     Source,
+    StoredFidelityCheck,
 )
 from clonr.store.sql import SqlStore, redact_url
 
 __all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "GroupChat", "GroupMessage",
-           "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore", "ensure_home", "open_store",
-           "redact_url"]
+           "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore", "StoredFidelityCheck",
+           "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

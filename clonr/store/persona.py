@@ -1,4 +1,5 @@
-"""The persona's records: example dialogues, interview state, proposals and character cards."""
+"""The persona's records: example dialogues, interview state, proposals, character cards and the last fidelity
+check."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from clonr.store.database import Database, _aware, _now
 from clonr.store.records import (
     Dialogue,
     Proposal,
+    StoredFidelityCheck,
 )
 from clonr.store.schema import (
     cards,
     dialogues,
+    fidelity_checks,
     interviews,
     proposals,
 )
@@ -145,3 +148,18 @@ class PersonaRecords(Database):
             connection.execute(cards.delete().where(cards.c.clone_id == clone_id))
             connection.execute(cards.insert().values(clone_id=clone_id, card=json.dumps(card)))
 
+    def save_fidelity_check(self, clone_id: str, fingerprint: str, report: dict[str, Any]) -> None:
+        """Keep this check as the clone's last one (earlier checks are replaced)."""
+        row = {"clone_id": clone_id, "fingerprint": fingerprint, "report": json.dumps(report), "checked_at": _now()}
+        with self._transaction() as connection:
+            connection.execute(fidelity_checks.delete().where(fidelity_checks.c.clone_id == clone_id))
+            connection.execute(fidelity_checks.insert().values(**row))
+
+    def last_fidelity_check(self, clone_id: str) -> StoredFidelityCheck | None:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(fidelity_checks).where(
+                fidelity_checks.c.clone_id == clone_id)).mappings().first()
+        if row is None:
+            return None
+        return StoredFidelityCheck(fingerprint=row["fingerprint"], report=json.loads(row["report"]),
+                                   checked_at=_aware(row["checked_at"]))

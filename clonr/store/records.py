@@ -176,3 +176,10 @@ class Proposal:
     evidence: tuple[dict[str, Any], ...]
     status: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredFidelityCheck:
+    fingerprint: str
+    report: dict[str, Any]
+    checked_at: datetime

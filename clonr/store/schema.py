@@ -196,3 +196,11 @@ cards = Table(
     Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
     Column("card", Text, nullable=False),  # the imported card's JSON, so unknown fields survive a round trip
 )
+
+fidelity_checks = Table(
+    "fidelity_checks", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # of what the answers depend on, to tell when it is stale
+    Column("report", Text, nullable=False),  # JSON: the questions, the answers and their scores
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+)

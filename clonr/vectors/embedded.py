@@ -50,8 +50,8 @@ def _signs(vector: np.ndarray) -> np.ndarray:
 def _nearest_by_signs(signs: np.ndarray, query: np.ndarray, at_least: int) -> np.ndarray:
     """Rows (ascending) of the vectors whose signs differ least from the query's: every row up to the Hamming
     distance that reaches `at_least` of them, ties included. Summing the words' bit counts column by column
-    and cutting at a histogram's quantile take 1.5 ms at 100k vectors, where a row-wise sum and an
-    argpartition took 2.9 ms; ascending rows make the gather of the shortlist 3x faster too."""
+    and cutting at a histogram's quantile is faster than a row-wise sum and an argpartition; ascending rows
+    make the gather of the shortlist faster too (benchmarks/RESULTS.md, turn overhead)."""
     counts = np.bitwise_count(signs ^ query)
     distance = counts[:, 0].astype(np.uint16)
     for word in range(1, counts.shape[1]):
@@ -126,7 +126,7 @@ class EmbeddedVectorStore(CosineVectorStore):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection to the index file: opening one per search cost ~1 ms."""
+        """This thread's connection to the index file: opening one per search showed in every recall."""
         opened: dict[str, sqlite3.Connection] = getattr(_CONNECTIONS, "opened", None) or {}
         _CONNECTIONS.opened = opened
         connection = opened.get(str(self._path))

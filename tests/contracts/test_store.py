@@ -91,6 +91,18 @@ def test_example_dialogues_list_in_the_order_given_and_are_found_by_id(store: Sq
     assert [d.user_text for d in store.list_dialogues("c1", unindexed=True)] == ["q1", "q2"]
 
 
+def test_a_clone_keeps_only_its_last_fidelity_check_and_loses_it_with_the_clone(store: SqlStore) -> None:
+    _create(store)
+    assert store.last_fidelity_check("c1") is None
+    store.save_fidelity_check("c1", "f" * 64, {"items": [{"question": "q1"}]})
+    store.save_fidelity_check("c1", "e" * 64, {"items": []})
+    last = store.last_fidelity_check("c1")
+    assert (last.fingerprint, last.report) == ("e" * 64, {"items": []})
+    assert last.checked_at.tzinfo is not None
+    store.delete_clone("c1")
+    assert store.last_fidelity_check("c1") is None
+
+
 def test_a_job_records_its_items_and_their_progress(store: SqlStore) -> None:
     _create(store)
     store.create_job("j1", "c1", [("https://a.example/", {}), ("notes.md", {"kind": "file"})])

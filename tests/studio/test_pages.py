@@ -110,6 +110,42 @@ def test_publish_page_publishes_and_shows_the_snippet(studio: AppTest, app: Clon
     assert not app.clones.get("ada").published
 
 
+def test_publish_checks_a_draft_before_the_button_and_warns_when_it_is_low(studio: AppTest, app: Clonr,
+                                                                          fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.dialogues.add("ada", "What do you love?", "Engines and poetry.", category="tastes", origin="interview")
+    fake_chat.enqueue("I drink water.", "Engines and poetry.")
+    studio.run()
+    open_page(studio, "publish")
+    assert [m.value for m in studio.metric] == [f"{app.fidelity.last('ada').report.clone_score:.2f}", "1.00"]
+    assert "no closer to your own answers" in studio.warning[0].value
+    assert [b.label for b in studio.button][:2] == ["Check again", "Publish"]
+    calls = len(fake_chat.calls)
+    studio.run()
+    assert len(fake_chat.calls) == calls, "a score that still holds is not checked again"
+
+
+def test_publish_says_when_the_clone_has_changed_since_its_check(studio: AppTest, app: Clonr,
+                                                                 fake_chat: FakeChatModel) -> None:
+    app.clones.create("Ada")
+    app.dialogues.add("ada", "What do you love?", "Engines and poetry.", category="tastes", origin="interview")
+    fake_chat.enqueue("Engines and poetry.", "Water.")
+    app.fidelity.run("ada")
+    app.clones.publish("ada")
+    app.clones.update("ada", greeting="Good day!")
+    studio.run()
+    open_page(studio, "publish")
+    assert not studio.warning
+    assert any("changed since" in c.value for c in studio.caption), "a live clone is not re-checked unasked"
+
+
+def test_publish_without_interview_answers_says_how_to_get_a_score(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "publish")
+    assert "icebreaker" in studio.info[0].value
+
+
 def test_pages_without_a_clone_point_to_the_profile(studio: AppTest) -> None:
     studio.run()
     for page in ("sources", "test_chat", "publish"):

@@ -1,7 +1,7 @@
 """Indexes for the background memory work that runs after every exchange.
 
 - The memories still waiting for their importance score (partial): there are usually two, and without the
-  index finding out that there are no more meant reading the fan's whole stream (~30 ms at 100k memories).
+  index finding out that there are no more meant reading the fan's whole stream.
 - A fan's memories by creation time: the importance added since the last reflection or summary (which decides
   when the next one is due) is summed over the memories made since then, not over the whole stream.
 

@@ -2,7 +2,7 @@
 
 SQLite keeps one full-text index for every clone and fan. Before ranking a query's words, recall counts how
 many of the fan's memories contain each one; the count walks the word's postings in rowid order, through
-every other clone's and fan's memories first (11k of them cost 2.5 ms a turn at 100k). `first_rowid` is a
+every other clone's and fan's memories first. `first_rowid` is a
 lower bound of the fan's rowids: no memory of the fan has ever had a smaller one. Unused on Postgres.
 
 Revision ID: 0008
