@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from clonr import __version__
-from clonr.app import Clonr
+from clonr.cli import chat, clone, doctor, group, ingest, memory, persona
+from clonr.cli.context import LazyApp
 from clonr.errors import ClonrError
 
 __all__ = ["LazyApp", "cli"]
@@ -35,31 +36,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.call_on_close(ctx.obj.finish)
 
 
-class LazyApp:
-    """Opens the store on first use, so `--help` works even when the settings are broken.
-
-    Tests pass `obj=LazyApp(app)` to run commands over an app built with test doubles.
-    """
-
-    def __init__(self, app: Clonr | None = None) -> None:
-        self._app = app
-
-    def finish(self) -> None:
-        """Let queued background work (memories of the last replies) finish before the process exits."""
-        if self._app is not None:
-            self._app.worker.drain()
-
-    def get(self) -> Clonr:
-        if self._app is None:
-            self._app = Clonr()
-        return self._app
-
-
-def app_from(ctx: click.Context) -> Clonr:
-    return ctx.find_object(LazyApp).get()
-
-
-from clonr.cli import chat, clone, doctor, group, ingest, memory, persona  # noqa: E402  (commands register on `cli`)
-
 for _module in (clone, ingest, persona, chat, group, memory, doctor):
-    _module.register(cli)
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from clonr.app import Clonr
+from clonr.cli.context import app_from
 from clonr.errors import InvalidInputError
 
 
@@ -49,33 +50,33 @@ def converse(ctx: click.Context, label: str, answer: Callable[[str], None]) -> N
                 ctx.exit(130)
 
 
-def register(cli: click.Group) -> None:
-    from clonr.cli import app_from
+@click.command()
+@click.argument("clone")
+@click.option("--fan", default="me", show_default=True, help="Whose conversation this is; history is per fan.")
+@click.option("-m", "--message", help="Send one message, print the reply and exit.")
+@click.pass_context
+def chat(ctx: click.Context, clone: str, fan: str, message: str | None) -> None:
+    """Chat with CLONE. History is kept between runs.
 
-    @cli.command()
-    @click.argument("clone")
-    @click.option("--fan", default="me", show_default=True, help="Whose conversation this is; history is per fan.")
-    @click.option("-m", "--message", help="Send one message, print the reply and exit.")
-    @click.pass_context
-    def chat(ctx: click.Context, clone: str, fan: str, message: str | None) -> None:
-        """Chat with CLONE. History is kept between runs.
+    Interactive in a terminal (type /exit or press Ctrl-D to leave); otherwise each line of stdin is one
+    message and each reply is printed, so conversations can be scripted.
+    """
+    app = app_from(ctx)
+    record = app.clones.get(clone)
+    app.chat.validate_fan(fan)
+    if message is not None:
+        _reply(app, record.id, fan, message, record.name)
+        return
+    interactive = sys.stdin.isatty()
+    if interactive:
+        history = app.chat.history(record.id, fan, limit=6)
+        for past in history:
+            speaker = record.name if past.role == "assistant" else "you"
+            click.secho(f"{speaker}: {past.content}{' … (interrupted)' if past.interrupted else ''}", dim=True)
+        if not history and record.greeting:
+            click.secho(f"{record.name}: ", fg="cyan", nl=False)
+            click.echo(record.greeting)
+    converse(ctx, "you", lambda line: _reply(app, record.id, fan, line, record.name))
 
-        Interactive in a terminal (type /exit or press Ctrl-D to leave); otherwise each line of stdin is one
-        message and each reply is printed, so conversations can be scripted.
-        """
-        app = app_from(ctx)
-        record = app.clones.get(clone)
-        app.chat.validate_fan(fan)
-        if message is not None:
-            _reply(app, record.id, fan, message, record.name)
-            return
-        interactive = sys.stdin.isatty()
-        if interactive:
-            history = app.chat.history(record.id, fan, limit=6)
-            for past in history:
-                speaker = record.name if past.role == "assistant" else "you"
-                click.secho(f"{speaker}: {past.content}{' … (interrupted)' if past.interrupted else ''}", dim=True)
-            if not history and record.greeting:
-                click.secho(f"{record.name}: ", fg="cyan", nl=False)
-                click.echo(record.greeting)
-        converse(ctx, "you", lambda line: _reply(app, record.id, fan, line, record.name))
+
+COMMANDS = (chat,)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import click
 
+from clonr.cli.context import app_from
 
-def register(cli: click.Group) -> None:
-    from clonr.cli import app_from
 
-    @cli.command()
-    @click.pass_context
-    def doctor(ctx: click.Context) -> None:
-        """Check the settings, the storage and the model files."""
-        checks = app_from(ctx).doctor()
-        for check in checks:
-            mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red")
-            click.echo(f"{mark} {check.name:<20} {check.detail}")
-        if not all(check.ok for check in checks):
-            ctx.exit(1)
+@click.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check the settings, the storage and the model files."""
+    checks = app_from(ctx).doctor()
+    for check in checks:
+        mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red")
+        click.echo(f"{mark} {check.name:<20} {check.detail}")
+    if not all(check.ok for check in checks):
+        ctx.exit(1)
+
+
+COMMANDS = (doctor,)

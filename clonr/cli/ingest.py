@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from clonr.app import Clonr
+from clonr.cli.context import app_from
 from clonr.errors import InvalidInputError
 from clonr.ingest import Candidate
 from clonr.store import IngestJob, Source
@@ -109,113 +110,118 @@ def _show_candidates(candidates: list[Candidate]) -> None:
             click.secho(f"    why: {'; '.join(candidate.reasons)}", dim=True)
 
 
-def register(cli: click.Group) -> None:
-    from clonr.cli import app_from
+_CRAWL = (click.option("--follow", type=click.IntRange(0, 5), default=0, show_default=True,
+                       help="Also ingest pages linked from each page, on the same site, this many links deep."),
+          click.option("--max-pages", type=click.IntRange(1, 500), default=20, show_default=True,
+                       help="Most pages one crawl adds (with --follow or --sitemap)."),
+          click.option("--sitemap", is_flag=True, help="Also ingest the pages listed in the site's sitemap.xml."))
 
-    crawl = [click.option("--follow", type=click.IntRange(0, 5), default=0, show_default=True,
-                          help="Also ingest pages linked from each page, on the same site, this many links deep."),
-             click.option("--max-pages", type=click.IntRange(1, 500), default=20, show_default=True,
-                          help="Most pages one crawl adds (with --follow or --sitemap)."),
-             click.option("--sitemap", is_flag=True, help="Also ingest the pages listed in the site's sitemap.xml.")]
 
-    def with_crawl(command: Any) -> Any:
-        for option in reversed(crawl):
-            command = option(command)
-        return command
+def _with_crawl(command: Any) -> Any:
+    """Add the crawl options (--follow, --max-pages, --sitemap) to a command."""
+    for option in reversed(_CRAWL):
+        command = option(command)
+    return command
 
-    @cli.command(help=f"Add sources about the person to CLONE.\n\n{_ITEM_HELP}")
-    @click.argument("clone")
-    @click.argument("items", nargs=-1)
-    @click.option("--chat", "chats", multiple=True, metavar="EXPORT",
-                  help="A chat export: WhatsApp .txt/.zip, Telegram or Discord .json, or .csv (timestamp,sender,text).")
-    @click.option("--me", help="Your name as it appears in the chat export (with --chat).")
-    @click.option("--lang", help="YouTube transcript languages in order of preference, e.g. en,de.")
-    @with_crawl
-    @click.option("--resume", "resume", is_flag=True, help="Carry on with this clone's unfinished jobs.")
-    @click.pass_context
-    def ingest(ctx: click.Context, clone: str, items: tuple[str, ...], chats: tuple[str, ...], me: str | None,
-               lang: str | None, follow: int, max_pages: int, sitemap: bool, resume: bool) -> None:
-        app = app_from(ctx)
-        clone = app.clones.get(clone).id  # an unknown clone fails before anything starts
-        if resume:
-            unfinished = app.ingest.resumable_jobs(clone)
-            if not unfinished:
-                click.echo("Nothing to resume: every ingestion job of this clone has finished.")
-            for job in unfinished:
-                _run_with_progress(ctx, app, job, clone)
-            if not items and not chats:
-                return
-        if chats and not me:
-            raise click.UsageError("--chat needs --me with your name as it appears in the export.")
+
+@click.command(help=f"Add sources about the person to CLONE.\n\n{_ITEM_HELP}")
+@click.argument("clone")
+@click.argument("items", nargs=-1)
+@click.option("--chat", "chats", multiple=True, metavar="EXPORT",
+              help="A chat export: WhatsApp .txt/.zip, Telegram or Discord .json, or .csv (timestamp,sender,text).")
+@click.option("--me", help="Your name as it appears in the chat export (with --chat).")
+@click.option("--lang", help="YouTube transcript languages in order of preference, e.g. en,de.")
+@_with_crawl
+@click.option("--resume", "resume", is_flag=True, help="Carry on with this clone's unfinished jobs.")
+@click.pass_context
+def ingest(ctx: click.Context, clone: str, items: tuple[str, ...], chats: tuple[str, ...], me: str | None,
+           lang: str | None, follow: int, max_pages: int, sitemap: bool, resume: bool) -> None:
+    app = app_from(ctx)
+    clone = app.clones.get(clone).id  # an unknown clone fails before anything starts
+    if resume:
+        unfinished = app.ingest.resumable_jobs(clone)
+        if not unfinished:
+            click.echo("Nothing to resume: every ingestion job of this clone has finished.")
+        for job in unfinished:
+            _run_with_progress(ctx, app, job, clone)
         if not items and not chats:
-            raise click.UsageError("Give at least one item (URL, file, youtube link, wiki:Title) or --chat EXPORT.")
-        options: dict[str, Any] = _crawl_options(follow, max_pages, sitemap)
-        if lang:
-            options["languages"] = [code.strip() for code in lang.split(",") if code.strip()]
-        job_items = [(_absolute(item), options) for item in items] + [(_absolute(c), {"chat_me": me}) for c in chats]
-        _run_with_progress(ctx, app, app.ingest.start_job(clone, job_items), clone)
+            return
+    if chats and not me:
+        raise click.UsageError("--chat needs --me with your name as it appears in the export.")
+    if not items and not chats:
+        raise click.UsageError("Give at least one item (URL, file, youtube link, wiki:Title) or --chat EXPORT.")
+    options: dict[str, Any] = _crawl_options(follow, max_pages, sitemap)
+    if lang:
+        options["languages"] = [code.strip() for code in lang.split(",") if code.strip()]
+    job_items = [(_absolute(item), options) for item in items] + [(_absolute(c), {"chat_me": me}) for c in chats]
+    _run_with_progress(ctx, app, app.ingest.start_job(clone, job_items), clone)
 
-    @cli.command()
-    @click.argument("clone")
-    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-    @click.option("--show", metavar="ID", help="Print one source's details and its chunks.")
-    @click.option("--delete", metavar="ID", help="Delete a source with its chunks and vectors.")
-    @click.option("--jobs", "show_jobs", is_flag=True, help="List ingestion jobs and how far each got.")
-    @click.pass_context
-    def sources(ctx: click.Context, clone: str, as_json: bool, show: str | None, delete: str | None,
-                show_jobs: bool) -> None:
-        """List, inspect or delete CLONE's sources (ids may be shortened to their first characters)."""
-        app = app_from(ctx)
-        if delete:
-            source = app.ingest.delete_source(clone, _find_source(app, clone, delete).id)
-            click.echo(f"Deleted {source.title} ({source.chunk_count} chunks).")
-            return
-        if show:
-            source = _find_source(app, clone, show)
-            click.echo(json.dumps(_source_json(source), indent=2))
-            for n, chunk in enumerate(app.ingest.source_chunks(clone, source.id)):
-                click.secho(f"--- chunk {n}", dim=True)
-                click.echo(chunk)
-            return
-        if show_jobs:
-            for job in app.ingest.jobs(clone):
-                click.echo(f"{job.id[:8]}  {job.status:<11} {job.finished}/{job.total} items  "
-                           f"{len(job.failures)} failed  {job.updated_at:%Y-%m-%d %H:%M}")
-            return
-        listed = app.ingest.list_sources(clone)
-        if as_json:
-            click.echo(json.dumps([_source_json(s) for s in listed], indent=2))
-            return
-        if not listed:
-            click.echo(f"No sources yet: add some with `clonr ingest {clone} <url|file|wiki:Title>`.")
-        for s in listed:
-            click.echo(f"{s.id[:8]}  {s.kind:<9} {s.chunk_count:>5} chunks  {s.title[:44]:<44}  "
-                       f"{(s.location or '')[-40:]}")
 
-    @cli.command()
-    @click.argument("clone")
-    @click.argument("name")
-    @click.option("--hint", "hints", multiple=True, help="A city, handle or profession that narrows the search.")
-    @click.option("--max", "max_results", type=click.IntRange(1, 50), default=10, show_default=True,
-                  help="How many results to show (with --yes: how many to add).")
-    @click.option("--yes", is_flag=True, help="Add the top results without asking.")
-    @with_crawl
-    @click.pass_context
-    def discover(ctx: click.Context, clone: str, name: str, hints: tuple[str, ...], max_results: int, yes: bool,
-                 follow: int, max_pages: int, sitemap: bool) -> None:
-        """Search the web for NAME, approve the pages about them, and add those to CLONE."""
-        app = app_from(ctx)
-        clone = app.clones.get(clone).id
-        candidates = app.ingest.discover(name, list(hints), max_results)
-        if not candidates:
-            click.echo("The search found nothing: try another spelling, or add --hint with a city or handle.")
-            return
-        _show_candidates(candidates)
-        chosen = list(range(len(candidates))) if yes else _parse_choice(
-            click.prompt("Add which pages? (e.g. 1,3-4, all, none)", default="none"), len(candidates))
-        if not chosen:
-            click.echo("Nothing added.")
-            return
-        options = _crawl_options(follow, max_pages, sitemap)
-        job = app.ingest.start_job(clone, [(candidates[n].url, options) for n in chosen])
-        _run_with_progress(ctx, app, job, clone)
+@click.command()
+@click.argument("clone")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--show", metavar="ID", help="Print one source's details and its chunks.")
+@click.option("--delete", metavar="ID", help="Delete a source with its chunks and vectors.")
+@click.option("--jobs", "show_jobs", is_flag=True, help="List ingestion jobs and how far each got.")
+@click.pass_context
+def sources(ctx: click.Context, clone: str, as_json: bool, show: str | None, delete: str | None,
+            show_jobs: bool) -> None:
+    """List, inspect or delete CLONE's sources (ids may be shortened to their first characters)."""
+    app = app_from(ctx)
+    if delete:
+        source = app.ingest.delete_source(clone, _find_source(app, clone, delete).id)
+        click.echo(f"Deleted {source.title} ({source.chunk_count} chunks).")
+        return
+    if show:
+        source = _find_source(app, clone, show)
+        click.echo(json.dumps(_source_json(source), indent=2))
+        for n, chunk in enumerate(app.ingest.source_chunks(clone, source.id)):
+            click.secho(f"--- chunk {n}", dim=True)
+            click.echo(chunk)
+        return
+    if show_jobs:
+        for job in app.ingest.jobs(clone):
+            click.echo(f"{job.id[:8]}  {job.status:<11} {job.finished}/{job.total} items  "
+                       f"{len(job.failures)} failed  {job.updated_at:%Y-%m-%d %H:%M}")
+        return
+    listed = app.ingest.list_sources(clone)
+    if as_json:
+        click.echo(json.dumps([_source_json(s) for s in listed], indent=2))
+        return
+    if not listed:
+        click.echo(f"No sources yet: add some with `clonr ingest {clone} <url|file|wiki:Title>`.")
+    for s in listed:
+        click.echo(f"{s.id[:8]}  {s.kind:<9} {s.chunk_count:>5} chunks  {s.title[:44]:<44}  "
+                   f"{(s.location or '')[-40:]}")
+
+
+@click.command()
+@click.argument("clone")
+@click.argument("name")
+@click.option("--hint", "hints", multiple=True, help="A city, handle or profession that narrows the search.")
+@click.option("--max", "max_results", type=click.IntRange(1, 50), default=10, show_default=True,
+              help="How many results to show (with --yes: how many to add).")
+@click.option("--yes", is_flag=True, help="Add the top results without asking.")
+@_with_crawl
+@click.pass_context
+def discover(ctx: click.Context, clone: str, name: str, hints: tuple[str, ...], max_results: int, yes: bool,
+             follow: int, max_pages: int, sitemap: bool) -> None:
+    """Search the web for NAME, approve the pages about them, and add those to CLONE."""
+    app = app_from(ctx)
+    clone = app.clones.get(clone).id
+    candidates = app.ingest.discover(name, list(hints), max_results)
+    if not candidates:
+        click.echo("The search found nothing: try another spelling, or add --hint with a city or handle.")
+        return
+    _show_candidates(candidates)
+    chosen = list(range(len(candidates))) if yes else _parse_choice(
+        click.prompt("Add which pages? (e.g. 1,3-4, all, none)", default="none"), len(candidates))
+    if not chosen:
+        click.echo("Nothing added.")
+        return
+    options = _crawl_options(follow, max_pages, sitemap)
+    job = app.ingest.start_job(clone, [(candidates[n].url, options) for n in chosen])
+    _run_with_progress(ctx, app, job, clone)
+
+
+COMMANDS = (ingest, sources, discover)
