@@ -6,17 +6,19 @@ import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
+from clonr.access import FanTokens, IdentityTokens, secret_key
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
+from clonr.fans import FanService, MessageRates
 from clonr.ingest import IngestService
 from clonr.jobs import BackgroundWorker
 from clonr.llm import (
@@ -85,6 +87,10 @@ class Clonr:
                                  lambda: self.settings.max_file_bytes)
         self.fidelity = FidelityService(self.store, self.chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
+        self.fans = FanService(self.store, self.clones, self.chat, self.memory,
+                               FanTokens(secret_key(self.settings), timedelta(days=self.settings.fan_token_days)),
+                               MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
+                               IdentityTokens.from_settings(self.settings))
 
     @property
     def chat_model(self) -> BaseChatModel:

@@ -7,9 +7,10 @@ generated from `SETTINGS` by cog, so a setting cannot exist without being docume
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import limits
 from dotenv import dotenv_values
 
 from clonr.errors import ConfigError
@@ -71,6 +72,24 @@ SETTINGS: tuple[Setting, ...] = (
             "(`wiki:fr:Title` picks another language)."),
     Setting("CLONR_TRANSCRIPT_LANGUAGES", "en", "YouTube transcript languages, in order of preference, "
             "comma-separated (e.g. `en,de`)."),
+    Setting("CLONR_SECRET_KEY", "", "Signs fans' tokens. Empty: a random key made on first run and kept in "
+            "CLONR_HOME/secret_key. Set the same value on every server process when they do not share CLONR_HOME; "
+            "changing it gives every fan a new, empty conversation."),
+    Setting("CLONR_FAN_TOKEN_DAYS", "365", "Days a fan's token stays valid; after that the fan starts a new "
+            "conversation."),
+    Setting("CLONR_AUTH_JWKS_URL", "", "Where the sign-in issuer publishes its keys (Supabase: "
+            "`https://<project>.supabase.co/auth/v1/.well-known/jwks.json`); empty: fans cannot sign in."),
+    Setting("CLONR_AUTH_ISSUER", "", "The `iss` a sign-in token must carry (Supabase: "
+            "`https://<project>.supabase.co/auth/v1`)."),
+    Setting("CLONR_AUTH_AUDIENCE", "authenticated", "The `aud` a sign-in token must carry."),
+    Setting("CLONR_AUTH_ALGORITHMS", "RS256,ES256", "Signature algorithms accepted for sign-in tokens, "
+            "comma-separated (asymmetric only: the keys come from the JWKS)."),
+    Setting("CLONR_FAN_MESSAGE_LIMIT", "20/minute;300/day", "Most messages one fan may send to a clone, as "
+            "`N/period` rules separated by `;` (period: second, minute, hour or day)."),
+    Setting("CLONR_ADDRESS_MESSAGE_LIMIT", "60/minute;2000/day", "Most messages from one network address, over "
+            "every fan and clone (same form)."),
+    Setting("CLONR_WIDGET_QUEUE", "16", "Most fans waiting for one clone's replies on a widget process; the next "
+            "is told the clone is busy."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
@@ -92,7 +111,7 @@ class Settings:
     importance: str
     reflection_threshold: int
     knowledge_updates: bool
-    openai_api_key: str
+    openai_api_key: str = field(repr=False)  # secrets stay out of logs and tracebacks
     openai_base_url: str
     openai_model: str
     openai_embedding_model: str
@@ -111,6 +130,15 @@ class Settings:
     search_url: str
     wikipedia_url: str
     transcript_languages: tuple[str, ...]
+    secret_key: str = field(repr=False)
+    fan_token_days: int
+    auth_jwks_url: str
+    auth_issuer: str
+    auth_audience: str
+    auth_algorithms: tuple[str, ...]
+    fan_message_limit: str
+    address_message_limit: str
+    widget_queue: int
     widget_url: str
     widget_port: int
     studio_port: int
@@ -163,6 +191,30 @@ def _flag(values: dict[str, str], name: str) -> bool:
     return value in _TRUE
 
 
+def _required_with(values: dict[str, str], name: str, other: str) -> str:
+    value = values[name].strip()
+    if values[other].strip() and not value:
+        raise ConfigError(f"{other} is set but {name} is empty: set {name} to the issuer of the sign-in tokens.")
+    return value
+
+
+def _algorithms(values: dict[str, str], name: str) -> tuple[str, ...]:
+    chosen = tuple(a.strip() for a in values[name].split(",") if a.strip())
+    allowed = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
+    if not chosen or set(chosen) - set(allowed):
+        raise ConfigError(f"{name}={values[name]!r}: choose from {', '.join(allowed)} (comma-separated).")
+    return chosen
+
+
+def _rates(values: dict[str, str], name: str) -> str:
+    raw = values[name].strip()
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a list of rates: write them like {_BY_NAME[name].default}.") from None
+    return raw
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Read every setting: defaults, then `.env`, then the process environment (which wins)."""
     environ = dict(os.environ if environ is None else environ)
@@ -203,6 +255,15 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         wikipedia_url=values["CLONR_WIKIPEDIA_URL"].strip().rstrip("/"),
         transcript_languages=tuple(code.strip() for code in values["CLONR_TRANSCRIPT_LANGUAGES"].split(",")
                                    if code.strip()) or ("en",),
+        secret_key=values["CLONR_SECRET_KEY"].strip(),
+        fan_token_days=_int(values, "CLONR_FAN_TOKEN_DAYS", 1),
+        auth_jwks_url=values["CLONR_AUTH_JWKS_URL"].strip(),
+        auth_issuer=_required_with(values, "CLONR_AUTH_ISSUER", "CLONR_AUTH_JWKS_URL"),
+        auth_audience=values["CLONR_AUTH_AUDIENCE"].strip(),
+        auth_algorithms=_algorithms(values, "CLONR_AUTH_ALGORITHMS"),
+        fan_message_limit=_rates(values, "CLONR_FAN_MESSAGE_LIMIT"),
+        address_message_limit=_rates(values, "CLONR_ADDRESS_MESSAGE_LIMIT"),
+        widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",
         widget_port=_int(values, "CLONR_WIDGET_PORT", 1),

@@ -30,3 +30,19 @@ class StorageError(ClonrError):
 
 class ModelError(ClonrError):
     """A model is missing, corrupt or failed while answering."""
+
+
+class ForbiddenError(ClonrError):
+    """The actor may not do this with this clone's data (`clonr.access.policy`)."""
+
+
+class RateLimitedError(ClonrError):
+    """Too many messages from one fan or address; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SignInError(ClonrError):
+    """A sign-in token was refused, or sign-in is not set up."""

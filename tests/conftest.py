@@ -44,9 +44,13 @@ class FakeChatModel(BaseChatModel):
     counts_tokens_exactly: bool = True
     first_word_delay_s: float = 0.0  # as a real model reading its prompt
     word_delay_s: float = 0.0
+    failure: Exception | None = None  # raised by every call, as a model server that is down
 
     def enqueue(self, *replies: str) -> None:
         self.replies.extend(replies)
+
+    def fail_with(self, failure: Exception) -> None:
+        self.failure = failure
 
     def prompt(self) -> str:
         """The whole last prompt, as one text."""
@@ -68,6 +72,8 @@ class FakeChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         self.calls.append(list(messages))
+        if self.failure is not None:
+            raise self.failure
         reply = self.replies.pop(0) if self.replies else self.default_reply
         words = reply.split(" ")
         time.sleep(self.first_word_delay_s)

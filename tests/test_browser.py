@@ -84,9 +84,9 @@ def _fans(app: Clonr, clone_id: str) -> list[str]:
 
 
 def _only_fan(app: Clonr, clone_id: str) -> str:
-    """The browser got a fresh fan id of its own; find it through the records."""
+    """The server made the browser a fan of its own; find it through the records."""
     fans = _fans(app, clone_id)
-    assert len(fans) == 1 and len(fans[0]) == 32, fans
+    assert len(fans) == 1 and fans[0].startswith("f_"), fans
     return fans[0]
 
 

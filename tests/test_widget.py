@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
+import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 from gradio_client import Client
+from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from clonr import Clonr
+from clonr import Clonr, Settings, load_settings
+from clonr.access import FanTokens, secret_key
 from tests.conftest import FakeChatModel
-from widget.server import create_server, main
+from widget.server import BUSY, create_server, main
 
 
 def free_port() -> int:
@@ -26,6 +35,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def widget_url(app: Clonr) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(app: Clonr) -> Iterator[str]:
+    """The widget server of `app`, running on a free loopback port."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_server(app), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -39,23 +55,135 @@ def widget_url(app: Clonr) -> Iterator[str]:
     thread.join(10)
 
 
+def queue_call(base: str, fn_name: str, data: list) -> list:
+    """Call one of the page's functions the way a raw client can, private ones included: by index, through
+    Gradio's queue, with whatever inputs the caller chooses."""
+    base = base.rstrip("/")
+    config = httpx.get(f"{base}/config").json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d["api_name"] == fn_name)
+    session = uuid.uuid4().hex
+    joined = httpx.post(f"{base}/gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
+    assert joined.status_code == 200, joined.text
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=30) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:") and (event := json.loads(line[5:]))["msg"] == "process_completed":
+                assert event["success"], event
+                return event["output"]["data"]
+    raise AssertionError("the queue never completed the call")
+
+
+def said(shown: list[dict]) -> list[str]:
+    """The texts of the chat messages a call returned."""
+    return [" ".join(part["text"] for part in m["content"]) for m in shown]
+
+
 def test_a_published_clone_chats_and_remembers_each_fan(app: Clonr, fake_chat: FakeChatModel,
                                                          widget_url: str) -> None:
     clone = app.clones.create("Ada Lovelace", greeting="Good day!")
     app.clones.publish(clone.id)
     fake_chat.enqueue("I adore mathematics.")
-    client = Client(f"{widget_url}/c/ada-lovelace/", verbose=False)
-    reply = client.predict("What do you love?", "fan-42", api_name="/chat")
+    page = f"{widget_url}/c/ada-lovelace/"
+    token, shown = queue_call(page, "start", [None])  # what the page does on load
+    assert said(shown) == ["Good day!"]
+    reply = Client(page, verbose=False).predict("What do you love?", token, api_name="/chat")
     assert reply == "I adore mathematics."
-    assert [m.content for m in app.chat.history(clone.id, "fan-42")] == ["What do you love?", "I adore mathematics."]
-    assert app.chat.history(clone.id, "someone-else") == []
+    fan = app.fans.known(clone.id, token)
+    assert [m.content for m in app.fans.history(fan, clone.id, fan.fan_id)] == ["What do you love?",
+                                                                                 "I adore mathematics."]
+    again, shown = queue_call(page, "start", [token])
+    assert again == token and said(shown) == ["What do you love?", "I adore mathematics."]
+    other, shown = queue_call(page, "start", [None])
+    assert other != token and said(shown) == ["Good day!"], "a new visitor is a new fan"
+
+
+@pytest.mark.parametrize("claimed", [None, "", "anonymous", "studio", "me", "fidelity-check", "f_" + "0" * 32])
+def test_a_caller_cannot_name_a_fan_or_reach_the_creators_conversations(
+        app: Clonr, fake_chat: FakeChatModel, widget_url: str, claimed: str | None) -> None:
+    clone = app.clones.create("Ada", greeting="Good day!")
+    app.clones.publish(clone.id)
+    for creator_conversation in ("studio", "me", "fidelity-check"):
+        app.store.add_exchange(clone.id, creator_conversation, "The secret code word is Parsnip.", "Noted.")
+    page = f"{widget_url}/c/ada/"
+    with pytest.raises(Exception, match="reload the page"):
+        Client(page, verbose=False).predict("What was the secret code word?", claimed, api_name="/chat")
+    token, shown = queue_call(page, "start", [claimed])
+    assert "Parsnip" not in json.dumps(shown) and app.fans.known(clone.id, token).fan_id.startswith("f_")
+    assert fake_chat.calls == [], "the model never saw the message"
+
+
+def test_a_forged_altered_expired_or_other_clones_token_names_nobody(app: Clonr, widget_url: str) -> None:
+    ada, bob = app.clones.create("Ada"), app.clones.create("Bob")
+    app.clones.publish(ada.id)
+    app.clones.publish(bob.id)
+    visit = app.fans.visit(ada.id, None)
+    header, _claims, signature = visit.token.split(".")
+    other_fan = app.fans.visit(ada.id, None).fan.fan_id
+    altered = ".".join([header, jwt.utils.base64url_encode(json.dumps({**jwt.decode(
+        visit.token, options={"verify_signature": False}), "sub": other_fan}).encode()).decode(), signature])
+    forged = jwt.encode({"iss": "clonr", "aud": f"clonr-fan:{ada.id}", "sub": other_fan, "iat": 0,
+                         "exp": 2**40}, "a guessed key that is long enough for HS256", algorithm="HS256")
+    unsigned = jwt.encode({"iss": "clonr", "aud": f"clonr-fan:{ada.id}", "sub": other_fan, "iat": 0,
+                           "exp": 2**40}, None, algorithm="none")
+    expired = FanTokens(secret_key(app.settings), timedelta(days=1)).issue(
+        ada.id, visit.fan.fan_id, now=datetime.now(UTC) - timedelta(days=2))
+    bobs = app.fans.visit(bob.id, None).token
+    for token in (altered, forged, unsigned, expired, bobs):
+        assert app.fans.known(ada.id, token) is None
+        assert app.fans.visit(ada.id, token).fan.fan_id not in (visit.fan.fan_id, other_fan)
+    assert app.fans.known(ada.id, visit.token) == visit.fan
+
+
+def test_the_page_load_returns_only_the_callers_own_history(app: Clonr, fake_chat: FakeChatModel,
+                                                             widget_url: str) -> None:
+    clone = app.clones.create("Ada")
+    app.clones.publish(clone.id)
+    first = app.fans.visit(clone.id, None)
+    fake_chat.enqueue("Parsnip, got it.")
+    "".join(app.fans.turn(first.fan, clone.id, first.fan.fan_id, "My secret code word is Parsnip."))
+    second = app.fans.visit(clone.id, None)
+    _, shown = queue_call(f"{widget_url}/c/ada/", "start", [second.token])
+    assert "Parsnip" not in json.dumps(shown)
+
+
+def test_a_fan_keeps_their_conversation_across_a_restart_and_on_another_process(
+        app: Clonr, settings: Settings, fake_chat: FakeChatModel) -> None:
+    clone = app.clones.create("Ada")
+    app.clones.publish(clone.id)
+    visit = app.fans.visit(clone.id, None)
+    fake_chat.enqueue("Hello!")
+    "".join(app.fans.turn(visit.fan, clone.id, visit.fan.fan_id, "Hi, I am Grace."))
+    restarted = Clonr(settings, chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))
+    assert restarted.fans.visit(clone.id, visit.token) == replace(visit, new=False)
+    first = restarted.fans.history(visit.fan, clone.id, visit.fan.fan_id)[0]
+    assert first.content == "Hi, I am Grace."
+    restarted.worker.drain()
+
+
+def test_a_failing_model_shows_the_fan_one_friendly_line_without_internals(
+        app: Clonr, fake_chat: FakeChatModel, widget_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    clone = app.clones.create("Ada")
+    app.clones.publish(clone.id)
+    token = app.fans.visit(clone.id, None).token
+    fake_chat.fail_with(ConnectionError("upstream 10.0.0.5:8000 refused"))
+    with pytest.raises(Exception, match=r"Ada cannot answer right now.*reference [0-9a-f]{8}") as raised:
+        Client(f"{widget_url}/c/ada/", verbose=False).predict("Hello?", token, api_name="/chat")
+    assert "10.0.0.5" not in str(raised.value)
+    reference = re.search(r"reference ([0-9a-f]{8})", str(raised.value)).group(1)
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records), "the details are in the log"
 
 
 def test_bad_messages_come_back_as_errors(app: Clonr, widget_url: str) -> None:
     app.clones.publish(app.clones.create("Ada").id)
-    client = Client(f"{widget_url}/c/ada/", verbose=False)
+    token = app.fans.visit("ada", None).token
     with pytest.raises(Exception, match="limit is 4,000"):
-        client.predict("x" * 5000, "fan-1", api_name="/chat")
+        Client(f"{widget_url}/c/ada/", verbose=False).predict("x" * 5000, token, api_name="/chat")
+
+
+def test_the_page_says_it_is_an_ai_clone(app: Clonr, widget_url: str) -> None:
+    app.clones.publish(app.clones.create("Inês Duarte").id)
+    config = json.dumps(httpx.get(f"{widget_url}/c/ines-duarte/config").json(), ensure_ascii=False)
+    assert "AI clone of Inês Duarte" in config
 
 
 def test_unpublished_and_unknown_clones_are_not_served(app: Clonr, widget_url: str) -> None:
@@ -95,3 +223,35 @@ def test_the_server_starts_with_its_start_up_objects_out_of_the_collectors_sight
         gc.unfreeze()
     assert at_start["frozen"] > 50_000
     assert at_start["tracked"] < 5_000
+
+
+def test_beyond_its_queue_a_clone_says_it_is_busy(fake_chat: FakeChatModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLONR_WIDGET_QUEUE", "1")
+    app = Clonr(load_settings(), chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))
+    app.clones.publish(app.clones.create("Ada").id)
+    fake_chat.first_word_delay_s = 1.5
+    with serve(app) as url:
+        page = f"{url}/c/ada"
+        config = httpx.get(f"{page}/config", follow_redirects=True).json()
+        chat = next(d["id"] for d in config["dependencies"] if d["api_name"] == "chat")
+        tokens = [app.fans.visit("ada", None).token for _ in range(4)]
+        answers = [httpx.post(f"{page}/gradio_api/queue/join", json={
+            "data": ["Hello?", [], token], "fn_index": chat, "session_hash": uuid.uuid4().hex,
+            "event_data": None, "trigger_id": None}) for token in tokens]
+    busy = [a for a in answers if a.status_code == 503]
+    assert busy and all(a.json()["detail"] == BUSY and a.headers["retry-after"] for a in busy)
+    assert answers[0].status_code == 200, "the first fan is served"
+    app.worker.drain()
+
+
+def test_messages_from_one_address_are_limited_over_every_fan(fake_chat: FakeChatModel,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLONR_ADDRESS_MESSAGE_LIMIT", "1/minute")
+    app = Clonr(load_settings(), chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))
+    app.clones.publish(app.clones.create("Ada").id)
+    with serve(app) as url:
+        client = Client(f"{url}/c/ada/", verbose=False)
+        client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
+        with pytest.raises(Exception, match="Too many messages from your network: please wait"):
+            client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
+    app.worker.drain()

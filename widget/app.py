@@ -1,50 +1,156 @@
-"""`build_app(clonr, clone_id)`: the Gradio chat app of one clone, streaming from the shared chat service."""
+"""`build_app(clonr, clone_id)`: the Gradio chat app of one clone, streaming from the shared chat service.
+
+The page never names a fan: on load the server makes one (or finds the one its token names) and the browser
+keeps the signed token in its own storage. Every call then hands the token back, and `clonr.fans` decides
+what it may reach. A fan sees errors as one friendly line; the details go to the server log only.
+"""
 
 from __future__ import annotations
 
+import functools
+import html
+import json
+import logging
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import gradio as gr
 
-from clonr import Clonr, ClonrError
+from clonr import Clonr
+from clonr.access import NOBODY, derived_key, secret_key
+from clonr.access import Fan as FanActor
+from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError
+from clonr.store import Message
+
+log = logging.getLogger(__name__)
 
 HISTORY_SHOWN = 40
 INTERRUPTED = " … *(interrupted)*"  # after a reply the fan left before it was finished
+ENDED = "This conversation has ended: reload the page to start a new one."
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _shown(messages: list[Message]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")} for m in messages]
+
+
+def _friendly(exc: Exception, clone_name: str) -> gr.Error:
+    """The fan's own mistake (a message too long) as it is; anything else as one line with a reference id that
+    finds the details in the server log."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, InvalidInputError | RateLimitedError):
+        return gr.Error(str(exc))
+    if isinstance(exc, NotFoundError | ForbiddenError):
+        return gr.Error(ENDED)
+    reference = uuid.uuid4().hex[:8]
+    log.error("widget error %s for %s", reference, clone_name, exc_info=exc)
+    return gr.Error(f"{clone_name} cannot answer right now. Please try again in a moment (reference {reference}).")
 
 
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
-    """A chat page for one clone. Each browser keeps its own fan id, so each fan has their own history."""
-    clone = app.clones.get(clone_id)
+    """A chat page for one published clone. Each browser keeps the token of its own fan."""
+    clone = app.clones.acting_as(NOBODY).public(clone_id)
     app.worker.submit(app.chat.warm, clone.id)  # the model reads the persona before the first fan arrives
-
+    fans = app.fans
     writing = f"*{clone.name} is writing…*"
+    greeting = [{"role": "assistant", "content": clone.greeting}] if clone.greeting else []
 
-    def start(fan_id: str | None) -> tuple[str, list[dict[str, str]]]:
-        fan_id = fan_id or uuid.uuid4().hex
-        past = [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")}
-                for m in app.chat.history(clone.id, fan_id, HISTORY_SHOWN)]
-        if not past and clone.greeting:
-            past = [{"role": "assistant", "content": clone.greeting}]
-        return fan_id, past
+    def fan_facing(handler: Callable[P, R]) -> Callable[P, R]:
+        """Whatever goes wrong reaches the fan as one friendly line (see `_friendly`)."""
+        @functools.wraps(handler)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return handler(*args, **kwargs)
+            except Exception as exc:  # every failure reaches the fan as one friendly line
+                raise _friendly(exc, clone.name) from None
+        return guarded
 
-    def respond(message: str, history: list, fan_id: str | None) -> Iterator[str]:
+    def known(token: str | None) -> FanActor:
+        fan = fans.known(clone.id, token)
+        if fan is None:
+            raise gr.Error(ENDED)
+        return fan
+
+    @fan_facing
+    def start(token: str | None) -> tuple[str, list[dict[str, str]]]:
+        visit = fans.visit(clone.id, token)
+        past = _shown(fans.history(visit.fan, clone.id, visit.fan.fan_id, HISTORY_SHOWN))
+        return visit.token, past or greeting
+
+    def respond(message: str, history: list, token: str | None,
+                request: gr.Request | None = None) -> Iterator[str]:
+        fan = known(token)
         yield writing  # at once: the first word may take a few seconds on a small machine
         try:
-            turn = app.chat.start_turn(clone.id, message, fan_id=fan_id or "anonymous")
             reply = ""
-            for piece in turn:
+            address = request.client.host if request and request.client else None
+            for piece in fans.turn(fan, clone.id, fan.fan_id, message, address=address):
                 reply += piece
                 yield reply
-        except ClonrError as exc:
-            raise gr.Error(str(exc)) from None
+        except Exception as exc:  # every failure reaches the fan as one friendly line
+            raise _friendly(exc, clone.name) from None
 
-    greeting = [{"role": "assistant", "content": clone.greeting}] if clone.greeting else []
+    @fan_facing
+    def remembered(token: str | None) -> gr.Dropdown:
+        fan = known(token)
+        memories = fans.memories(fan, clone.id, fan.fan_id)
+        return gr.Dropdown(choices=[(m.text, m.id) for m in memories], value=None,
+                           label=f"{clone.name} remembers {len(memories)} thing(s) about you")
+
+    @fan_facing
+    def forget_one(token: str | None, memory_id: str | None) -> gr.Dropdown:
+        fan = known(token)
+        if memory_id:
+            fans.forget_memory(fan, clone.id, fan.fan_id, memory_id)
+        return remembered(token)
+
+    @fan_facing
+    def forget_me(token: str | None, sure: bool) -> tuple[str, list[dict[str, str]], gr.Dropdown, bool]:
+        if not sure:
+            raise gr.Error("Tick the box first: forgetting you cannot be undone.")
+        fan = known(token)
+        fans.forget(fan, clone.id, fan.fan_id)
+        visit = fans.visit(clone.id, None)
+        gr.Info(f"{clone.name} has forgotten you: this is a new conversation.")
+        return visit.token, greeting, gr.Dropdown(choices=[], value=None), False
+
+    @fan_facing
+    def download(token: str | None) -> str:
+        fan = known(token)
+        folder = Path(tempfile.mkdtemp(prefix="clonr-export-"))
+        path = folder / f"conversation-with-{clone.slug}.json"
+        path.write_text(json.dumps(fans.export(fan, clone.id, fan.fan_id), ensure_ascii=False, indent=2))
+        return str(path)
+
+    # Gradio sends this key to the browser, which scrambles its storage with it: the same key on every process
+    # and after a restart lets a browser read its token again. Only the token's own signature is a protection.
+    secret = derived_key(secret_key(app.settings), "widget-browser-state").hex()
     with gr.Blocks(title=f"Chat with {clone.name}", analytics_enabled=False) as blocks:
-        fan = gr.BrowserState(None, storage_key=f"clonr-fan-{clone.slug}")
+        token = gr.BrowserState(None, storage_key=f"clonr-fan-{clone.slug}", secret=secret)
+        gr.HTML(f'<p id="clonr-ai-label" role="note">AI clone of {html.escape(clone.name)}</p>')
         chatbot = gr.Chatbot(value=greeting, label=clone.name, height=460, sanitize_html=True)
-        gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[fan], title=clone.name,
+        gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[token], title=clone.name,
                          description=clone.short_description or None, api_name="chat", autofocus=False,
                          flagging_mode="never")
-        blocks.load(start, inputs=[fan], outputs=[fan, chatbot], api_visibility="private")
+        with gr.Accordion("Your data", open=False):
+            memories = gr.Dropdown(choices=[], label=f"What {clone.name} remembers about you")
+            with gr.Row():
+                show = gr.Button("Show what is remembered", size="sm")
+                delete = gr.Button("Delete the chosen memory", size="sm")
+            with gr.Row():
+                sure = gr.Checkbox(label="I want to be forgotten: my messages and memories", value=False)
+                forget = gr.Button("Forget me", variant="stop", size="sm")
+            export = gr.Button("Download my conversation (JSON)", size="sm")
+            exported = gr.File(label="Your conversation", interactive=False)
+        private = {"api_visibility": "private"}
+        show.click(remembered, [token], [memories], **private)
+        delete.click(forget_one, [token, memories], [memories], **private)
+        forget.click(forget_me, [token, sure], [token, chatbot, memories, sure], **private)
+        export.click(download, [token], [exported], **private)
+        blocks.load(start, inputs=[token], outputs=[token, chatbot], **private)
     return blocks

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 import re
 import time
 from typing import Any
@@ -18,10 +19,12 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from clonr import Clonr, ClonrError, freeze_startup_objects
+from clonr.access import NOBODY
 from clonr.errors import NotFoundError
 from widget.app import build_app
 
 _CLONE_PATH = re.compile(r"^/c/([a-z0-9-]{1,80})(/.*)?$")
+BUSY = "This clone is busy with other fans right now: please try again shortly."
 _PUBLISHED_TTL = 2.0  # seconds a published/unpublished answer is reused, so assets don't each hit the database
 
 
@@ -52,6 +55,8 @@ class _CloneMounter:
                 return
             if slug not in self.mounted:
                 await self._mount(slug, clone_id)
+            if (match.group(2) or "").endswith("/queue/join"):
+                send = _busy_when_full(send)
         await self.inner(scope, receive, send)
 
     async def _published_id(self, slug: str) -> str | None:
@@ -60,8 +65,8 @@ class _CloneMounter:
         if cached and now - cached[0] < _PUBLISHED_TTL:
             return cached[1]
         try:
-            clone = await asyncio.to_thread(self.app.clones.get, slug)
-            clone_id = clone.id if clone.published and clone.slug == slug else None
+            clone = await asyncio.to_thread(self.app.clones.acting_as(NOBODY).public, slug)
+            clone_id = clone.id if clone.slug == slug else None
         except NotFoundError:
             clone_id = None
         self._published[slug] = (now, clone_id)
@@ -72,8 +77,9 @@ class _CloneMounter:
             if slug in self.mounted:
                 return
             blocks = await asyncio.to_thread(build_app, self.app, clone_id)
-            blocks.queue(default_concurrency_limit=1)  # one local model per process: replies take turns
-            gr.mount_gradio_app(self.inner, blocks, path=f"/c/{slug}", show_error=True, footer_links=[],
+            # One local model per process: replies take turns, and a full queue tells the next fan it is busy.
+            blocks.queue(default_concurrency_limit=1, max_size=self.app.settings.widget_queue)
+            gr.mount_gradio_app(self.inner, blocks, path=f"/c/{slug}", show_error=False, footer_links=[],
                                 run_history=False)
             gradio_app = self.inner.router.routes[-1].app  # the Mount just added
             await self._stack.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
@@ -100,6 +106,25 @@ async def _send_html(send: Any, status: int, body: str, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": payload})
 
 
+def _busy_when_full(send: Any) -> Any:
+    """Gradio answers a join to a full queue with 503 and its own technical words; the fan reads these."""
+    full = False
+
+    async def wrapped(message: dict[str, Any]) -> None:
+        nonlocal full
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            full = True
+            body = json.dumps({"detail": BUSY}).encode()
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"10")]})
+            await send({"type": "http.response.body", "body": body})
+        elif not full:
+            await send(message)
+
+    return wrapped
+
+
 async def _not_found(scope: dict[str, Any], send: Any, slug: str) -> None:
     if scope["type"] != "http":
         await send({"type": "websocket.close", "code": 4404})
@@ -117,7 +142,7 @@ def create_server(app: Clonr) -> _CloneMounter:
 
     @inner.get("/", response_class=HTMLResponse)
     def index() -> str:
-        live = [c for c in app.clones.list() if c.published]
+        live = app.clones.acting_as(NOBODY).published()
         items = "".join(f'<li><a href="/c/{html.escape(c.slug)}/">{html.escape(c.name)}</a></li>' for c in live)
         return f"<h1>Clonr</h1><ul>{items or '<li>No published clones yet.</li>'}</ul>"
 

@@ -24,6 +24,11 @@ from clonr.store import Clone, GroupChat, GroupMessage, Message, SqlStore
 DEFAULT_TALKATIVENESS = 0.5
 
 
+def group_line_source(line_id: int) -> str:
+    """The source of the memories made from a group's line, so a prompt that shows the line skips them."""
+    return f"group:{line_id}"
+
+
 class GroupChatService:
     def __init__(self, store: SqlStore, chat: ChatService, memory: MemoryService,
                  rng: random.Random | None = None) -> None:
@@ -97,15 +102,17 @@ class GroupChatService:
                          *(f"{m.speaker_name}: {m.content}" for m in said)])
 
         def finish(turn: Turn) -> None:
-            said.append(self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply))
+            reply = self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply)
+            said.append(reply)
             when = datetime.now(UTC)
             self._chat.worker.submit(functools.partial(
                 self._memory.remember, clone.id, posted.speaker_id,
                 [f"{posted.speaker_name} (in the group '{group.name}'): {posted.content}",
                  f"{clone.name}: {turn.reply}"],
-                happened_at=[when, when], sources=["group", "group"]))
+                happened_at=[when, when], sources=[group_line_source(posted.id), group_line_source(reply.id)]))
 
-        conversation = Conversation(("group", group.id, clone.id), history, from_the_start=False, private=False)
+        conversation = Conversation(("group", group.id, clone.id), history, from_the_start=False, private=False,
+                                    line_source=group_line_source)
         with self._chat.worker.foreground:
             return self._chat.compose(clone, posted.speaker_id, cue, conversation, TurnOptions(), finish,
                                       query=posted.content)

@@ -26,7 +26,7 @@ from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
 from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens, keep_prompt_state
-from clonr.memory import MemoryService, RecalledMemory
+from clonr.memory import InPrompt, MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
 from clonr.store import SHARED_FAN, Clone, Message, SqlStore
 
@@ -64,6 +64,13 @@ class Conversation:
     messages: Sequence[Message]
     from_the_start: bool
     private: bool = True  # one-to-one: what is given stays in the record; a group's replies are read by all
+    line_source: Callable[[int], str] | None = None  # the source memories of a line name; None: its message id
+
+    def in_prompt(self, lines: Sequence[Message]) -> InPrompt:
+        """What recall should know of the lines the prompt shows, so it does not repeat them."""
+        if self.line_source is None:
+            return InPrompt(messages=frozenset(m.id for m in lines))
+        return InPrompt(sources=frozenset(self.line_source(m.id) for m in lines))
 
 
 @dataclass
@@ -260,7 +267,7 @@ class ChatService:
         query = query or message
         query_vector = self.query_vector(clone, query)
         gathered = self._gather(clone, fan_id, query, query_vector, about_fan, [line.ref for line in window],
-                                {m.id for m in kept}, prefix, information, count, options)
+                                conversation.in_prompt(kept), prefix, information, count, options)
         given = gathered.given.render(clone.name)
         items = len(gathered.recalled) + len(gathered.given.notes) + len(gathered.given.examples)
         plan = build_prompt(prefix, window, given, message, count, budget, notes=gathered.notes,
@@ -334,7 +341,7 @@ class ChatService:
         return lines
 
     def _gather(self, clone: Clone, fan_id: str, query: str, query_vector: list[float], about_fan: str,
-                refs: list[ContextRef], in_window: set[int], prefix: Prefix, budget: int,
+                refs: list[ContextRef], in_window: InPrompt, prefix: Prefix, budget: int,
                 count: Callable[[str], int], options: TurnOptions) -> _Gathered:
         """What is new for this message, within `budget` tokens: what is known of the fan (when it changed),
         the people and things it names, memories (recall fills exactly its share), note excerpts and example
@@ -345,7 +352,7 @@ class ChatService:
                          if name not in entities_shown)
         spent = count(Given(about, entities, notes=["-"]).render(clone.name))  # with the headers
         recalled = self._memory.recall(clone.id, fan_id, query, int((budget - spent) * MEMORY_SHARE), count,
-                                       exclude_messages=in_window, exclude_ids=memories_shown, touch=options.touch,
+                                       in_prompt=in_window, exclude_ids=memories_shown, touch=options.touch,
                                        query_vector=query_vector)
         spent += sum(r.tokens for r in recalled)
         notes, excerpts = [], []

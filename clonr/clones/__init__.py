@@ -7,8 +7,9 @@ import re
 import unicodedata
 import uuid
 
+from clonr.access import LOCAL_CREATOR, Actor, Creator, Operation, allowed, authorize
 from clonr.config import Settings
-from clonr.errors import InvalidInputError
+from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError
 from clonr.store import Clone, SqlStore
 
 __all__ = ["LIMITS", "CloneService", "slugify"]
@@ -37,27 +38,51 @@ def _clean(fields: dict[str, str]) -> dict[str, str]:
 
 
 class CloneService:
-    def __init__(self, store: SqlStore, settings: Settings) -> None:
+    """Clones as one actor sees them: `acting_as` gives the same service for another actor."""
+
+    def __init__(self, store: SqlStore, settings: Settings, actor: Actor = LOCAL_CREATOR) -> None:
         self._store = store
         self._settings = settings
+        self._actor = actor
+
+    def acting_as(self, actor: Actor) -> CloneService:
+        return CloneService(self._store, self._settings, actor)
 
     def create(self, name: str, short_description: str = "", long_description: str = "",
                greeting: str = "") -> Clone:
+        authorize(self._actor, Operation.CREATE_CLONE, None)
+        assert isinstance(self._actor, Creator)
         fields = _clean({"name": name, "short_description": short_description,
                          "long_description": long_description, "greeting": greeting})
         slug = slugify(fields["name"])
         if not slug:
             raise InvalidInputError("A clone needs a name with at least one letter or digit: give it a name.")
-        return self._store.create_clone(clone_id=uuid.uuid4().hex, slug=slug, **fields)
+        return self._store.create_clone(clone_id=uuid.uuid4().hex, slug=slug, owner_id=self._actor.id, **fields)
 
     def get(self, ref: str) -> Clone:
-        return self._store.get_clone(ref)
+        """A clone with its private details: for its owner (and the system)."""
+        return self._allowed(ref, Operation.READ_CLONE)
+
+    def public(self, ref: str) -> Clone:
+        """A clone anyone may see (published, or the actor's own); any other is reported as not found, so a
+        draft's existence is not given away."""
+        try:
+            return self._allowed(ref, Operation.VIEW_CLONE)
+        except ForbiddenError:
+            raise NotFoundError(f"No published clone called {ref!r}.") from None
 
     def list(self) -> list[Clone]:
-        return self._store.list_clones()
+        """The actor's clones (every clone for the system)."""
+        if isinstance(self._actor, Creator):
+            return self._store.list_clones(owner_id=self._actor.id)
+        return [c for c in self._store.list_clones() if allowed(self._actor, Operation.READ_CLONE, c)]
+
+    def published(self) -> list[Clone]:
+        """Every published clone: their public face is anyone's to see."""
+        return [c for c in self._store.list_clones() if c.published and allowed(self._actor, Operation.VIEW_CLONE, c)]
 
     def update(self, ref: str, **fields: str) -> Clone:
-        clone = self._store.get_clone(ref)
+        clone = self._allowed(ref, Operation.EDIT_CLONE)
         changes: dict[str, object] = _clean(fields)
         if "name" in changes:
             changes["slug"] = slugify(str(changes["name"]))
@@ -66,7 +91,12 @@ class CloneService:
         return self._store.update_clone(clone.id, **changes)
 
     def publish(self, ref: str, published: bool = True) -> Clone:
-        return self._store.update_clone(self._store.get_clone(ref).id, published=published)
+        return self._store.update_clone(self._allowed(ref, Operation.PUBLISH_CLONE).id, published=published)
+
+    def _allowed(self, ref: str, operation: Operation) -> Clone:
+        clone = self._store.get_clone(ref)
+        authorize(self._actor, operation, clone)
+        return clone
 
     def widget_url(self, clone: Clone) -> str:
         return f"{self._settings.widget_url}/c/{clone.slug}/"

@@ -202,6 +202,15 @@ class IngestService:
             raise InvalidInputError("Nothing to ingest: give at least one URL, file, youtube link or wiki:Title.")
         return self._store.create_job(uuid.uuid4().hex, clone.id, [(item.strip(), options) for item, options in items])
 
+    def start_web_job(self, clone_ref: str, references: list[str], options: dict[str, Any]) -> IngestJob:
+        """A job of web references only (http(s) URLs, YouTube links, `wiki:Title`): what a form on a web page
+        may ask for. A path on the server's disk is refused; files come through `stage_upload`."""
+        for reference in references:
+            if not is_web_reference(reference):
+                raise InvalidInputError(f"{reference.strip()[:80]!r} is not a web address: give a URL "
+                                        "(https://…), a YouTube link or wiki:Title, and upload files instead.")
+        return self.start_job(clone_ref, [(reference, options) for reference in references])
+
     def submit_job(self, job_id: str) -> None:
         """Run the job on the background worker; poll `job()` for progress."""
         if self._worker is None:
@@ -327,3 +336,9 @@ class IngestService:
             pages += same_site_links(html, url)
         # Pages robots.txt keeps out are never queued, so a crawl does not report them as failures.
         return [page for page in dict.fromkeys(pages) if self.fetcher.allowed_by_robots(page)]
+
+
+def is_web_reference(reference: str) -> bool:
+    """An http(s) URL, a YouTube link or `wiki:Title`: something fetched from the web, never a local path."""
+    reference = reference.strip()
+    return reference.startswith(("http://", "https://", "wiki:")) or is_youtube(reference)

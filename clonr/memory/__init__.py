@@ -3,6 +3,7 @@ knowledge updates done in the background."""
 
 from clonr.memory.importance import HeuristicImportanceScorer, ImportanceScorer, ModelImportanceScorer
 from clonr.memory.service import (
+    InPrompt,
     MemoryLinks,
     MemoryPolicy,
     MemoryService,
@@ -16,6 +17,6 @@ from clonr.memory.service import (
     render_by_day,
 )
 
-__all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "MemoryLinks", "MemoryPolicy", "MemoryService",
+__all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "InPrompt", "MemoryLinks", "MemoryPolicy", "MemoryService",
            "ModelImportanceScorer", "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory",
            "memory_cost", "memory_day", "read_transcript", "render_by_day"]

@@ -63,6 +63,18 @@ class RetrievalWeights:
 
 
 @dataclass(frozen=True)
+class InPrompt:
+    """The lines a prompt already shows: recall skips the memories made from them. One-to-one memories name
+    their message's id; others (a group's lines) name a source such as `group:<line id>`."""
+
+    messages: frozenset[int] = frozenset()
+    sources: frozenset[str] = frozenset()
+
+    def holds(self, memory: Memory) -> bool:
+        return memory.message_id in self.messages or (memory.source is not None and memory.source in self.sources)
+
+
+@dataclass(frozen=True)
 class RecalledMemory:
     memory: Memory
     score: float
@@ -377,12 +389,12 @@ class MemoryService:
     # -- recalling ------------------------------------------------------------------------------
 
     def recall(self, clone_id: str, fan_id: str, query: str, budget_tokens: int, count: TokenCounter, *,
-               exclude_messages: set[int] | frozenset[int] = frozenset(),
+               in_prompt: InPrompt = InPrompt(),
                exclude_ids: set[str] | frozenset[str] = frozenset(), touch: bool = True,
                query_vector: list[float] | None = None) -> list[RecalledMemory]:
         """The best memories of this fan (and shared ones) for `query` that fit in `budget_tokens`.
 
-        Memories made from `exclude_messages` (the recent history already in the prompt) and those in
+        Memories made from lines `in_prompt` (the recent history already in the prompt) and those in
         `exclude_ids` (already given earlier in the conversation) are skipped.
         """
         fans = [fan_id, SHARED_FAN] if fan_id != SHARED_FAN else [SHARED_FAN]
@@ -396,11 +408,11 @@ class MemoryService:
         pinned = [m for m in self._store.list_memories(clone_id, fans, pinned_only=True, limit=200,
                                                        include_superseded=False) if m.id not in exclude_ids]
         candidates = [m for m in self._store.get_memories(list((relevance.keys() | lexical.keys()) - exclude_ids))
-                      if m.superseded_by is None and not m.pinned and m.message_id not in exclude_messages]
+                      if m.superseded_by is None and not m.pinned and not in_prompt.holds(m)]
         now = self._clock()
         scored = self._score(query, candidates, relevance, lexical, now)
         scored.sort(key=lambda r: (-r.score, r.memory.id))
-        scored = self._with_neighbours(scored, {m.id for m in pinned} | set(exclude_ids), exclude_messages)
+        scored = self._with_neighbours(scored, {m.id for m in pinned} | set(exclude_ids), in_prompt)
         chosen: list[RecalledMemory] = []
         spent, days = 0, set()
         pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
@@ -467,7 +479,7 @@ class MemoryService:
         return scored
 
     def _with_neighbours(self, scored: list[RecalledMemory], skip: set[str],
-                         exclude_messages: set[int] | frozenset[int]) -> list[RecalledMemory]:
+                         in_prompt: InPrompt) -> list[RecalledMemory]:
         """Lift the turns around the best matches: an answer often sits a turn or two from the question that
         matched (never one in `skip`: pinned, or given already)."""
         w = self.weights
@@ -480,7 +492,7 @@ class MemoryService:
                 # 1 % less per extra turn away: a nearer turn wins a tie, rankings otherwise stay as tuned
                 inherited = anchor.score * w.neighbour_share * 0.99 ** (abs(place) - 1) + \
                     w.neighbour_own * (own[memory.id].score if memory.id in own else 0.0)
-                if (memory.id in skip or memory.superseded_by or memory.message_id in exclude_messages
+                if (memory.id in skip or memory.superseded_by or in_prompt.holds(memory)
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
                     continue
                 reasons = dict(best[memory.id].reasons) if memory.id in best else {}

@@ -13,6 +13,7 @@ from clonr.store.records import (
     Dialogue,
     DialogueCandidate,
     FanMemories,
+    FanRecord,
     GroupChat,
     GroupMessage,
     IngestJob,
@@ -25,9 +26,9 @@ from clonr.store.records import (
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "GroupChat", "GroupMessage",
-           "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore", "StoredFidelityCheck",
-           "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord", "GroupChat",
+           "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore",
+           "StoredFidelityCheck", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

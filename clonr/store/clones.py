@@ -1,4 +1,4 @@
-"""Clones: a person's or character's identity and publication state."""
+"""Clones (a person's or character's identity, owner and publication state) and the fans the server made."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from clonr.errors import AlreadyExistsError, NotFoundError
 from clonr.store.database import Database, _aware, _now
 from clonr.store.records import (
     Clone,
+    FanRecord,
 )
 from clonr.store.schema import (
     clones,
+    fans,
 )
 
 
@@ -21,11 +23,11 @@ class CloneRecords(Database):
     # -- clones ---------------------------------------------------------------------------------
 
     def create_clone(self, *, slug: str, name: str, short_description: str = "", long_description: str = "",
-                     greeting: str = "", clone_id: str) -> Clone:
+                     greeting: str = "", clone_id: str, owner_id: str = "local") -> Clone:
         now = _now()
         row = dict(id=clone_id, slug=slug, name=name, short_description=short_description,
                    long_description=long_description, greeting=greeting,
-                   published=False, created_at=now, updated_at=now)
+                   published=False, created_at=now, updated_at=now, owner_id=owner_id)
         try:
             with self._transaction() as connection:
                 connection.execute(clones.insert().values(**row))
@@ -46,9 +48,13 @@ class CloneRecords(Database):
                                 "`clonr create` to make one.")
         return self._clone(row)
 
-    def list_clones(self) -> list[Clone]:
+    def list_clones(self, owner_id: str | None = None) -> list[Clone]:
+        """Every clone, oldest first; only `owner_id`'s when given."""
+        query = sa.select(clones).order_by(clones.c.created_at)
+        if owner_id is not None:
+            query = query.where(clones.c.owner_id == owner_id)
         with self._transaction() as connection:
-            rows = connection.execute(sa.select(clones).order_by(clones.c.created_at)).mappings().all()
+            rows = connection.execute(query).mappings().all()
         return [self._clone(row) for row in rows]
 
     def update_clone(self, clone_id: str, **fields: Any) -> Clone:
@@ -76,3 +82,29 @@ class CloneRecords(Database):
     def _clone(row: Any) -> Clone:
         return Clone(**{**row, "created_at": _aware(row["created_at"]), "updated_at": _aware(row["updated_at"])})
 
+    # -- fans -----------------------------------------------------------------------------------
+
+    def add_fan(self, clone_id: str, fan_id: str, subject: str | None = None) -> None:
+        with self._transaction() as connection:
+            connection.execute(fans.insert().values(id=fan_id, clone_id=clone_id, subject=subject, created_at=_now()))
+
+    def get_fan(self, clone_id: str, fan_id: str) -> FanRecord | None:
+        return self._fan(fans.c.clone_id == clone_id, fans.c.id == fan_id)
+
+    def fan_by_subject(self, clone_id: str, subject: str) -> FanRecord | None:
+        return self._fan(fans.c.clone_id == clone_id, fans.c.subject == subject)
+
+    def set_fan_subject(self, clone_id: str, fan_id: str, subject: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(fans.update().where(fans.c.clone_id == clone_id, fans.c.id == fan_id)
+                               .values(subject=subject))
+
+    def delete_fan_record(self, clone_id: str, fan_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(fans.delete().where(fans.c.clone_id == clone_id, fans.c.id == fan_id))
+
+    def _fan(self, *conditions: Any) -> FanRecord | None:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(fans).where(*conditions)).mappings().first()
+        return None if row is None else FanRecord(id=row["id"], clone_id=row["clone_id"], subject=row["subject"],
+                                                  created_at=_aware(row["created_at"]))

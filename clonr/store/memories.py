@@ -74,10 +74,10 @@ class MemoryRecords(Database):
         with self._transaction() as connection:
             return [FanMemories(fan, count, _aware(when)) for fan, count, when in connection.execute(query)]
 
-    def list_memories(self, clone_id: str, fan_ids: list[str], *, limit: int = 100, offset: int = 0,
+    def list_memories(self, clone_id: str, fan_ids: list[str], *, limit: int | None = 100, offset: int = 0,
                       pinned_only: bool = False, unscored_only: bool = False,
                       include_superseded: bool = True) -> list[Memory]:
-        """Newest first."""
+        """Newest first; all of them with `limit=None`."""
         query = sa.select(memories).where(memories.c.clone_id == clone_id, memories.c.fan_id.in_(fan_ids))
         if pinned_only:
             query = query.where(memories.c.pinned == sa.true())  # matches the partial index ix_memories_pinned

@@ -48,8 +48,8 @@ class MessageRecords(Database):
                  for role, content, when in items])
             return list(result.scalars().all())
 
-    def recent_messages(self, clone_id: str, fan_id: str, limit: int = 50) -> list[Message]:
-        """The last `limit` messages of a conversation, oldest first."""
+    def recent_messages(self, clone_id: str, fan_id: str, limit: int | None = 50) -> list[Message]:
+        """The last `limit` messages of a conversation (all with None), oldest first."""
         query = (sa.select(messages).where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id)
                  .order_by(messages.c.id.desc()).limit(limit))
         with self._transaction() as connection:

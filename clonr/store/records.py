@@ -18,6 +18,17 @@ class Clone:
     published: bool
     created_at: datetime
     updated_at: datetime
+    owner_id: str = "local"
+
+
+@dataclass(frozen=True)
+class FanRecord:
+    """A fan the server made; `subject` (issuer|sub) once they have signed in."""
+
+    id: str
+    clone_id: str
+    subject: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

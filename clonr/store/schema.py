@@ -28,6 +28,8 @@ clones = Table(
     Column("published", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("owner_id", String(64), nullable=False, server_default="local"),  # the creator who made it
+    Index("ix_clones_owner", "owner_id"),
 )
 
 sources = Table(
@@ -203,4 +205,13 @@ fidelity_checks = Table(
     Column("fingerprint", String(64), nullable=False),  # of what the answers depend on, to tell when it is stale
     Column("report", Text, nullable=False),  # JSON: the questions, the answers and their scores
     Column("checked_at", DateTime(timezone=True), nullable=False),
+)
+
+fans = Table(  # made by the server only: a public surface never names a fan itself
+    "fans", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("subject", String(512), nullable=True),  # issuer|sub of a signed-in fan
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("clone_id", "subject", name="uq_fans_subject"),
 )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.ingest import CHAT_SUFFIXES, FILE_SUFFIXES
+from clonr.store import IngestJob
 from studio import state
 from studio.jobs_view import job_progress
 from studio.markup import plain
@@ -16,8 +17,11 @@ st.caption(f"What {clone.name} knows comes from these sources. Adding the same t
 
 
 def start(items: list[tuple[str, dict]]) -> None:
-    """Queue the items as one background job and watch its progress on this page."""
-    job = app.ingest.start_job(clone.id, items)
+    """Queue staged uploads as one background job and watch its progress on this page."""
+    run(app.ingest.start_job(clone.id, items))
+
+
+def run(job: IngestJob) -> None:
     app.ingest.submit_job(job.id)
     state.watch_job(job.id)
 
@@ -59,7 +63,7 @@ with links, st.form("sources_links_form", clear_on_submit=True):
         if follow or sitemap:
             options |= {"depth": int(follow), "max_pages": 20, "sitemap": sitemap}
         try:
-            start([(item, options) for item in items])
+            run(app.ingest.start_web_job(clone.id, items, options))
         except ClonrError as exc:
             st.error(str(exc))
 

@@ -79,6 +79,18 @@ def test_sources_page_reports_an_empty_note(studio: AppTest, app: Clonr) -> None
     assert app.ingest.list_sources("ada") == []
 
 
+@pytest.mark.parametrize("reference", ["/etc/passwd", "~/.ssh/id_rsa", "../clonr.db", "file:///etc/passwd"])
+def test_the_web_box_refuses_paths_on_the_servers_disk(studio: AppTest, app: Clonr, reference: str) -> None:
+    app.clones.create("Ada")
+    studio.run()
+    open_page(studio, "sources")
+    studio.text_area[1].input(reference)
+    studio.button[1].click().run()
+    assert not studio.exception
+    assert "is not a web address" in studio.error[0].value and "upload files" in studio.error[0].value
+    assert app.ingest.jobs("ada") == [], "nothing was queued"
+
+
 def test_test_chat_streams_a_reply_and_shows_what_was_used(studio: AppTest, app: Clonr,
                                                            fake_chat: FakeChatModel) -> None:
     app.clones.create("Ada", greeting="Good day!")

@@ -1,0 +1,178 @@
+"""The authorization matrix: every service operation and widget endpoint × every actor, allowed or refused as
+`tests/data/authorization_matrix.csv` says. Each cell runs the real operation on fresh data of fan A (a fan
+of the published clone Ada); a new operation or endpoint without a row fails the test."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from clonr import Clonr
+from clonr.access import NOBODY, SYSTEM, Actor, Creator, Fan
+from clonr.clones import CloneService
+from clonr.errors import ForbiddenError, NotFoundError
+from clonr.fans import FanService
+from tests.conftest import FakeChatModel
+
+MATRIX = Path(__file__).parent / "data" / "authorization_matrix.csv"
+ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system")
+OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")
+NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "visit", "known"}  # no actor: tokens decide
+SECRET = "My secret code word is Parsnip."
+
+
+def rows() -> dict[str, dict[str, str]]:
+    with MATRIX.open() as file:
+        return {row["operation"]: row for row in csv.DictReader(file)}
+
+
+@dataclass
+class World:
+    app: Clonr
+    ada: str
+    draft: str
+    fan_a: Fan
+    tokens: dict[str, str | None]  # the token each actor can present to the widget
+    actors: dict[str, Actor]
+    memory_id: str
+
+
+def make_world(app: Clonr, fake_chat: FakeChatModel) -> World:
+    """Ada (published) and a draft, owned by owner-1; Bob (published), owned by owner-2; fans A and B of
+    Ada, each with a conversation and a memory; a fan of Bob."""
+    owners, suffix = app.clones.acting_as(OWNER), uuid.uuid4().hex[:8]
+    ada = owners.create(f"Ada {suffix}")
+    owners.publish(ada.id)
+    draft = owners.create(f"Draft {suffix}")
+    bob = app.clones.acting_as(OTHER_CREATOR).create(f"Bob {suffix}")
+    app.clones.acting_as(OTHER_CREATOR).publish(bob.id)
+    visits = {"fan_a": app.fans.visit(ada.id, None), "fan_b": app.fans.visit(ada.id, None),
+              "fan_of_other_clone": app.fans.visit(bob.id, None)}
+    memory = None
+    for name, visit in visits.items():
+        fake_chat.enqueue("Noted.")
+        "".join(app.fans.turn(SYSTEM, visit.fan.clone_id, visit.fan.fan_id, SECRET if name == "fan_a" else "Hi."))
+        made = app.memory.remember(visit.fan.clone_id, visit.fan.fan_id, [f"{name} likes parsnips"])
+        memory = memory or made[0]
+    app.worker.drain()
+    actors = {"nobody": NOBODY, "owner": OWNER, "other_creator": OTHER_CREATOR, "system": SYSTEM,
+              **{name: visit.fan for name, visit in visits.items()}}
+    tokens = {name: None for name in actors} | {name: visit.token for name, visit in visits.items()}
+    return World(app, ada.id, draft.id, visits["fan_a"].fan, tokens, actors, memory.id)
+
+
+def _service(world: World, actor: Actor) -> Callable[[str], object]:
+    clones, fans, a = world.app.clones.acting_as(actor), world.app.fans, world.fan_a
+    return {
+        "clones.create": lambda: clones.create(f"Another {uuid.uuid4().hex[:8]}"),
+        "clones.get": lambda: clones.get(world.ada),
+        "clones.public": lambda: clones.public(world.ada),
+        "clones.public (draft)": lambda: clones.public(world.draft),
+        "clones.published": lambda: _present(world.ada, clones.published()),
+        "clones.list": lambda: _present(world.ada, clones.list()),
+        "clones.update": lambda: clones.update(world.ada, greeting="Hello"),
+        "clones.publish": lambda: clones.publish(world.ada),
+        "fans.turn": lambda: "".join(fans.turn(actor, world.ada, a.fan_id, "Hello?")),
+        "fans.turn (draft)": lambda: "".join(fans.turn(actor, world.draft, a.fan_id, "Hello?")),
+        "fans.history": lambda: fans.history(actor, world.ada, a.fan_id),
+        "fans.memories": lambda: fans.memories(actor, world.ada, a.fan_id),
+        "fans.forget_memory": lambda: fans.forget_memory(actor, world.ada, a.fan_id, world.memory_id),
+        "fans.forget": lambda: fans.forget(actor, world.ada, a.fan_id),
+        "fans.export": lambda: fans.export(actor, world.ada, a.fan_id),
+    }
+
+
+def _present(clone_id: str, clones: list) -> None:
+    if clone_id not in [c.id for c in clones]:
+        raise ForbiddenError("not listed")
+
+
+def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
+    """Calls a widget function with the token, as a raw queue call may; whether it reached fan A's data."""
+    from widget.app import build_app
+
+    blocks = build_app(world.app, world.ada)
+    fn = next(f.fn for f in blocks.fns.values() if f.api_name == operation.removeprefix("widget ").lstrip("/"))
+    app, a = world.app, world.fan_a
+    before = (len(app.fans.history(SYSTEM, world.ada, a.fan_id)), len(app.fans.memories(SYSTEM, world.ada, a.fan_id)))
+    try:
+        if operation == "widget /chat":
+            asyncio.run(_drain(fn("What is my secret code word?", [], token)))
+            return len(app.fans.history(SYSTEM, world.ada, a.fan_id)) > before[0]
+        if operation == "widget start":
+            return SECRET in str(fn(token))
+        if operation == "widget remembered":
+            return "fan_a likes parsnips" in str(fn(token).choices)
+        if operation == "widget forget_one":
+            fn(token, world.memory_id)
+        elif operation == "widget forget_me":
+            fn(token, True)
+        elif operation == "widget download":
+            return SECRET in Path(fn(token)).read_text()
+    except gr.Error:  # a refusal, as the fan is shown it
+        pass
+    after = (len(app.fans.history(SYSTEM, world.ada, a.fan_id)), len(app.fans.memories(SYSTEM, world.ada, a.fan_id)))
+    return after != before
+
+
+async def _drain(stream: AsyncIterator[object]) -> None:
+    async for _ in stream:
+        pass
+
+
+def test_every_operation_and_endpoint_has_a_row_for_every_actor() -> None:
+    table = rows()
+    for cls in (CloneService, FanService):
+        public = {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
+        prefix = {CloneService: "clones", FanService: "fans"}[cls]
+        missing = {f"{prefix}.{name}" for name in public - NOT_DATA_OPERATIONS} - set(table)
+        assert not missing, f"operations without a row in {MATRIX.name}: {sorted(missing)}"
+    from widget.app import build_app  # every function the widget page exposes, private ones included
+
+    app_functions = {"chat", "start", "remembered", "forget_one", "forget_me", "download"}
+    assert {op.removeprefix("widget ").lstrip("/") for op in table if op.startswith("widget ")} == app_functions
+    assert build_app  # imported: the widget's functions are enumerated in test_the_widget_exposes_only_these
+    for operation, row in table.items():
+        assert all(row[actor] in ("allow", "refuse") for actor in ACTORS), operation
+
+
+@pytest.mark.parametrize("operation", list(rows()))
+def test_the_matrix_holds(operation: str, app: Clonr, fake_chat: FakeChatModel) -> None:
+    expected = rows()[operation]
+    wrong = []
+    for actor_name in ACTORS:
+        world = make_world(app, fake_chat)
+        if operation.startswith("widget "):
+            allowed = _reaches_fan_a(world, operation, world.tokens[actor_name])
+        else:
+            try:
+                result = _service(world, world.actors[actor_name])[operation]()
+                allowed = True
+                if operation == "fans.history":
+                    assert SECRET in [m.content for m in result]
+            except (ForbiddenError, NotFoundError):
+                allowed = False
+        if allowed != (expected[actor_name] == "allow"):
+            wrong.append(f"{actor_name}: {'allowed' if allowed else 'refused'}, table says {expected[actor_name]}")
+        app.worker.drain()
+    assert not wrong, f"{operation}: {wrong}"
+
+
+def test_the_widget_exposes_only_these_functions(app: Clonr, fake_chat: FakeChatModel) -> None:
+    from widget.app import build_app
+
+    world = make_world(app, fake_chat)
+    named = {f.api_name for f in build_app(app, world.ada).fns.values() if f.fn is not None}
+    ours = {"chat", "start", "remembered", "forget_one", "forget_me", "download"}
+    assert ours <= named
+    takes_token = [f for f in build_app(app, world.ada).fns.values() if f.api_name in ours]
+    assert all(any(type(block).__name__ == "BrowserState" for block in f.inputs) for f in takes_token), \
+        "every function that touches a fan's data takes the page's token"
