@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from clonr import Clonr, freeze_startup_objects
+from clonr.clones import CloneService
 from clonr.persona import Estimate
 from clonr.store import Clone
-from studio import state
+from studio import auth, state
 
 
 def make_clonr() -> Clonr:
@@ -22,12 +23,17 @@ def get_app() -> Clonr:
     return app
 
 
+def my_clones() -> CloneService:
+    """The clones as this session's creator sees them (see `studio.auth`)."""
+    return get_app().clones.acting_as(auth.creator())
+
+
 def current_clone() -> Clone:
     """The clone selected in the sidebar; stops the page with a pointer to the Profile step if there is none."""
     if not state.clone_id():
         st.info("Create a clone on the Profile page first.")
         st.stop()
-    return get_app().clones.get(state.clone_id())
+    return my_clones().get(state.clone_id())
 
 
 @st.cache_data(ttl=600, show_spinner="Counting what the model will read…")

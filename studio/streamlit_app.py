@@ -4,7 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from studio import state
-from studio.resources import get_app
+from studio.resources import get_app, my_clones
 
 st.set_page_config(page_title="Clonr studio", page_icon=":material/face:", layout="wide")
 state.init()
@@ -23,7 +23,7 @@ PAGES = [
 
 try:
     app = get_app()
-    clones = app.clones.list()
+    clones = my_clones().list()
 except ClonrError as exc:
     st.error(str(exc))
     st.stop()

@@ -25,7 +25,7 @@ from tests.conftest import FakeChatModel
 MATRIX = Path(__file__).parent / "data" / "authorization_matrix.csv"
 ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system")
 OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")
-NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "visit", "known"}  # no actor: tokens decide
+NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "visit", "known", "sign_in"}  # tokens decide
 SECRET = "My secret code word is Parsnip."
 
 
@@ -103,24 +103,27 @@ def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
     fn = next(f.fn for f in blocks.fns.values() if f.api_name == operation.removeprefix("widget ").lstrip("/"))
     app, a = world.app, world.fan_a
     before = (len(app.fans.history(SYSTEM, world.ada, a.fan_id)), len(app.fans.memories(SYSTEM, world.ada, a.fan_id)))
-    try:
-        if operation == "widget /chat":
-            asyncio.run(_drain(fn("What is my secret code word?", [], token)))
-            return len(app.fans.history(SYSTEM, world.ada, a.fan_id)) > before[0]
-        if operation == "widget start":
-            return SECRET in str(fn(token))
-        if operation == "widget remembered":
-            return "fan_a likes parsnips" in str(fn(token).choices)
-        if operation == "widget forget_one":
-            fn(token, world.memory_id)
-        elif operation == "widget forget_me":
-            fn(token, True)
-        elif operation == "widget download":
-            return SECRET in Path(fn(token)).read_text()
-    except gr.Error:  # a refusal, as the fan is shown it
-        pass
+    if operation == "widget /chat":
+        asyncio.run(_drain(fn("What is my secret code word?", [], token)))
+        return len(app.fans.history(SYSTEM, world.ada, a.fan_id)) > before[0]
+    arguments = {"widget forget_one": (token, world.memory_id), "widget forget_me": (token, True)}
+    result = fn(*arguments.get(operation, (token,)))
+    if _unchanged(result):  # refused: the fan was shown a notice and the page left as it was
+        return False
+    if operation == "widget start":
+        return SECRET in str(result)
+    if operation == "widget remembered":
+        return "fan_a likes parsnips" in str(result.choices)
+    if operation == "widget download":
+        return SECRET in Path(result).read_text()
     after = (len(app.fans.history(SYSTEM, world.ada, a.fan_id)), len(app.fans.memories(SYSTEM, world.ada, a.fan_id)))
     return after != before
+
+
+def _unchanged(result: object) -> bool:
+    """Whether a widget function answered with `gr.skip()` for every output."""
+    parts = result if isinstance(result, tuple) else (result,)
+    return all(part == gr.skip() for part in parts)
 
 
 async def _drain(stream: AsyncIterator[object]) -> None:

@@ -31,9 +31,16 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture
-def served(settings, fake_chat: FakeChatModel, fake_embeddings, tmp_path: Path) -> Iterator[tuple[Clonr, str, int]]:
+def served_changes() -> dict[str, object]:
+    """Settings a test changes for its widget server (parametrize this name to override)."""
+    return {}
+
+
+@pytest.fixture
+def served(settings, fake_chat: FakeChatModel, fake_embeddings, tmp_path: Path,
+           served_changes: dict[str, object]) -> Iterator[tuple[Clonr, str, int]]:
     widget_port, page_port = free_port(), free_port()
-    app = Clonr(dataclasses.replace(settings, widget_url=f"http://127.0.0.1:{widget_port}"),
+    app = Clonr(dataclasses.replace(settings, widget_url=f"http://127.0.0.1:{widget_port}", **served_changes),
                 chat_model=fake_chat, embeddings=fake_embeddings)
     server = uvicorn.Server(uvicorn.Config(create_server(app), host="127.0.0.1", port=widget_port,
                                            log_level="warning"))
@@ -73,6 +80,40 @@ def test_a_fan_chats_through_the_embedded_widget(served, fake_chat: FakeChatMode
     assert [m.content for m in history][-1] == "Poetical science is imagination applied to mathematics."
 
 
+@pytest.mark.parametrize("served_changes", [{"fan_message_limit": "2/minute"}])
+def test_the_widget_says_it_is_an_ai_keeps_the_fan_after_a_reload_and_errors_in_one_friendly_line(
+        served, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    app, _folder, _port = served
+    clone = app.clones.publish(app.clones.create("Inês Duarte", greeting="Olá!").id)
+    fake_chat.enqueue("I remember Lisbon well.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+            expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible(timeout=30_000)
+            box = page.locator("textarea").first
+            box.fill("Do you remember Lisbon?")
+            box.press("Enter")
+            expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
+            fake_chat.fail_with(ConnectionError("upstream 10.0.0.5:8000 refused"))
+            box.fill("And Porto?")
+            box.press("Enter")
+            expect(page.get_by_text("Inês Duarte cannot answer right now")).to_be_visible(timeout=30_000)
+            assert "10.0.0.5" not in page.content()
+            box.fill("Hello again?")
+            box.press("Enter")
+            expect(page.get_by_text("Too many messages from this conversation")).to_be_visible(timeout=30_000)
+            page.reload()
+            expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible()
+        finally:
+            browser.close()
+    assert len(_fans(app, clone.id)) == 1, "the reload kept the same fan"
+
+
 def _fans(app: Clonr, clone_id: str) -> list[str]:
     import sqlalchemy as sa
 
@@ -96,7 +137,7 @@ def studio_url(settings) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "streamlit_app.py"), "--server.headless",
-         "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+         "true", "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -105,8 +105,8 @@ def test_a_caller_cannot_name_a_fan_or_reach_the_creators_conversations(
     for creator_conversation in ("studio", "me", "fidelity-check"):
         app.store.add_exchange(clone.id, creator_conversation, "The secret code word is Parsnip.", "Noted.")
     page = f"{widget_url}/c/ada/"
-    with pytest.raises(Exception, match="reload the page"):
-        Client(page, verbose=False).predict("What was the secret code word?", claimed, api_name="/chat")
+    reply = Client(page, verbose=False).predict("What was the secret code word?", claimed, api_name="/chat")
+    assert "reload the page" in reply and "Parsnip" not in reply
     token, shown = queue_call(page, "start", [claimed])
     assert "Parsnip" not in json.dumps(shown) and app.fans.known(clone.id, token).fan_id.startswith("f_")
     assert fake_chat.calls == [], "the model never saw the message"
@@ -166,18 +166,18 @@ def test_a_failing_model_shows_the_fan_one_friendly_line_without_internals(
     app.clones.publish(clone.id)
     token = app.fans.visit(clone.id, None).token
     fake_chat.fail_with(ConnectionError("upstream 10.0.0.5:8000 refused"))
-    with pytest.raises(Exception, match=r"Ada cannot answer right now.*reference [0-9a-f]{8}") as raised:
-        Client(f"{widget_url}/c/ada/", verbose=False).predict("Hello?", token, api_name="/chat")
-    assert "10.0.0.5" not in str(raised.value)
-    reference = re.search(r"reference ([0-9a-f]{8})", str(raised.value)).group(1)
+    reply = Client(f"{widget_url}/c/ada/", verbose=False).predict("Hello?", token, api_name="/chat")
+    assert re.fullmatch(r"\*Ada cannot answer right now\. Please try again in a moment \(reference [0-9a-f]{8}\)\.\*",
+                        reply), reply
+    reference = re.search(r"reference ([0-9a-f]{8})", reply).group(1)
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records), "the details are in the log"
 
 
 def test_bad_messages_come_back_as_errors(app: Clonr, widget_url: str) -> None:
     app.clones.publish(app.clones.create("Ada").id)
     token = app.fans.visit("ada", None).token
-    with pytest.raises(Exception, match="limit is 4,000"):
-        Client(f"{widget_url}/c/ada/", verbose=False).predict("x" * 5000, token, api_name="/chat")
+    reply = Client(f"{widget_url}/c/ada/", verbose=False).predict("x" * 5000, token, api_name="/chat")
+    assert "limit is 4,000" in reply
 
 
 def test_the_page_says_it_is_an_ai_clone(app: Clonr, widget_url: str) -> None:
@@ -252,6 +252,6 @@ def test_messages_from_one_address_are_limited_over_every_fan(fake_chat: FakeCha
     with serve(app) as url:
         client = Client(f"{url}/c/ada/", verbose=False)
         client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
-        with pytest.raises(Exception, match="Too many messages from your network: please wait"):
-            client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
+        reply = client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
+        assert "Too many messages from your network: please wait" in reply
     app.worker.drain()

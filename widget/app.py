@@ -38,18 +38,16 @@ def _shown(messages: list[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")} for m in messages]
 
 
-def _friendly(exc: Exception, clone_name: str) -> gr.Error:
-    """The fan's own mistake (a message too long) as it is; anything else as one line with a reference id that
-    finds the details in the server log."""
-    if isinstance(exc, gr.Error):
-        return exc
+def _friendly(exc: Exception, clone_name: str) -> str:
+    """The fan's own mistake (a message too long, too many messages) as it is; anything else as one line with a
+    reference id that finds the details in the server log."""
     if isinstance(exc, InvalidInputError | RateLimitedError):
-        return gr.Error(str(exc))
+        return str(exc)
     if isinstance(exc, NotFoundError | ForbiddenError):
-        return gr.Error(ENDED)
+        return ENDED
     reference = uuid.uuid4().hex[:8]
     log.error("widget error %s for %s", reference, clone_name, exc_info=exc)
-    return gr.Error(f"{clone_name} cannot answer right now. Please try again in a moment (reference {reference}).")
+    return f"{clone_name} cannot answer right now. Please try again in a moment (reference {reference})."
 
 
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
@@ -60,23 +58,27 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     writing = f"*{clone.name} is writing…*"
     greeting = [{"role": "assistant", "content": clone.greeting}] if clone.greeting else []
 
-    def fan_facing(handler: Callable[P, R]) -> Callable[P, R]:
-        """Whatever goes wrong reaches the fan as one friendly line (see `_friendly`)."""
-        @functools.wraps(handler)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return handler(*args, **kwargs)
-            except Exception as exc:  # every failure reaches the fan as one friendly line
-                raise _friendly(exc, clone.name) from None
-        return guarded
+    def fan_facing(outputs: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Whatever goes wrong reaches the fan as one friendly line (see `_friendly`) in a notice, and the page
+        stays as it was: an exception would leave Gradio's outputs disabled."""
+        def decorate(handler: Callable[P, R]) -> Callable[P, R]:
+            @functools.wraps(handler)
+            def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+                try:
+                    return handler(*args, **kwargs)
+                except Exception as exc:  # every failure reaches the fan as one friendly line
+                    gr.Warning(_friendly(exc, clone.name))
+                    return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
+            return guarded
+        return decorate
 
     def known(token: str | None) -> FanActor:
         fan = fans.known(clone.id, token)
         if fan is None:
-            raise gr.Error(ENDED)
+            raise ForbiddenError(ENDED)
         return fan
 
-    @fan_facing
+    @fan_facing(outputs=2)
     def start(token: str | None) -> tuple[str, list[dict[str, str]]]:
         visit = fans.visit(clone.id, token)
         past = _shown(fans.history(visit.fan, clone.id, visit.fan.fan_id, HISTORY_SHOWN))
@@ -84,42 +86,43 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
 
     def respond(message: str, history: list, token: str | None,
                 request: gr.Request | None = None) -> Iterator[str]:
-        fan = known(token)
+        """The reply as it comes; a failure ends it as one friendly line in italics, so the fan can go on."""
         yield writing  # at once: the first word may take a few seconds on a small machine
+        reply = ""
         try:
-            reply = ""
+            fan = known(token)
             address = request.client.host if request and request.client else None
             for piece in fans.turn(fan, clone.id, fan.fan_id, message, address=address):
                 reply += piece
                 yield reply
         except Exception as exc:  # every failure reaches the fan as one friendly line
-            raise _friendly(exc, clone.name) from None
+            yield (reply + "\n\n" if reply else "") + f"*{_friendly(exc, clone.name)}*"
 
-    @fan_facing
+    @fan_facing(outputs=1)
     def remembered(token: str | None) -> gr.Dropdown:
         fan = known(token)
         memories = fans.memories(fan, clone.id, fan.fan_id)
         return gr.Dropdown(choices=[(m.text, m.id) for m in memories], value=None,
                            label=f"{clone.name} remembers {len(memories)} thing(s) about you")
 
-    @fan_facing
+    @fan_facing(outputs=1)
     def forget_one(token: str | None, memory_id: str | None) -> gr.Dropdown:
         fan = known(token)
         if memory_id:
             fans.forget_memory(fan, clone.id, fan.fan_id, memory_id)
         return remembered(token)
 
-    @fan_facing
+    @fan_facing(outputs=4)
     def forget_me(token: str | None, sure: bool) -> tuple[str, list[dict[str, str]], gr.Dropdown, bool]:
         if not sure:
-            raise gr.Error("Tick the box first: forgetting you cannot be undone.")
+            raise InvalidInputError("Tick the box first: forgetting you cannot be undone.")
         fan = known(token)
         fans.forget(fan, clone.id, fan.fan_id)
         visit = fans.visit(clone.id, None)
         gr.Info(f"{clone.name} has forgotten you: this is a new conversation.")
         return visit.token, greeting, gr.Dropdown(choices=[], value=None), False
 
-    @fan_facing
+    @fan_facing(outputs=1)
     def download(token: str | None) -> str:
         fan = known(token)
         folder = Path(tempfile.mkdtemp(prefix="clonr-export-"))

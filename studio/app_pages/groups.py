@@ -4,7 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from studio.markup import plain
-from studio.resources import current_clone, get_app
+from studio.resources import current_clone, get_app, my_clones
 from studio.writing import clearing, show_writing
 
 STUDIO_FAN, STUDIO_NAME = "studio", "You"
@@ -13,7 +13,7 @@ st.header("Group chats")
 st.caption("Several clones (and fans) in one conversation. Clones named in a message answer in the order named; "
            "otherwise each answers with its talkativeness as the chance, and someone always does.")
 clone = current_clone()
-clones = {c.id: c for c in app.clones.list()}
+clones = {c.id: c for c in my_clones().list()}
 
 with st.expander("Create a group chat", expanded=not app.groups.list(clone.id)), st.form("groups_create_form"):
     name = st.text_input("Name", key="groups_name")

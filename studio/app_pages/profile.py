@@ -5,11 +5,11 @@ import streamlit as st
 from clonr import ClonrError
 from clonr.clones import LIMITS
 from studio import state
-from studio.resources import get_app
+from studio.resources import get_app, my_clones
 
 app = get_app()
 st.header("Profile")
-clone = app.clones.get(state.clone_id()) if state.clone_id() else None
+clone = my_clones().get(state.clone_id()) if state.clone_id() else None
 
 with st.form("profile_form", clear_on_submit=False):
     name = st.text_input("Name", value=clone.name if clone else "", max_chars=LIMITS["name"],
@@ -26,11 +26,11 @@ with st.form("profile_form", clear_on_submit=False):
 if saved:
     try:
         if clone:
-            app.clones.update(clone.id, name=name, short_description=short, long_description=long,
+            my_clones().update(clone.id, name=name, short_description=short, long_description=long,
                               greeting=greeting)
             st.success("Saved.")
         else:
-            created = app.clones.create(name, short, long, greeting)
+            created = my_clones().create(name, short, long, greeting)
             state.select_clone(created.id)
             st.success(f"Created {created.name}. Next: add sources about them.")
     except ClonrError as exc:
@@ -41,7 +41,7 @@ if clone:
         new_name = st.text_input("Name of the new clone", max_chars=LIMITS["name"])
         if st.form_submit_button("Create"):
             try:
-                created = app.clones.create(new_name)
+                created = my_clones().create(new_name)
                 state.select_clone(created.id)
                 st.rerun()
             except ClonrError as exc:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.store import Clone
-from studio.resources import current_clone, get_app
+from studio.resources import current_clone, get_app, my_clones
 
 FIDELITY_QUESTIONS = 6
 
@@ -56,21 +56,21 @@ try:
     if clone.published:
         st.success(f"{clone.name} is live.")
         if st.button("Take offline"):
-            app.clones.publish(clone.id, published=False)
+            my_clones().publish(clone.id, published=False)
             st.rerun()
     else:
         st.info(f"{clone.name} is a draft: only you can chat with it here.")
         if st.button("Publish", type="primary"):
-            app.clones.publish(clone.id)
+            my_clones().publish(clone.id)
             st.rerun()
 except ClonrError as exc:
     st.error(str(exc))
 
 if clone.published:
-    url = app.clones.widget_url(clone)
+    url = my_clones().widget_url(clone)
     st.markdown(f"Widget address: [{url}]({url})")
     st.caption("Paste this into any web page to embed the chat:")
-    st.code(app.clones.embed_snippet(clone), language="html", wrap_lines=True)
+    st.code(my_clones().embed_snippet(clone), language="html", wrap_lines=True)
 
 st.subheader("Character card")
 st.caption("Take the clone to SillyTavern, RisuAI or Agnai, or keep a copy: a card holds its descriptions, "

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from clonr import Clonr
 from clonr.store import SHARED_FAN
-from studio import resources
+from clonr.access import Creator
+from studio import auth, resources
 from tests.conftest import FakeChatModel
 
 ENTRYPOINT = str(Path(__file__).resolve().parents[2] / "studio" / "streamlit_app.py")
@@ -19,6 +20,7 @@ ENTRYPOINT = str(Path(__file__).resolve().parents[2] / "studio" / "streamlit_app
 @pytest.fixture
 def studio(app: Clonr, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setattr(resources, "make_clonr", lambda: app)
+    monkeypatch.setattr(auth, "listening_address", lambda: "127.0.0.1")  # as .streamlit/config.toml says
     st.cache_resource.clear()
     at = AppTest.from_file(ENTRYPOINT, default_timeout=30)
     yield at
@@ -439,3 +441,38 @@ def test_group_chats_page_creates_a_group_and_lets_the_creator_talk_to_it(studio
     assert [m.speaker_name for m in app.groups.history(group.id)] == ["You", "Charles Babbage"]
     assert "Gears, my friend." in [m.value for m in studio.markdown]
     assert "You: Charles, what is an engine? <b>bold</b>" in [t.value for t in studio.text], "fans' words as text"
+
+
+# -- who the creator is ----------------------------------------------------------------------------------------
+
+def test_a_studio_beyond_this_machine_shows_nothing_until_sign_in_is_set_up(
+        studio: AppTest, app: Clonr, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.clones.create("Ada", long_description="My private notes.")
+    monkeypatch.setattr(auth, "listening_address", lambda: "0.0.0.0")
+    monkeypatch.setattr(auth, "sign_in_configured", lambda: False)
+    studio.run()
+    assert not studio.exception
+    assert "beyond this machine" in studio.error[0].value and "127.0.0.1" in studio.error[0].value
+    assert not studio.selectbox and "Ada" not in str(studio.sidebar)
+
+
+def test_signed_in_creators_see_only_their_own_clones(studio: AppTest, app: Clonr,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    issuer = "https://auth.example.test"
+    app.clones.acting_as(Creator(f"{issuer}|grace")).create("Grace's clone")
+    app.clones.acting_as(Creator(f"{issuer}|alan")).create("Alan's clone")
+    monkeypatch.setattr(auth, "listening_address", lambda: "0.0.0.0")
+    monkeypatch.setattr(auth, "sign_in_configured", lambda: True)
+    monkeypatch.setattr(auth, "signed_in_user", lambda: None)
+    studio.run()
+    assert [b.label for b in studio.button] == ["Sign in"] and not studio.selectbox
+    monkeypatch.setattr(auth, "signed_in_user", lambda: {"iss": issuer, "sub": "grace"})
+    studio.run()
+    assert not studio.exception
+    assert studio.sidebar.selectbox[0].options == ["Grace's clone"]
+
+
+@pytest.mark.parametrize("address, local", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("0.0.0.0", False), ("", False), ("10.0.0.5", False)])
+def test_only_a_loopback_address_is_local(address: str, local: bool) -> None:
+    assert auth.is_local(address) is local
