@@ -9,8 +9,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from clonr import Clonr
-from clonr.store import SHARED_FAN
 from clonr.access import Creator
+from clonr.store import SHARED_FAN
 from studio import auth, resources
 from tests.conftest import FakeChatModel
 
