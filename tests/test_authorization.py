@@ -22,6 +22,9 @@ from clonr.errors import ForbiddenError, NotFoundError
 from clonr.fans import FanService
 from tests.conftest import FakeChatModel
 
+# Called outside a page, the widget's notices to a refused caller come out as Python warnings.
+pytestmark = pytest.mark.filterwarnings("ignore:This conversation has ended:UserWarning")
+
 MATRIX = Path(__file__).parent / "data" / "authorization_matrix.csv"
 ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system")
 OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -13,15 +15,22 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import uvicorn
 
 from clonr import Clonr
-from tests.conftest import ROOT, FakeChatModel
+from tests.conftest import ROOT, FakeChatModel, FixtureSite
+from tests.test_sign_in import ISSUER, jwk
+from tests.test_sign_in import KEY as SIGNING_KEY
+from tests.test_sign_in import token as signed_token
 from tests.test_widget import free_port
 from widget.server import create_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,9 +40,14 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture
-def served_changes() -> dict[str, object]:
-    """Settings a test changes for its widget server (parametrize this name to override)."""
-    return {}
+def served_changes(request: pytest.FixtureRequest, site: FixtureSite) -> dict[str, object]:
+    """Settings a test changes for its widget server (parametrize this name, indirectly, to change them);
+    "sign-in" serves a JWKS on loopback and points the sign-in settings at it."""
+    changes = getattr(request, "param", {})
+    if changes == "sign-in":
+        site.add("/jwks.json", json.dumps({"keys": [jwk(SIGNING_KEY, "k1")]}), content_type="application/json")
+        return {"auth_jwks_url": site.url("/jwks.json"), "auth_issuer": ISSUER}
+    return changes
 
 
 @pytest.fixture
@@ -54,7 +68,7 @@ def served(settings, fake_chat: FakeChatModel, fake_embeddings, tmp_path: Path,
 
 
 def test_a_fan_chats_through_the_embedded_widget(served, fake_chat: FakeChatModel, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, folder, page_port = served
     clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
@@ -62,56 +76,79 @@ def test_a_fan_chats_through_the_embedded_widget(served, fake_chat: FakeChatMode
         f"<!doctype html><html><body><h1>My blog</h1>{app.clones.embed_snippet(clone)}</body></html>")
     fake_chat.enqueue("Poetical science is imagination applied to mathematics.")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{page_port}/index.html")
-            widget = page.frame_locator("iframe")
-            expect(widget.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
-            box = widget.locator("textarea").first
-            box.fill("What is poetical science?")
-            box.press("Enter")
-            expect(widget.get_by_text("imagination applied to mathematics")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(tmp_path / "widget.png"))
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"http://127.0.0.1:{page_port}/index.html")
+        widget = page.frame_locator("iframe")
+        expect(widget.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
+        box = widget.locator("textarea").first
+        box.fill("What is poetical science?")
+        box.press("Enter")
+        expect(widget.get_by_text("imagination applied to mathematics")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "widget.png"))
     history = app.chat.history(clone.id, _only_fan(app, clone.id))
     assert [m.content for m in history][-1] == "Poetical science is imagination applied to mathematics."
 
 
-@pytest.mark.parametrize("served_changes", [{"fan_message_limit": "2/minute"}])
+@pytest.mark.parametrize("served_changes", [{"fan_message_limit": "2/minute"}], indirect=True)
 def test_the_widget_says_it_is_an_ai_keeps_the_fan_after_a_reload_and_errors_in_one_friendly_line(
         served, fake_chat: FakeChatModel) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, _folder, _port = served
     clone = app.clones.publish(app.clones.create("Inês Duarte", greeting="Olá!").id)
     fake_chat.enqueue("I remember Lisbon well.")
+    with browser_page() as page:
+        page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+        expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible(timeout=30_000)
+        box = page.locator("textarea").first
+        box.fill("Do you remember Lisbon?")
+        box.press("Enter")
+        expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
+        fake_chat.fail_with(ConnectionError("upstream 10.0.0.5:8000 refused"))
+        box.fill("And Porto?")
+        box.press("Enter")
+        expect(page.get_by_text("Inês Duarte cannot answer right now")).to_be_visible(timeout=30_000)
+        assert "10.0.0.5" not in page.content()
+        box.fill("Hello again?")
+        box.press("Enter")
+        expect(page.get_by_text("Too many messages from this conversation")).to_be_visible(timeout=30_000)
+        page.reload()
+        expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible()
+    assert len(_fans(app, clone.id)) == 1, "the reload kept the same fan"
+
+
+@pytest.mark.parametrize("served_changes", ["sign-in"], indirect=True)
+def test_a_fan_signed_in_by_the_host_page_gets_their_conversation_back(served, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect
+
+    app, folder, page_port = served
+    clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
+    earlier = app.fans.sign_in(clone.id, None, signed_token("grace"))  # on another device, last week
+    fake_chat.enqueue("Of course, Grace: the Analytical Engine.")
+    "".join(app.fans.turn(earlier.fan, clone.id, earlier.fan.fan_id, "Remember what we talked about?"))
+    src = f"{app.clones.widget_url(clone)}#id_token={signed_token('grace')}"
+    (Path(folder) / "index.html").write_text(
+        f'<!doctype html><html><body><h1>My blog</h1><iframe src="{src}" width="400" height="600"></iframe>'
+        "</body></html>")
+    with browser_page() as page:
+        page.goto(f"http://127.0.0.1:{page_port}/index.html")
+        widget = page.frame_locator("iframe")
+        expect(widget.get_by_text("Of course, Grace: the Analytical Engine.")).to_be_visible(timeout=30_000)
+        assert "id_token" not in page.frames[1].url, "the token leaves the address once read"
+
+
+@contextlib.contextmanager
+def browser_page() -> Iterator[Page]:
+    """A page in headless Chromium, closed with the browser afterwards."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
-            expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible(timeout=30_000)
-            box = page.locator("textarea").first
-            box.fill("Do you remember Lisbon?")
-            box.press("Enter")
-            expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
-            fake_chat.fail_with(ConnectionError("upstream 10.0.0.5:8000 refused"))
-            box.fill("And Porto?")
-            box.press("Enter")
-            expect(page.get_by_text("Inês Duarte cannot answer right now")).to_be_visible(timeout=30_000)
-            assert "10.0.0.5" not in page.content()
-            box.fill("Hello again?")
-            box.press("Enter")
-            expect(page.get_by_text("Too many messages from this conversation")).to_be_visible(timeout=30_000)
-            page.reload()
-            expect(page.get_by_text("I remember Lisbon well.")).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("AI clone of Inês Duarte")).to_be_visible()
+            yield browser.new_page()
         finally:
             browser.close()
-    assert len(_fans(app, clone.id)) == 1, "the reload kept the same fan"
 
 
 def _fans(app: Clonr, clone_id: str) -> list[str]:
@@ -156,54 +193,44 @@ def studio_url(settings) -> Iterator[str]:
 
 
 def test_the_studio_shows_what_fans_wrote_as_text_never_as_markup(settings, studio_url: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app = Clonr(settings)
     clone = app.clones.create("Ada Lovelace")
     said = ("Fan: ![x](http://127.0.0.1:9/pixel.png) <img src=x onerror=\"document.title='pwned'\"> **bold** "
             "[click](javascript:alert(1))")
     app.memory.remember(clone.id, "fan-1", [said], importance=5)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{studio_url}/memories")
-            page.get_by_role("tab", name="Fans").click(timeout=30_000)
-            expect(page.get_by_test_id("stText").get_by_text(said, exact=True)).to_be_visible(timeout=30_000)
-            page.wait_for_timeout(500)  # an onerror handler would have run by now
-            assert page.title() != "pwned"
-            main = page.locator("section.main, [data-testid='stMain']").first
-            assert main.locator("img").count() == 0, "no image, so nothing loaded from anywhere"
-            assert main.locator("strong", has_text="bold").count() == 0
-            assert main.locator("a", has_text="click").count() == 0
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"{studio_url}/memories")
+        page.get_by_role("tab", name="Fans").click(timeout=30_000)
+        expect(page.get_by_test_id("stText").get_by_text(said, exact=True)).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(500)  # an onerror handler would have run by now
+        assert page.title() != "pwned"
+        main = page.locator("section.main, [data-testid='stMain']").first
+        assert main.locator("img").count() == 0, "no image, so nothing loaded from anywhere"
+        assert main.locator("strong", has_text="bold").count() == 0
+        assert main.locator("a", has_text="click").count() == 0
 
 
 def test_the_widget_shows_the_clone_writing_at_once_and_keeps_a_reply_the_fan_left_marked(
         served, fake_chat: FakeChatModel) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     app, _folder, _port = served
     clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
     fake_chat.first_word_delay_s, fake_chat.word_delay_s = 3.0, 0.15
     fake_chat.enqueue("Numbers " + "and more numbers " * 20 + "the end.")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
-            expect(page.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
-            box = page.locator("textarea").first
-            box.fill("Tell me about numbers")
-            sent = time.monotonic()
-            box.press("Enter")
-            expect(page.get_by_text("Ada Lovelace is writing…")).to_be_visible(timeout=2_000)
-            assert time.monotonic() - sent < 2.5, "the sign shows before the first word (3 s)"
-            expect(page.get_by_text("Numbers and more")).to_be_visible(timeout=30_000)
-            page.close()  # the fan leaves mid-reply
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+        expect(page.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
+        box = page.locator("textarea").first
+        box.fill("Tell me about numbers")
+        sent = time.monotonic()
+        box.press("Enter")
+        expect(page.get_by_text("Ada Lovelace is writing…")).to_be_visible(timeout=2_000)
+        assert time.monotonic() - sent < 2.5, "the sign shows before the first word (3 s)"
+        expect(page.get_by_text("Numbers and more")).to_be_visible(timeout=30_000)
+        page.close()  # the fan leaves mid-reply
     deadline = time.monotonic() + 60  # stored when the server notices the fan left, or when the reply ends
     while not _fans(app, clone.id):
         assert time.monotonic() < deadline, "the exchange was never stored"

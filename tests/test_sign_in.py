@@ -25,7 +25,7 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict:
+def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict:
     return {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": kid, "alg": "RS256",
             "use": "sig"}
 
@@ -42,7 +42,7 @@ def _b64(data: bytes) -> str:
 
 @pytest.fixture
 def signed_in_app(site: FixtureSite, fake_chat: FakeChatModel, monkeypatch: pytest.MonkeyPatch) -> Clonr:
-    site.add("/jwks.json", json.dumps({"keys": [_jwk(KEY, "k1")]}), content_type="application/json")
+    site.add("/jwks.json", json.dumps({"keys": [jwk(KEY, "k1")]}), content_type="application/json")
     monkeypatch.setenv("CLONR_AUTH_JWKS_URL", site.url("/jwks.json"))
     monkeypatch.setenv("CLONR_AUTH_ISSUER", ISSUER)
     app = Clonr(load_settings(), chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))

@@ -84,16 +84,16 @@ def test_a_published_clone_chats_and_remembers_each_fan(app: Clonr, fake_chat: F
     app.clones.publish(clone.id)
     fake_chat.enqueue("I adore mathematics.")
     page = f"{widget_url}/c/ada-lovelace/"
-    token, shown = queue_call(page, "start", [None])  # what the page does on load
+    token, shown = queue_call(page, "start", [None, None])  # what the page does on load
     assert said(shown) == ["Good day!"]
     reply = Client(page, verbose=False).predict("What do you love?", token, api_name="/chat")
     assert reply == "I adore mathematics."
     fan = app.fans.known(clone.id, token)
     assert [m.content for m in app.fans.history(fan, clone.id, fan.fan_id)] == ["What do you love?",
                                                                                  "I adore mathematics."]
-    again, shown = queue_call(page, "start", [token])
+    again, shown = queue_call(page, "start", [token, None])
     assert again == token and said(shown) == ["What do you love?", "I adore mathematics."]
-    other, shown = queue_call(page, "start", [None])
+    other, shown = queue_call(page, "start", [None, None])
     assert other != token and said(shown) == ["Good day!"], "a new visitor is a new fan"
 
 
@@ -107,7 +107,7 @@ def test_a_caller_cannot_name_a_fan_or_reach_the_creators_conversations(
     page = f"{widget_url}/c/ada/"
     reply = Client(page, verbose=False).predict("What was the secret code word?", claimed, api_name="/chat")
     assert "reload the page" in reply and "Parsnip" not in reply
-    token, shown = queue_call(page, "start", [claimed])
+    token, shown = queue_call(page, "start", [claimed, None])
     assert "Parsnip" not in json.dumps(shown) and app.fans.known(clone.id, token).fan_id.startswith("f_")
     assert fake_chat.calls == [], "the model never saw the message"
 
@@ -142,7 +142,7 @@ def test_the_page_load_returns_only_the_callers_own_history(app: Clonr, fake_cha
     fake_chat.enqueue("Parsnip, got it.")
     "".join(app.fans.turn(first.fan, clone.id, first.fan.fan_id, "My secret code word is Parsnip."))
     second = app.fans.visit(clone.id, None)
-    _, shown = queue_call(f"{widget_url}/c/ada/", "start", [second.token])
+    _, shown = queue_call(f"{widget_url}/c/ada/", "start", [second.token, None])
     assert "Parsnip" not in json.dumps(shown)
 
 
@@ -255,3 +255,17 @@ def test_messages_from_one_address_are_limited_over_every_fan(fake_chat: FakeCha
         reply = client.predict("Hello?", app.fans.visit("ada", None).token, api_name="/chat")
         assert "Too many messages from your network: please wait" in reply
     app.worker.drain()
+
+
+def test_a_fan_keeps_their_conversation_on_another_widget_process(app: Clonr, settings: Settings,
+                                                                  fake_chat: FakeChatModel) -> None:
+    """Two widget servers on one database (as behind a load balancer): a token from one works on the other."""
+    app.clones.publish(app.clones.create("Ada").id)
+    other = Clonr(settings, chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))
+    fake_chat.enqueue("Hello, Grace.")
+    with serve(app) as first, serve(other) as second:
+        token, _ = queue_call(f"{first}/c/ada/", "start", [None, None])
+        Client(f"{first}/c/ada/", verbose=False).predict("I am Grace.", token, api_name="/chat")
+        again, shown = queue_call(f"{second}/c/ada/", "start", [token, None])
+    assert again == token and said(shown) == ["I am Grace.", "Hello, Grace."]
+    other.worker.drain()

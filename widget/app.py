@@ -22,7 +22,7 @@ import gradio as gr
 from clonr import Clonr
 from clonr.access import NOBODY, derived_key, secret_key
 from clonr.access import Fan as FanActor
-from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError
+from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError, SignInError
 from clonr.store import Message
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 HISTORY_SHOWN = 40
 INTERRUPTED = " … *(interrupted)*"  # after a reply the fan left before it was finished
 ENDED = "This conversation has ended: reload the page to start a new one."
+# A host page that signed the fan in hands the token over in the address's fragment, which never reaches a
+# server log: `…/c/<slug>/#id_token=<JWT>`. The page reads it once and removes it from the address.
+READ_SIGN_IN = """(token, idToken) => {
+  const signIn = new URLSearchParams(window.location.hash.slice(1)).get("id_token");
+  if (signIn) history.replaceState(null, "", window.location.pathname + window.location.search);
+  return [token, signIn || null];
+}"""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -79,8 +86,14 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         return fan
 
     @fan_facing(outputs=2)
-    def start(token: str | None) -> tuple[str, list[dict[str, str]]]:
+    def start(token: str | None, id_token: str | None = None) -> tuple[str, list[dict[str, str]]]:
+        """The page's fan and their conversation; signed in when the host page handed over a sign-in token."""
         visit = fans.visit(clone.id, token)
+        if id_token:
+            try:
+                visit = fans.sign_in(clone.id, visit.token, id_token)
+            except SignInError as exc:
+                gr.Warning(str(exc))
         past = _shown(fans.history(visit.fan, clone.id, visit.fan.fan_id, HISTORY_SHOWN))
         return visit.token, past or greeting
 
@@ -155,5 +168,6 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         delete.click(forget_one, [token, memories], [memories], **private)
         forget.click(forget_me, [token, sure], [token, chatbot, memories, sure], **private)
         export.click(download, [token], [exported], **private)
-        blocks.load(start, inputs=[token], outputs=[token, chatbot], **private)
+        id_token = gr.Textbox(visible=False)
+        blocks.load(start, inputs=[token, id_token], outputs=[token, chatbot], js=READ_SIGN_IN, **private)
     return blocks

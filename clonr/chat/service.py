@@ -21,6 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.context import ContextRef, excerpt, shown
+from clonr.chat.disclosure import asks_if_ai, discloses, disclosure
 from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, example_line, fixed_prefix
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
@@ -91,7 +92,9 @@ class Turn:
 
     def __init__(self, model: BaseChatModel, clone: Clone, fan_id: str, message: str, plan: PromptPlan,
                  recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
-                 think: bool = False, thought: str = "", context: ContextRef | None = None) -> None:
+                 think: bool = False, thought: str = "", context: ContextRef | None = None,
+                 must_disclose: bool = False) -> None:
+        self._must_disclose = must_disclose  # the fan asked whether the clone is an AI (`disclosure`)
         self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
         self._foreground = foreground
         self._think = think or bool(thought)
@@ -123,6 +126,9 @@ class Turn:
                     pieces.append(chunk.text)
                     yield chunk.text
                 chunk = next(chunks, None)
+            if self._must_disclose and not discloses("".join(pieces)):
+                pieces.append((" " if pieces else "") + disclosure(self.clone.name))
+                yield pieces[-1]
             finished = True
         except ClonrError:
             raise
@@ -274,7 +280,7 @@ class ChatService:
                             memories=[r.line for r in gathered.recalled], given_items=items, greeting=greeting)
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
-                    context=gathered.ref if conversation.private else ContextRef())
+                    context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message))
 
     def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
                 exclude: frozenset[str] = frozenset()) -> Prefix:

@@ -6,6 +6,7 @@ import html
 import re
 import unicodedata
 import uuid
+from urllib.parse import urlsplit
 
 from clonr.access import LOCAL_CREATOR, Actor, Creator, Operation, allowed, authorize
 from clonr.config import Settings
@@ -16,7 +17,11 @@ __all__ = ["LIMITS", "CloneService", "slugify"]
 
 # Character limits per field: generous for people, small enough that the persona fits a prompt budget.
 # Long descriptions and greetings from imported character cards run to pages; the prompt budget trims them.
-LIMITS = {"name": 80, "short_description": 300, "long_description": 16000, "greeting": 4000}
+# Boundaries (topics to avoid, links to share) are lists, one item a line, read whole on every turn: at most
+# `boundary_lines` lines of `boundary_line` characters each, and the box as a whole takes that many.
+LIMITS = {"name": 80, "short_description": 300, "long_description": 16000, "greeting": 4000,
+          "boundary_lines": 10, "boundary_line": 200, "avoid_topics": 10 * 201, "shared_links": 10 * 201}
+_BOUNDARY_LABELS = {"avoid_topics": "Topics to avoid", "shared_links": "Links it may share"}
 
 
 def slugify(name: str) -> str:
@@ -29,12 +34,71 @@ def _clean(fields: dict[str, str]) -> dict[str, str]:
     cleaned = {}
     for field, value in fields.items():
         value = (value or "").strip()
+        if field in _BOUNDARY_LABELS:
+            value = _clean_lines(field, value)
         if len(value) > LIMITS[field]:
             label = field.replace("_", " ")
             raise InvalidInputError(f"The {label} is {len(value)} characters; the limit is {LIMITS[field]}: "
                                     "shorten it.")
         cleaned[field] = value
     return cleaned
+
+
+def _clean_lines(field: str, value: str) -> str:
+    """A boundary list with blank lines dropped and each line tidied to `left -> right` (or one part), so the
+    prompt reads the same text however the creator spaced it."""
+    label = _BOUNDARY_LABELS[field]
+    lines = [" ".join(line.split()) for line in value.splitlines() if line.strip()]
+    if len(lines) > LIMITS["boundary_lines"]:
+        raise InvalidInputError(f"{label} has {len(lines)} lines; the limit is {LIMITS['boundary_lines']}: remove "
+                                "some, or merge related ones.")
+    cleaned = []
+    for number, line in enumerate(lines, 1):
+        if len(line) > LIMITS["boundary_line"]:
+            raise InvalidInputError(f"{label}, line {number}, is {len(line)} characters; the limit is "
+                                    f"{LIMITS['boundary_line']}: shorten it.")
+        cleaned.append(_topic(line, number) if field == "avoid_topics" else _link(line, number))
+    return "\n".join(cleaned)
+
+
+def _topic(line: str, number: int) -> str:
+    topic, _, instead = (part.strip() for part in line.partition("->"))
+    if not topic:
+        raise InvalidInputError(f"Topics to avoid, line {number} ({_shown(line)}), has no topic before `->`: "
+                                "write it as `topic -> what to say instead`.")
+    return f"{topic} -> {instead}" if instead else topic
+
+
+def _link(line: str, number: int) -> str:
+    label, _, url = (part.strip() for part in line.rpartition("->"))
+    if problem := _url_problem(url):
+        raise InvalidInputError(f"Links it may share, line {number} ({_shown(line)}): {problem}; write it as "
+                                "`label -> https://…` or just `https://…`.")
+    return f"{label} -> {url}" if label else url
+
+
+def _url_problem(url: str) -> str:
+    """Why `url` is not a plain http(s) address a fan may be sent to; "" when it is one."""
+    if not url:
+        return "there is no address after `->`"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return "the address cannot be read (check its host and port)"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it is not an http:// or https:// address"
+    if re.search(r'[\s"<>\\^`{|}]', url) or not url.isprintable():
+        return "the address has a space, quote or bracket in it (percent-encode those)"
+    if "@" in parts.netloc:  # https://yourbank.com@elsewhere.example goes to elsewhere.example
+        return "the address has a user name in it"
+    if not parts.hostname or not re.fullmatch(r"[\w-]+(\.[\w-]+)*\.?|[0-9a-f.]*:[0-9a-f:.]*", parts.hostname):
+        return "the address has no valid host name"
+    return ""
+
+
+def _shown(line: str, most: int = 60) -> str:
+    return repr(line if len(line) <= most else line[:most - 1] + "…")
 
 
 class CloneService:

@@ -147,7 +147,8 @@ class FidelityService:
     def _fingerprint(self, clone: Clone, dialogues: list[Dialogue]) -> str:
         """A hash of what the clone's answers depend on: when it changes, the last score may no longer hold."""
         s = self._settings
-        parts = [clone.short_description, clone.long_description, clone.greeting,
+        parts = [clone.short_description, clone.long_description, clone.greeting, clone.avoid_topics,
+                 clone.shared_links,
                  [(d.category, d.user_text, d.char_text, d.origin) for d in dialogues],
                  sorted(source.content_hash for source in self._store.list_sources(clone.id)),
                  [s.chat_model, s.openai_model, s.openai_base_url, s.embeddings, s.openai_embedding_model]]

@@ -58,7 +58,8 @@ class CloneRecords(Database):
         return [self._clone(row) for row in rows]
 
     def update_clone(self, clone_id: str, **fields: Any) -> Clone:
-        allowed = {"name", "slug", "short_description", "long_description", "greeting", "published"}
+        allowed = {"name", "slug", "short_description", "long_description", "greeting", "published",
+                   "avoid_topics", "shared_links"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown clone fields: {sorted(unknown)}")

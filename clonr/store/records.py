@@ -19,6 +19,20 @@ class Clone:
     created_at: datetime
     updated_at: datetime
     owner_id: str = "local"
+    avoid_topics: str = ""  # one a line: `topic -> what to say instead`, or just the topic
+    shared_links: str = ""  # one a line: `label -> https://…`, or just the URL
+
+    @property
+    def topics_to_avoid(self) -> list[tuple[str, str]]:
+        """(topic, what to say instead; "" when the creator gave nothing), in the creator's order."""
+        return [(topic.strip(), instead.strip()) for topic, _, instead in
+                (line.partition("->") for line in self.avoid_topics.splitlines() if line.strip())]
+
+    @property
+    def links_to_share(self) -> list[tuple[str, str]]:
+        """(label; "" when none, URL), in the creator's order: a URL holds no `->`, so the label may."""
+        return [(label.strip(), url.strip()) for label, _, url in
+                (line.rpartition("->") for line in self.shared_links.splitlines() if line.strip())]
 
 
 @dataclass(frozen=True)

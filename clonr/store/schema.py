@@ -29,6 +29,8 @@ clones = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("owner_id", String(64), nullable=False, server_default="local"),  # the creator who made it
+    Column("avoid_topics", Text, nullable=False, server_default=""),  # one a line: `topic -> what to say instead`
+    Column("shared_links", Text, nullable=False, server_default=""),  # one a line: `label -> https://…` or a URL
     Index("ix_clones_owner", "owner_id"),
 )
 

@@ -150,3 +150,14 @@ def test_full_text_search_ranks_within_the_fans_and_leaves_out_words_that_are_to
     if store.engine.dialect.name == "sqlite":  # Postgres ranks every term (its index counts are not cheap)
         rare_only = store.lexical_search("c1", ["fan-a"], ["pizza", "lighthouse"], most_matches=lambda size: 20)
         assert sorted(i for i, _ in rare_only) == ["m040", "m042"], "'pizza' is in 31 of 32: left out"
+
+
+def test_boundaries_default_to_empty_and_round_trip(store: SqlStore) -> None:
+    created = _create(store)
+    assert (created.avoid_topics, created.shared_links) == ("", "")
+    assert store.get_clone("c1") == created
+    topics, links = "my divorce -> I keep that private.\npolitics", "Shop -> https://shop.example/é?a=1"
+    updated = store.update_clone("c1", avoid_topics=topics, shared_links=links)
+    assert (updated.avoid_topics, updated.shared_links, updated.short_description) == (topics, links, "Mathematician")
+    assert [c.shared_links for c in store.list_clones()] == [links]
+    assert store.update_clone("c1", greeting="Hi").avoid_topics == topics, "other updates leave them alone"

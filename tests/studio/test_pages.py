@@ -476,3 +476,26 @@ def test_signed_in_creators_see_only_their_own_clones(studio: AppTest, app: Clon
                                             ("0.0.0.0", False), ("", False), ("10.0.0.5", False)])
 def test_only_a_loopback_address_is_local(address: str, local: bool) -> None:
     assert auth.is_local(address) is local
+
+
+def test_profile_saves_boundaries_and_shows_an_error_for_a_bad_link(studio: AppTest, app: Clonr) -> None:
+    app.clones.create("Ada")
+    studio.run()
+
+    def box(start: str):
+        return next(t for t in studio.text_area if t.label.startswith(start))
+
+    box("Topics to avoid").input("my divorce->I keep that private.\n\n  politics  ")
+    box("Links it may share").input("Shop -> https://shop.example")
+    studio.button[0].click().run()
+    assert not studio.exception and "Saved" in studio.success[0].value
+    clone = app.clones.get("ada")
+    assert (clone.avoid_topics, clone.shared_links) == ("my divorce -> I keep that private.\npolitics",
+                                                        "Shop -> https://shop.example")
+    box("Links it may share").input("Shop -> javascript:alert(1)")
+    box("Greeting").input("Changed!")
+    studio.button[0].click().run()
+    assert not studio.exception
+    assert "line 1" in studio.error[0].value and "http" in studio.error[0].value
+    after = app.clones.get("ada")
+    assert (after.shared_links, after.greeting) == ("Shop -> https://shop.example", ""), "nothing was stored"
