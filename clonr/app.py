@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import threading
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
-from clonr.access import FanTokens, IdentityTokens, secret_key
+from clonr.access import SYSTEM, Actor, FanTokens, IdentityTokens, secret_key
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
@@ -69,28 +70,43 @@ class Clonr:
         self.worker = BackgroundWorker()
         # Ingestion jobs get their own thread, so a long crawl never delays memory work; both yield to replies.
         self.ingest_worker = BackgroundWorker("clonr-ingest", foreground=self.worker.foreground)
+        # Each service acts for the local creator unless a surface binds it to another actor (`acting_as`).
+        # A service that has checked its caller uses the others through instances bound to the system.
         self.clones = CloneService(self.store, self.settings)
-        self.ingest = IngestService(self.store, self.settings, self.index_for, self.ingest_worker)
+        clones = self.clones
+        self.ingest = IngestService(self.store, clones, self.settings, self.index_for, self.ingest_worker)
         self.memory = MemoryService(
-            self.store, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model, clock=clock,
-            policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
-                                knowledge_updates=self.settings.knowledge_updates,
-                                longest_text=self.settings.max_message_chars))
-        self.dialogues = DialogueService(self.store, self.collection)
-        self.chat = ChatService(self.store, self.settings, lambda: self.chat_model, self.index_for, self.memory,
-                                self.worker, self.dialogues)
-        self.groups = GroupChatService(self.store, self.chat, self.memory)
-        self.interview = InterviewService(self.store, self.dialogues, lambda: self.chat_model)
-        self.descriptions = DescriptionService(self.store, self.clones, lambda: self.chat_model, self.index_for,
+            self.store, clones, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model,
+            clock=clock, policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
+                                             knowledge_updates=self.settings.knowledge_updates,
+                                             longest_text=self.settings.max_message_chars))
+        memory = self.memory.acting_as(SYSTEM)
+        self.dialogues = DialogueService(self.store, clones, self.collection)
+        dialogues = self.dialogues.acting_as(SYSTEM)
+        self.chat = ChatService(self.store, clones, self.settings, lambda: self.chat_model, self.index_for, memory,
+                                self.worker, dialogues)
+        chat = self.chat.acting_as(SYSTEM)
+        self.groups = GroupChatService(self.store, clones, chat, memory)
+        self.interview = InterviewService(self.store, clones, dialogues, lambda: self.chat_model)
+        self.descriptions = DescriptionService(self.store, clones, lambda: self.chat_model, self.index_for,
                                                self.settings)
-        self.cards = CardService(self.store, self.clones, self.dialogues, self.ingest,
+        self.cards = CardService(self.store, clones, dialogues, self.ingest.acting_as(SYSTEM),
                                  lambda: self.settings.max_file_bytes)
-        self.fidelity = FidelityService(self.store, self.chat, lambda: self.chat_model, lambda: self.embeddings,
+        self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
-        self.fans = FanService(self.store, self.clones, self.chat, self.memory,
+        self.fans = FanService(self.store, clones, chat, memory,
                                FanTokens(secret_key(self.settings), timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
                                IdentityTokens.from_settings(self.settings))
+
+    def acting_as(self, actor: Actor) -> Clonr:
+        """This app with every creator-facing service bound to `actor` (the studio binds each session to its
+        signed-in creator); the store, models, workers and caches stay shared."""
+        view = copy.copy(self)
+        for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
+                     "cards", "fidelity"):
+            setattr(view, name, getattr(self, name).acting_as(actor))
+        return view
 
     @property
     def chat_model(self) -> BaseChatModel:

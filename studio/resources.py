@@ -17,15 +17,20 @@ def make_clonr() -> Clonr:
 
 
 @st.cache_resource(show_spinner="Opening Clonr…")
-def get_app() -> Clonr:
+def shared_app() -> Clonr:
     app = make_clonr()
     freeze_startup_objects()
     return app
 
 
+def get_app() -> Clonr:
+    """The one shared `Clonr`, acting for this session's creator (see `studio.auth`)."""
+    return shared_app().acting_as(auth.creator())
+
+
 def my_clones() -> CloneService:
-    """The clones as this session's creator sees them (see `studio.auth`)."""
-    return get_app().clones.acting_as(auth.creator())
+    """The clones as this session's creator sees them."""
+    return get_app().clones
 
 
 def current_clone() -> Clone:

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from clonr import Clonr
 from clonr.cli import LazyApp, cli
 from clonr.errors import AlreadyExistsError, InvalidInputError
+from clonr.ingest import IngestService
 
 V3_CARD = {
     "spec": "chara_card_v3", "spec_version": "3.0", "x_top_level": {"kept": True},
@@ -184,7 +185,7 @@ def test_a_failure_half_way_leaves_no_clone(app: Clonr, monkeypatch: pytest.Monk
     def broken(*args, **kwargs):
         raise InvalidInputError("disk full")
 
-    monkeypatch.setattr(app.ingest, "add_document", broken)
+    monkeypatch.setattr(IngestService, "add_document", broken)  # every instance: the card service's too
     with pytest.raises(InvalidInputError, match="lorebook could not be added"):
         app.cards.import_card("ada.json", json.dumps(V3_CARD).encode())
     assert app.clones.list() == [] and app.store.list_dialogues("anything") == []

@@ -14,6 +14,7 @@ from clonr import Clonr
 from clonr.chat import truncate_to_tokens
 from clonr.chat.prompt import fixed_prefix
 from clonr.errors import InvalidInputError, NotFoundError
+from clonr.memory import MemoryService
 from tests.conftest import FakeChatModel
 
 
@@ -52,8 +53,8 @@ def test_background_work_waits_while_a_reply_is_prepared_and_stored(app: Clonr, 
             return step(*args)
         return run
 
-    monkeypatch.setattr(app.memory, "summaries", slowly(app.memory.summaries, "job queued while preparing",
-                                                        "turn prepared"))
+    monkeypatch.setattr(MemoryService, "summaries", slowly(MemoryService.summaries, "job queued while preparing",
+                                                           "turn prepared"))  # every instance: the chat's too
     monkeypatch.setattr(app.chat, "_finish", slowly(app.chat._finish, "job queued while storing", "reply stored"))
     app.chat.start_turn(ada.id, "Hello", fan_id="fan-1").text()
     app.worker.drain()

@@ -131,7 +131,7 @@ def test_a_fan_who_comes_back_after_others_resumes_where_they_were(monkeypatch) 
     first = turn("ann", "Hello, who are you?")
     assert first > 300, "the first fan's model reads the whole persona"
     other = app.clones.create("Charles Babbage", "Engineer.", "I designed the Difference Engine. " * 40)
-    app.chat.warm(other.id)  # as the widget does when it starts serving a clone
+    app.chat.warm(other)  # as the widget does when it starts serving a clone
     assert turn_with(other, "cleo", "Hello!") < 60, "a warmed clone's first fan reads only their own part"
     app.chat_model.invoke("Write one word.")  # background work in between takes over the context
     assert turn("bob", "Good morning!") < first / 3 and runtime.restored > 300, "the persona is read once"

@@ -55,7 +55,7 @@ def test_the_interview_can_be_skipped_and_resumed(app: Clonr, fake_chat: FakeCha
     asked = app.interview.current("ada")
     after_skip = app.interview.skip("ada")
     assert after_skip.question_id != asked.question_id
-    resumed = InterviewService(app.store, app.dialogues, lambda: fake_chat).current("ada")
+    resumed = InterviewService(app.store, app.clones, app.dialogues, lambda: fake_chat).current("ada")
     assert resumed.question_id == after_skip.question_id, "a new session asks the pending question again"
     assert asked.question_id not in {app.interview.skip("ada").question_id for _ in range(20)}
     app.interview.restart_skipped("ada")

@@ -60,7 +60,7 @@ def _friendly(exc: Exception, clone_name: str) -> str:
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     """A chat page for one published clone. Each browser keeps the token of its own fan."""
     clone = app.clones.acting_as(NOBODY).public(clone_id)
-    app.worker.submit(app.chat.warm, clone.id)  # the model reads the persona before the first fan arrives
+    app.worker.submit(app.chat.warm, clone)  # the model reads the persona before the first fan arrives
     fans = app.fans
     writing = f"*{clone.name} is writing…*"
     greeting = [{"role": "assistant", "content": clone.greeting}] if clone.greeting else []

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Conversation, Turn, TurnOptions
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError
 from clonr.memory import MemoryService
 from clonr.store import Clone, GroupChat, GroupMessage, Message, SqlStore
@@ -29,10 +31,13 @@ def group_line_source(line_id: int) -> str:
     return f"group:{line_id}"
 
 
-class GroupChatService:
-    def __init__(self, store: SqlStore, chat: ChatService, memory: MemoryService,
+class GroupChatService(ActsFor):
+    """Group chats of one creator's clones: the actor must manage every clone in a group to use it."""
+
+    def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, memory: MemoryService,
                  rng: random.Random | None = None) -> None:
         self._store = store
+        self._clones = clones
         self._chat = chat
         self._memory = memory
         self._rng = rng or random.Random()
@@ -41,7 +46,7 @@ class GroupChatService:
         name = " ".join(name.split())
         if not name or len(name) > 120:
             raise InvalidInputError("A group chat needs a name of 1-120 characters: give it one.")
-        clones = [self._store.get_clone(ref) for ref in clone_refs]
+        clones = [self._owned(ref) for ref in clone_refs]
         if not clones or len({c.id for c in clones}) != len(clones):
             raise InvalidInputError("A group chat needs one or more different clones: name each clone once.")
         chances = {}
@@ -54,11 +59,16 @@ class GroupChatService:
         return self._store.create_group(uuid.uuid4().hex, name, chances)
 
     def get(self, ref: str) -> GroupChat:
-        return self._store.get_group(ref)
+        group = self._store.get_group(ref)
+        for clone_id in group.members:
+            self._owned(clone_id)
+        return group
 
     def list(self, clone_ref: str | None = None) -> list[GroupChat]:
-        """Group chats, oldest first; with `clone_ref`, those the clone is in."""
-        return self._store.list_groups(self._store.get_clone(clone_ref).id if clone_ref else None)
+        """The actor's group chats, oldest first; with `clone_ref`, those the clone is in."""
+        groups = self._store.list_groups(self._owned(clone_ref).id if clone_ref else None)
+        mine = {c.id for c in self._clones.list()}
+        return [group for group in groups if set(group.members) <= mine]
 
     def next_speakers(self, group: GroupChat, text: str) -> list[Clone]:
         members = sorted((self._store.get_clone(clone_id) for clone_id in group.members),
@@ -77,7 +87,7 @@ class GroupChatService:
 
     def post(self, group_ref: str, fan_id: str, fan_name: str, text: str) -> Iterator[Turn]:
         """Store the fan's message, then yield one Turn per clone that answers; run each before the next."""
-        group = self._store.get_group(group_ref)
+        group = self.get(group_ref)
         fan_id = self._chat.validate_fan(fan_id)
         text = self._chat.validate_message(text)
         fan_name = " ".join((fan_name or "Fan").split())[:60] or "Fan"
@@ -89,7 +99,7 @@ class GroupChatService:
             yield self._turn(group, clone, before, posted, said)
 
     def history(self, group_ref: str, limit: int = 100) -> list[GroupMessage]:
-        return self._store.recent_group_messages(self._store.get_group(group_ref).id, limit)
+        return self._store.recent_group_messages(self.get(group_ref).id, limit)
 
     def _turn(self, group: GroupChat, clone: Clone, before: list[GroupMessage], posted: GroupMessage,
               said: list[GroupMessage]) -> Turn:

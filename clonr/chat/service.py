@@ -23,6 +23,8 @@ from langchain_core.vectorstores import VectorStore
 from clonr.chat.context import ContextRef, excerpt, shown
 from clonr.chat.disclosure import asks_if_ai, discloses, disclosure
 from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, example_line, fixed_prefix
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
 from clonr.jobs import BackgroundWorker, Foreground
@@ -169,11 +171,12 @@ def _forget(turn: Turn) -> None:
     """A turn that leaves no trace (the fidelity check's questions, previews)."""
 
 
-class ChatService:
-    def __init__(self, store: SqlStore, settings: Settings, model: Callable[[], BaseChatModel],
+class ChatService(ActsFor):
+    def __init__(self, store: SqlStore, clones: CloneService, settings: Settings, model: Callable[[], BaseChatModel],
                  index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker,
                  dialogues: DialogueService) -> None:
         self._store = store
+        self._clones = clones
         self._settings = settings
         self._model = model
         self._index_for = index_for
@@ -233,7 +236,7 @@ class ChatService:
         options = TurnOptions(remember=remember, touch=touch, think=think or bool(thought), thought=thought,
                               exclude_examples=exclude_examples)
         with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
-            clone = self._store.get_clone(clone_ref)
+            clone = self._owned(clone_ref)
             message = self.validate_message(message)
             fan_id = self.validate_fan(fan_id)
             return self.compose(clone, fan_id, message, self.conversation(clone, fan_id), options,
@@ -242,7 +245,7 @@ class ChatService:
     def preview(self, clone_ref: str, fan_id: str, message: str) -> Turn:
         """What a reply to `message` would be given, without answering, storing or marking anything: the
         studio's and the CLI's recall previews. Only its `recalled` and `plan` are meant to be read."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         return self.compose(clone, self.validate_fan(fan_id), self.validate_message(message),
                             self.conversation(clone, fan_id), TurnOptions(remember=False, touch=False), _forget)
 
@@ -288,13 +291,12 @@ class ChatService:
                     if d.id not in exclude]
         return fixed_prefix(clone, state, examples, budget, count)
 
-    def warm(self, clone_ref: str) -> None:
+    def warm(self, clone: Clone) -> None:
         """Have a model that keeps prompt states read the clone's fixed prefix now, off the reply path (the
         widget runs it on the background worker): the first fan's first reply then reads only its own part."""
         model = self._model()
         if not getattr(model, "keeps_prompt_state", False):
             return
-        clone = self._store.get_clone(clone_ref)
         state, _ = self._memory.summaries(clone.id, SHARED_FAN)
         prefix = self._prefix(clone, state, self.prompt_budget(model), lambda text: self.count(model, text))
         with keep_prompt_state():
@@ -400,7 +402,7 @@ class ChatService:
 
     def answer_again(self, clone_ref: str, fan_id: str, reply_id: int, thought: str) -> Turn:
         """User-guided monologue: replace the last reply with one made from a thought the creator wrote."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         reply = self._own_reply(clone, fan_id, reply_id)
         latest = self._store.recent_messages(clone.id, fan_id, 1)
         asked = self._store.previous_message(reply)
@@ -423,7 +425,7 @@ class ChatService:
                       save_as_example: bool = False) -> Message:
         """User-guided correction: the creator rewrites one of the clone's replies in the record and in memory,
         and may keep the exchange as an example dialogue so the clone talks that way from now on."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         message = self._own_reply(clone, fan_id, message_id)
         text = self.validate_message(text)
         self._store.update_message(message_id, text)
@@ -436,5 +438,5 @@ class ChatService:
         return self._store.get_message(message_id)  # type: ignore[return-value]
 
     def history(self, clone_ref: str, fan_id: str = "me", limit: int = 100) -> list[Message]:
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         return self._store.recent_messages(clone.id, self.validate_fan(fan_id), limit)

@@ -112,6 +112,14 @@ class CloneService:
     def acting_as(self, actor: Actor) -> CloneService:
         return CloneService(self._store, self._settings, actor)
 
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    def require_creator(self) -> None:
+        """For a creator's tools that touch no clone yet (web search, uploads, card import)."""
+        authorize(self._actor, Operation.CREATE_CLONE, None)
+
     def create(self, name: str, short_description: str = "", long_description: str = "",
                greeting: str = "") -> Clone:
         authorize(self._actor, Operation.CREATE_CLONE, None)

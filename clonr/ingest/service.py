@@ -20,6 +20,8 @@ from typing import Any
 
 from langchain_core.vectorstores import VectorStore
 
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError
 from clonr.ingest.chats import chat_document, dialogue_candidates, parse_chat, resolve_me
@@ -47,10 +49,12 @@ class IngestResult:
     candidates: int = 0  # dialogue candidates found (chat exports)
 
 
-class IngestService:
-    def __init__(self, store: SqlStore, settings: Settings, index_for: Callable[[Clone], VectorStore],
-                 worker: BackgroundWorker | None = None, fetcher: SafeFetcher | None = None) -> None:
+class IngestService(ActsFor):
+    def __init__(self, store: SqlStore, clones: CloneService, settings: Settings,
+                 index_for: Callable[[Clone], VectorStore], worker: BackgroundWorker | None = None,
+                 fetcher: SafeFetcher | None = None) -> None:
         self._store = store
+        self._clones = clones
         self._settings = settings
         self._index_for = index_for
         self._worker = worker
@@ -68,7 +72,7 @@ class IngestService:
                      candidates: list[tuple[str, str, datetime | None]] = (),
                      before_write: Callable[[str, int], None] | None = None) -> IngestResult:
         """Chunk, embed and index a document, then record it; the same content twice is a no-op."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         if document.is_empty:
             raise InvalidInputError(f"{document.title} has no text to add.")
         content_hash = document.content_hash
@@ -94,6 +98,7 @@ class IngestService:
 
     def add_text(self, clone_ref: str, text: str, title: str, kind: str = "note",
                  location: str | None = None) -> IngestResult:
+        self._owned(clone_ref)
         text = text.strip()
         if not text:
             raise InvalidInputError("The note is empty: paste some text about the person.")
@@ -105,6 +110,7 @@ class IngestService:
 
     def add_file(self, clone_ref: str, path: Path, before_write: Callable[[str, int], None] | None = None,
                  ) -> IngestResult:
+        self._owned(clone_ref)
         document = read_document(path.name, self._read_path(path), self._settings.max_file_bytes,
                                  location=str(path.resolve()))
         return self.add_document(clone_ref, document, before_write=before_write)
@@ -112,6 +118,7 @@ class IngestService:
     def add_chat(self, clone_ref: str, path: Path, me: str, before_write: Callable[[str, int], None] | None = None,
                  ) -> IngestResult:
         """A chat export: the whole chat as context, and the creator's answers as dialogue candidates."""
+        self._owned(clone_ref)
         log_ = parse_chat(path.name, self._read_path(path), self._settings.max_file_bytes)
         me = resolve_me(log_, me)
         candidates = [(c.user_text, c.char_text, c.time and c.time.replace(tzinfo=UTC))
@@ -133,14 +140,14 @@ class IngestService:
     # -- sources -----------------------------------------------------------------------------------
 
     def list_sources(self, clone_ref: str) -> list[Source]:
-        return self._store.list_sources(self._store.get_clone(clone_ref).id)
+        return self._store.list_sources(self._owned(clone_ref).id)
 
     def get_source(self, clone_ref: str, source_id: str) -> Source:
-        return self._store.get_source(self._store.get_clone(clone_ref).id, source_id)
+        return self._store.get_source(self._owned(clone_ref).id, source_id)
 
     def source_chunks(self, clone_ref: str, source_id: str) -> list[str]:
         """The text of a source's chunks, in order, as the clone's index holds them."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         source = self._store.get_source(clone.id, source_id)
         documents = self._index_for(clone).get_by_ids([f"{source.id}:{n}" for n in range(source.chunk_count)])
         return [d.page_content for d in documents]
@@ -148,7 +155,7 @@ class IngestService:
     def reindex(self, clone_ref: str) -> int:
         """Embed the clone's notes again with the current embedding model, from the texts its index keeps
         (after switching CLONR_EMBEDDINGS); swapped in whole once embedded."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         index = self._index_for(clone)
         ids = [f"{source.id}:{n}" for source in self._store.list_sources(clone.id) for n in range(source.chunk_count)]
         chunks = index.get_by_ids(ids)
@@ -159,19 +166,20 @@ class IngestService:
 
     def delete_source(self, clone_ref: str, source_id: str) -> Source:
         """Delete a source with its chunks, vectors and dialogue candidates (vectors first: no dangling record)."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         source = self._store.get_source(clone.id, source_id)
         self._index_for(clone).delete([f"{source.id}:{n}" for n in range(source.chunk_count)])
         self._store.delete_source(source.id)
         return source
 
     def dialogue_candidates(self, clone_ref: str, limit: int = 1000) -> list[DialogueCandidate]:
-        return self._store.list_dialogue_candidates(self._store.get_clone(clone_ref).id, limit)
+        return self._store.list_dialogue_candidates(self._owned(clone_ref).id, limit)
 
     # -- discovery -----------------------------------------------------------------------------------
 
     def discover(self, name: str, hints: list[str] = (), max_results: int = 10) -> list[Candidate]:
         """Pages that may be about the person, most likely first; nothing is fetched or stored."""
+        self._clones.require_creator()
         return search_web(name, list(hints), max_results, self._settings.search_url, self._settings.fetch_timeout)
 
     # -- jobs ----------------------------------------------------------------------------------------
@@ -185,6 +193,7 @@ class IngestService:
 
         Only the base name is kept, with anything unusual replaced, so an upload cannot write elsewhere.
         """
+        self._clones.require_creator()
         if len(data) > self._settings.max_file_bytes:
             raise InvalidInputError(f"{Path(filename).name} is {len(data):,} bytes; the limit is "
                                     f"{self._settings.max_file_bytes:,} (CLONR_MAX_FILE_BYTES): split it.")
@@ -197,7 +206,7 @@ class IngestService:
 
     def start_job(self, clone_ref: str, items: list[tuple[str, dict[str, Any]]]) -> IngestJob:
         """Record a job: items are URLs, `wiki:Title`, YouTube links, or file paths (options per item)."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         if not items:
             raise InvalidInputError("Nothing to ingest: give at least one URL, file, youtube link or wiki:Title.")
         return self._store.create_job(uuid.uuid4().hex, clone.id, [(item.strip(), options) for item, options in items])
@@ -205,6 +214,7 @@ class IngestService:
     def start_web_job(self, clone_ref: str, references: list[str], options: dict[str, Any]) -> IngestJob:
         """A job of web references only (http(s) URLs, YouTube links, `wiki:Title`): what a form on a web page
         may ask for. A path on the server's disk is refused; files come through `stage_upload`."""
+        self._owned(clone_ref)
         for reference in references:
             if not is_web_reference(reference):
                 raise InvalidInputError(f"{reference.strip()[:80]!r} is not a web address: give a URL "
@@ -215,15 +225,17 @@ class IngestService:
         """Run the job on the background worker; poll `job()` for progress."""
         if self._worker is None:
             raise RuntimeError("IngestService has no worker: run_job() instead")
-        job = self._store.get_job(job_id)
+        job = self.job(job_id)
         self._store.set_job_status(job_id, "queued", only_from=self._claimable(job))  # shows as waiting at once
         self._worker.submit(self.run_job, job_id)
 
     def job(self, job_id: str) -> IngestJob:
-        return self._store.get_job(job_id)
+        job = self._store.get_job(job_id)
+        self._owned(job.clone_id)
+        return job
 
     def jobs(self, clone_ref: str) -> list[IngestJob]:
-        return self._store.list_jobs(self._store.get_clone(clone_ref).id)
+        return self._store.list_jobs(self._owned(clone_ref).id)
 
     def resumable_jobs(self, clone_ref: str) -> list[IngestJob]:
         """Jobs that stopped before the end: interrupted, never started, or whose process died."""
@@ -241,7 +253,7 @@ class IngestService:
         Ctrl-C or a crash leaves the job `interrupted` (or `running`, after a hard kill); running it again
         resumes where it stopped, without duplicates.
         """
-        job = self._store.get_job(job_id)
+        job = self.job(job_id)
         if job.status == "done":
             return job
         if not self._store.set_job_status(job_id, "running", only_from=self._claimable(job)):

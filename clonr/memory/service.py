@@ -23,6 +23,8 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.jobs import BackgroundWorker
 from clonr.memory import lexical, thinking
@@ -208,11 +210,17 @@ class MemoryPolicy:
     longest_text: int = 4000  # characters in an event or an edited memory (CLONR_MAX_MESSAGE_CHARS)
 
 
-class MemoryService:
-    def __init__(self, store: SqlStore, index: Callable[[str], VectorStore], scorer: Callable[[], ImportanceScorer],
-                 worker: BackgroundWorker, model: Callable[[], BaseChatModel], clock: Clock | None = None,
-                 weights: RetrievalWeights | None = None, policy: MemoryPolicy | None = None) -> None:
+class MemoryService(ActsFor):
+    """Fans' memories and the clone's own. What the turn builder reads on every turn (recall, summaries,
+    entities, mentioned) and the writes made after it are internal: their callers have checked the actor.
+    What a creator does to memories (list, edit, pin, delete, forget, events, reindex) checks it here."""
+
+    def __init__(self, store: SqlStore, clones: CloneService, index: Callable[[str], VectorStore],
+                 scorer: Callable[[], ImportanceScorer], worker: BackgroundWorker, model: Callable[[], BaseChatModel],
+                 clock: Clock | None = None, weights: RetrievalWeights | None = None,
+                 policy: MemoryPolicy | None = None) -> None:
         self._store = store
+        self._clones = clones
         self._index = index
         self._scorer = scorer
         self._worker = worker
@@ -504,6 +512,7 @@ class MemoryService:
     def post_event(self, clone_id: str, text: str) -> Memory:
         """Something that happened in the creator's life: a memory every fan's chat can draw on, and material
         for the clone's current state, which is rewritten from its events."""
+        self._owned(clone_id)
         self._check_length(text, "The event", "tell it in fewer words, or as several events")
         event, = self.remember(clone_id, SHARED_FAN, [text], kind="event")
         return event
@@ -516,6 +525,7 @@ class MemoryService:
     def links(self, clone_id: str, memories: Sequence[Memory]) -> dict[str, MemoryLinks]:
         """Each memory's links (two round trips for a page of them), only ever to memories of the same clone
         and fan, or shared ones."""
+        self._owned(clone_id)
         cited = [i for m in memories for i in (*m.evidence, *([m.superseded_by] if m.superseded_by else []))]
         found = {m.id: m for m in self._store.get_memories(cited)}
         nearby = self._store.adjacent_memories([m for m in memories if m.kind == "observation"], distance=1)
@@ -534,6 +544,7 @@ class MemoryService:
         model and each line with the line it answers: for memories written before context embeddings, or
         after switching CLONR_EMBEDDINGS. Each fan's collection is swapped whole once embedded, so a failure
         leaves it as it was and running again finishes the rest. Progress is counted in memories, per fan."""
+        self._owned(clone_id)
         fans = self.fans(clone_id)
         total = sum(f.memories for f in fans) + len(self._store.memory_ids(clone_id, SHARED_FAN))
         done = 0
@@ -548,12 +559,15 @@ class MemoryService:
         return done
 
     def fans(self, clone_id: str) -> list[FanMemories]:
+        self._owned(clone_id)
         return self._store.memory_fans(clone_id)
 
     def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0) -> list[Memory]:
+        self._owned(clone_id)
         return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset)
 
     def _own(self, clone_id: str, fan_id: str, memory_id: str) -> Memory:
+        self._owned(clone_id)
         found = self._store.get_memories([memory_id])
         if not found or found[0].clone_id != clone_id or found[0].fan_id != fan_id:
             raise NotFoundError(f"No memory {memory_id!r} for this fan: run `clonr memory <clone> --fan <id> list`.")
@@ -618,6 +632,7 @@ class MemoryService:
 
     def forget_fan(self, clone_id: str, fan_id: str) -> int:
         """Delete everything about one fan: memories, their vectors, and the conversation."""
+        self._owned(clone_id)
         ids = self._store.memory_ids(clone_id, fan_id)
         self._store.delete_fan(clone_id, fan_id)  # memories, summary and messages together
         self._vectors(clone_id, fan_id).delete(ids)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.errors import ClonrError, InvalidInputError
 from clonr.ingest import Document, IngestService, Part
 from clonr.persona.card_format import card_bytes, read_card
@@ -37,7 +38,7 @@ def _first_sentence(text: str, limit: int = 300) -> str:
     return sentence if len(sentence) <= limit else ""
 
 
-class CardService:
+class CardService(ActsFor):
     def __init__(self, store: SqlStore, clones: CloneService, dialogues: DialogueService, ingest: IngestService,
                  max_bytes: Callable[[], int]) -> None:
         self._store = store
@@ -50,7 +51,7 @@ class CardService:
 
     def build(self, clone_ref: str) -> dict[str, Any]:
         """The clone as a V3 card, on top of the card it was imported from (if any)."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         dialogues = self._store.list_dialogues(clone.id)
         stored = self._store.get_card(clone.id)
         card = copy.deepcopy(stored) if stored else {"data": {}}
@@ -91,6 +92,7 @@ class CardService:
 
     def import_card(self, filename: str, data: bytes, name: str | None = None) -> Clone:
         """A new clone from a card file, with its example dialogues and lorebook; on any error nothing is kept."""
+        self._clones.require_creator()
         card = read_card(filename, data, self._max_bytes())
         fields = card["data"]
         ours = fields.get("extensions", {}).get("clonr", {})

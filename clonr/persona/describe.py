@@ -20,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
 from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import InvalidInputError
 from clonr.llm import context_tokens, count_tokens
@@ -76,7 +77,7 @@ def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-zà-ÿ0-9]{4,}", text.casefold()) if w not in _STOPWORDS}
 
 
-class DescriptionService:
+class DescriptionService(ActsFor):
     def __init__(self, store: SqlStore, clones: CloneService, model: Callable[[], BaseChatModel],
                  index_for: Callable[[Clone], VectorStore], settings: Settings) -> None:
         self._store = store
@@ -89,7 +90,7 @@ class DescriptionService:
 
     def corpus(self, clone_ref: str) -> list[Excerpt]:
         """Everything known, in reading order: each source's chunks, then the example dialogues."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         excerpts: list[Excerpt] = []
         index = self._index_for(clone)
         for source in self._store.list_sources(clone.id):
@@ -129,7 +130,7 @@ class DescriptionService:
 
     def propose(self, clone_ref: str, on_progress: Callable[[int, int], None] | None = None) -> list[Proposal]:
         """Draft the long description, the short description and the greeting as proposals (nothing applied)."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         model = self._model()
         excerpts = self.corpus(clone.id)
         if not excerpts:
@@ -218,11 +219,11 @@ class DescriptionService:
     # -- review ----------------------------------------------------------------------------------------
 
     def pending(self, clone_ref: str) -> list[Proposal]:
-        return self._store.list_proposals(self._store.get_clone(clone_ref).id)
+        return self._store.list_proposals(self._owned(clone_ref).id)
 
     def diff(self, clone_ref: str, proposal_id: str) -> str:
         """The proposal against the field's current text, as a unified diff."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         proposal = self._store.get_proposal(clone.id, proposal_id)
         current = getattr(clone, proposal.field)
         return "\n".join(difflib.unified_diff(current.splitlines(), proposal.text.splitlines(), "current",
@@ -231,7 +232,7 @@ class DescriptionService:
     def accept(self, clone_ref: str, proposal_id: str, text: str | None = None, force: bool = False) -> Clone:
         """Apply a proposal (or the creator's edit of it). Refused if the field changed since it was proposed,
         unless `force`: the creator's own edits are never overwritten silently."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         proposal = self._store.get_proposal(clone.id, proposal_id)
         if proposal.status != "pending":
             raise InvalidInputError(f"That proposal was already {proposal.status}: draft a new one.")
@@ -244,7 +245,7 @@ class DescriptionService:
         return updated
 
     def reject(self, clone_ref: str, proposal_id: str) -> None:
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         self._store.set_proposal_status(self._store.get_proposal(clone.id, proposal_id).id, "rejected")
 
 

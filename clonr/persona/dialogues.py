@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 from langchain_core.vectorstores import VectorStore
 
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError
 from clonr.store import Clone, Dialogue, SqlStore
 from clonr.vectors.base import replace_all
@@ -47,9 +49,10 @@ def parse_mes_example(text: str, char_name: str = "") -> list[tuple[str, str]]:
     return pairs
 
 
-class DialogueService:
-    def __init__(self, store: SqlStore, collection: Callable[[str], VectorStore]) -> None:
+class DialogueService(ActsFor):
+    def __init__(self, store: SqlStore, clones: CloneService, collection: Callable[[str], VectorStore]) -> None:
         self._store = store
+        self._clones = clones
         self._collection = collection
 
     def index(self, clone: Clone) -> VectorStore:
@@ -57,7 +60,7 @@ class DialogueService:
 
     def add(self, clone_ref: str, user_text: str, char_text: str, category: str = "general",
             origin: str = "manual", question_id: str | None = None) -> Dialogue:
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         [dialogue] = self._store.add_dialogues(clone.id, [{
             "category": category, "user_text": _clean(user_text, "what was said"),
             "char_text": _clean(char_text, "the answer"), "origin": origin, "question_id": question_id}])
@@ -66,20 +69,21 @@ class DialogueService:
 
     def add_many(self, clone_id: str, items: list[tuple[str, str, str]], origin: str) -> list[Dialogue]:
         """Add (what was said, the answer, category) dialogues in one transaction, embedded at once."""
-        dialogues = self._store.add_dialogues(clone_id, [
+        clone = self._owned(clone_id)
+        dialogues = self._store.add_dialogues(clone.id, [
             {"category": category, "user_text": _clean(user, "what was said"), "char_text": _clean(char, "the answer"),
              "origin": origin} for user, char, category in items])
-        self.ensure_indexed(self._store.get_clone(clone_id))
+        self.ensure_indexed(clone)
         return dialogues
 
     def list(self, clone_ref: str, category: str | None = None) -> list[Dialogue]:
-        dialogues = self._store.list_dialogues(self._store.get_clone(clone_ref).id)
+        dialogues = self._store.list_dialogues(self._owned(clone_ref).id)
         return [d for d in dialogues if category is None or d.category == category]
 
     def update(self, clone_ref: str, dialogue_id: str, *, user_text: str | None = None,
                char_text: str | None = None, category: str | None = None) -> Dialogue:
         """Edit a dialogue; its vector is rebuilt on the next turn."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         fields: dict[str, object] = {}
         if user_text is not None:
             fields["user_text"] = _clean(user_text, "what was said")
@@ -93,13 +97,13 @@ class DialogueService:
         return dialogue
 
     def delete(self, clone_ref: str, dialogue_id: str) -> None:
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         self._store.delete_dialogue(clone.id, dialogue_id)
         self.index(clone).delete([dialogue_id])
 
     def promote_candidate(self, clone_ref: str, candidate_id: int) -> Dialogue:
         """Keep a chat export's candidate (someone's message and the creator's answer) as an example."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         candidate = next((c for c in self._store.list_dialogue_candidates(clone.id, limit=100_000)
                           if c.id == candidate_id), None)
         if candidate is None:
@@ -119,7 +123,7 @@ class DialogueService:
     def reindex(self, clone_ref: str) -> int:
         """Embed every example dialogue again with the current embedding model (after switching
         CLONR_EMBEDDINGS); swapped in whole once embedded."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         dialogues = self._store.list_dialogues(clone.id)
         if dialogues:
             replace_all(self.index(clone), [_embedded(d) for d in dialogues],

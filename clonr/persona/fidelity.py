@@ -23,6 +23,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import InvalidInputError
 from clonr.store import Clone, Dialogue, SqlStore
@@ -80,10 +82,11 @@ class FidelityCheck:
     warning: str  # empty when the score is fine
 
 
-class FidelityService:
-    def __init__(self, store: SqlStore, chat: ChatService, model: Callable[[], BaseChatModel],
+class FidelityService(ActsFor):
+    def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, model: Callable[[], BaseChatModel],
                  embeddings: Callable[[], Embeddings], settings: Settings) -> None:
         self._store = store
+        self._clones = clones
         self._chat = chat
         self._model = model
         self._embeddings = embeddings
@@ -91,7 +94,7 @@ class FidelityService:
 
     def run(self, clone_ref: str, questions: int = 8,
             on_progress: Callable[[int, int], None] | None = None) -> FidelityReport:
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         dialogues = self._store.list_dialogues(clone.id)
         answered = [d for d in dialogues if d.origin == "interview"]
         if not answered:
@@ -120,12 +123,12 @@ class FidelityService:
 
     def can_run(self, clone_ref: str) -> bool:
         """Whether the clone has interview answers to be checked against."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         return any(d.origin == "interview" for d in self._store.list_dialogues(clone.id))
 
     def last(self, clone_ref: str) -> FidelityCheck | None:
         """The clone's last check, or None if it was never checked."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         stored = self._store.last_fidelity_check(clone.id)
         if stored is None:
             return None

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
+from clonr.clones import CloneService
+from clonr.clones.acting import ActsFor
 from clonr.llm.structured import ask_json
 from clonr.persona.dialogues import DialogueService
 from clonr.persona.questions import CATEGORIES, QUESTIONS, Question, question
@@ -41,15 +43,17 @@ class InterviewStep:
     by_category: dict[str, int]  # answers per category
 
 
-class InterviewService:
-    def __init__(self, store: SqlStore, dialogues: DialogueService, model: Callable[[], BaseChatModel]) -> None:
+class InterviewService(ActsFor):
+    def __init__(self, store: SqlStore, clones: CloneService, dialogues: DialogueService,
+                 model: Callable[[], BaseChatModel]) -> None:
         self._store = store
+        self._clones = clones
         self._dialogues = dialogues
         self._model = model
 
     def current(self, clone_ref: str) -> InterviewStep | None:
         """The question waiting for an answer (asked again after a restart), or the next one; None when done."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         state = self._store.interview_state(clone.id)
         pending = question(state["pending_question"] or "")
         if pending is None:
@@ -65,7 +69,7 @@ class InterviewService:
         step = self.current(clone_ref)
         if step is None:
             return None
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         self._dialogues.add(clone.id, step.text, text, category=step.category, origin="interview",
                             question_id=step.question_id)
         state = self._store.interview_state(clone.id)
@@ -81,7 +85,7 @@ class InterviewService:
         step = self.current(clone_ref)
         if step is None:
             return None
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         skipped = self._store.interview_state(clone.id)["skipped"]
         if not step.is_follow_up:
             skipped = [*skipped, step.question_id]
@@ -90,7 +94,7 @@ class InterviewService:
 
     def restart_skipped(self, clone_ref: str) -> None:
         """Offer the skipped questions again."""
-        clone = self._store.get_clone(clone_ref)
+        clone = self._owned(clone_ref)
         state = self._store.interview_state(clone.id)
         self._store.save_interview_state(clone.id, state["pending_question"], state["pending_followup"], [])
 
