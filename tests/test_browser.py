@@ -138,6 +138,30 @@ def test_a_fan_signed_in_by_the_host_page_gets_their_conversation_back(served, f
         assert "id_token" not in page.frames[1].url, "the token leaves the address once read"
 
 
+def test_a_fan_sees_what_is_remembered_and_is_forgotten_from_the_widget(served, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect
+
+    app, _folder, _port = served
+    clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
+    fake_chat.enqueue("Bees are wonderful.")
+    with browser_page() as page:
+        page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+        box = page.locator("textarea").first
+        expect(page.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
+        box.fill("I keep bees in Sintra.")
+        box.press("Enter")
+        expect(page.get_by_text("Bees are wonderful.")).to_be_visible(timeout=30_000)
+        app.worker.drain()  # the memories of the exchange are written after the reply
+        page.get_by_text("Your data").click()
+        page.get_by_role("button", name="Show what is remembered").click()
+        expect(page.get_by_text("Ada Lovelace remembers 2 thing(s) about you")).to_be_visible(timeout=30_000)
+        page.get_by_label("I want to be forgotten: my messages and memories").check()
+        page.get_by_role("button", name="Forget me").click()
+        expect(page.get_by_text("has forgotten you")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("I keep bees in Sintra.")).to_have_count(0)
+    assert _fans(app, clone.id) == [] and app.memory.fans(clone.id) == [], "no message or memory of the fan is left"
+
+
 @contextlib.contextmanager
 def browser_page() -> Iterator[Page]:
     """A page in headless Chromium, closed with the browser afterwards."""
