@@ -14,7 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
-from clonr.access import SYSTEM, Actor, FanTokens, IdentityTokens, secret_key
+from clonr.access import SYSTEM, Actor, ApiKeyService, FanTokens, IdentityTokens, secret_key
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
@@ -94,8 +94,10 @@ class Clonr:
                                  lambda: self.settings.max_file_bytes)
         self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
+        secret = secret_key(self.settings)
+        self.keys = ApiKeyService(self.store, secret)
         self.fans = FanService(self.store, clones, chat, memory,
-                               FanTokens(secret_key(self.settings), timedelta(days=self.settings.fan_token_days)),
+                               FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
                                IdentityTokens.from_settings(self.settings))
 

@@ -1,6 +1,7 @@
 """The authorization matrix: every service operation and widget endpoint × every actor, allowed or refused as
 `tests/data/authorization_matrix.csv` says. Each cell runs the real operation on fresh data of fan A (a fan
-of the published clone Ada); a new operation or endpoint without a row fails the test."""
+of the published clone Ada); a new operation or endpoint without a row fails the test. An API key speaks
+only for its owner's API end users (fans `a_…`, see tests/test_api.py): on fan A's data it is a stranger."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ from tests.conftest import FakeChatModel
 pytestmark = pytest.mark.filterwarnings("ignore:This conversation has ended:UserWarning")
 
 MATRIX = Path(__file__).parent / "data" / "authorization_matrix.csv"
-ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system")
+ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system", "api_key_of_owner")
 OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")
 # Not operations on a clone's data: binding to an actor, formatting, checks, and the fan's token calls.
-NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_creator", "visit", "known", "sign_in"}
+NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_creator", "visit", "known", "sign_in",
+                       "end_user", "clones_for"}  # the last two take an API key: tests/test_api.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
                     "memory")
@@ -101,6 +103,7 @@ def make_world(app: Clonr, fake_chat: FakeChatModel) -> World:
         memory = memory or made[0]
     app.worker.drain()
     actors = {"nobody": NOBODY, "owner": OWNER, "other_creator": OTHER_CREATOR, "system": SYSTEM,
+              "api_key_of_owner": app.keys.authenticate(app.keys.create(OWNER, f"key {suffix}").secret),
               **{name: visit.fan for name, visit in visits.items()}}
     tokens = {name: None for name in actors} | {name: visit.token for name, visit in visits.items()}
     group = app.groups.acting_as(OWNER).create(f"Group {suffix}", [ada.id])

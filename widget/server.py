@@ -1,4 +1,5 @@
-"""The widget server: every published clone at /c/<slug>/, mounted on first visit.
+"""The widget server: every published clone at /c/<slug>/, mounted on first visit, and the OpenAI-compatible
+API at /v1/ (`clonr.api`).
 
 Clones published in the studio go live without a restart: a small ASGI middleware looks the slug up, builds
 and mounts the clone's Gradio app on first use, and answers 404 for unknown or unpublished clones.
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from clonr import Clonr, ClonrError, freeze_startup_objects
 from clonr.access import NOBODY
+from clonr.api import mount_openai
 from clonr.errors import NotFoundError
 from widget.app import build_app
 
@@ -145,6 +147,8 @@ def create_server(app: Clonr) -> _CloneMounter:
         live = app.clones.acting_as(NOBODY).published()
         items = "".join(f'<li><a href="/c/{html.escape(c.slug)}/">{html.escape(c.name)}</a></li>' for c in live)
         return f"<h1>Clonr</h1><ul>{items or '<li>No published clones yet.</li>'}</ul>"
+
+    mount_openai(inner, app)  # /v1/models and /v1/chat/completions, for API keys
 
     @inner.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -25,6 +25,16 @@ class Fan:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """A creator's API key: it speaks for the creator's end users on the creator's published clones (all of
+    them, or `clone_ids`), and manages nothing."""
+
+    key_id: str
+    owner_id: str
+    clone_ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class System:
     """Clonr itself: background memory work, migrations, benchmarks."""
 
@@ -34,7 +44,7 @@ class Nobody:
     """A caller who has proven nothing."""
 
 
-Actor = Creator | Fan | System | Nobody
+Actor = Creator | Fan | ApiKey | System | Nobody
 
 LOCAL_CREATOR = Creator("local")  # the one creator of a studio or CLI on the creator's own machine
 SYSTEM = System()

@@ -3,14 +3,15 @@
 Services call `authorize` before they read or write; surfaces never decide on their own. The rules: the
 system may do anything but create a clone (which needs an owner); anyone may see a published clone's public
 face (name, greeting); a creator may do anything with the clones they own, and create clones; a fan may talk
-with a published clone and see, export or delete their own data with it, and nothing else.
+with a published clone and see, export or delete their own data with it, and nothing else; an API key does
+the same for its owner's end users on its owner's published clones.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from clonr.access.actors import Actor, Creator, Fan, Nobody, System
+from clonr.access.actors import Actor, ApiKey, Creator, Fan, Nobody, System
 from clonr.errors import ForbiddenError
 from clonr.store import Clone
 
@@ -37,6 +38,7 @@ class Operation(Enum):
 
 FAN_OPERATIONS = frozenset({Operation.CHAT, Operation.READ_OWN_DATA, Operation.DELETE_OWN_DATA})
 PUBLIC_OPERATIONS = frozenset({Operation.VIEW_CLONE})
+API_FAN_PREFIX = "a_"  # fans made for an API key's end users; the widget's are `f_`
 
 
 def allowed(actor: Actor, operation: Operation, clone: Clone | None, fan_id: str | None = None) -> bool:
@@ -51,6 +53,10 @@ def allowed(actor: Actor, operation: Operation, clone: Clone | None, fan_id: str
         return True
     if isinstance(actor, Creator):
         return clone.owner_id == actor.id
+    if isinstance(actor, ApiKey):  # the API's end users are fans `a_…` the server made for the key's owner
+        return (operation in FAN_OPERATIONS and clone.published and clone.owner_id == actor.owner_id
+                and (actor.clone_ids is None or clone.id in actor.clone_ids)
+                and fan_id is not None and fan_id.startswith(API_FAN_PREFIX))
     if isinstance(actor, Fan):
         return (operation in FAN_OPERATIONS and clone.published and actor.clone_id == clone.id
                 and fan_id == actor.fan_id)

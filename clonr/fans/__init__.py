@@ -13,10 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clonr.access import NOBODY, Actor, Fan, FanTokens, IdentityTokens, Operation, authorize
+from clonr.access import (
+    API_FAN_PREFIX,
+    NOBODY,
+    Actor,
+    ApiKey,
+    Fan,
+    FanTokens,
+    IdentityTokens,
+    Operation,
+    allowed,
+    authorize,
+)
 from clonr.chat import ChatService, Turn
 from clonr.clones import CloneService
-from clonr.errors import SignInError
+from clonr.errors import InvalidInputError, SignInError
 from clonr.fans.rates import MessageRates
 from clonr.memory import MemoryService
 from clonr.store import Clone, Memory, Message, SqlStore
@@ -52,6 +63,26 @@ class FanService:
         if fan is not None:
             return Visit(fan, token or "", new=False)
         return self._new(clone, None)
+
+    def end_user(self, actor: ApiKey, clone_ref: str, user: str) -> Fan:
+        """The fan that an API key's end user `user` (the key owner's own id for them) is to this clone, made on
+        first use. End users are namespaced by the key's owner: two customers' user "42" are two fans."""
+        user = user.strip()
+        if not 1 <= len(user) <= 256:
+            raise InvalidInputError("`user` must be your id for the end user, 1-256 characters.")
+        clone = self._store.get_clone(clone_ref)
+        subject = f"api:{actor.owner_id}:{user}"
+        known = self._store.fan_by_subject(clone.id, subject)
+        fan_id = known.id if known else API_FAN_PREFIX + uuid.uuid4().hex
+        authorize(actor, Operation.CHAT, clone, fan_id)
+        if known is None:
+            fan_id = self._store.add_fan(clone.id, fan_id, subject)
+        return Fan(clone.id, fan_id)
+
+    def clones_for(self, actor: ApiKey) -> list[Clone]:
+        """The published clones an API key may talk with (its owner's, or those it is limited to)."""
+        return [c for c in self._store.list_clones(owner_id=actor.owner_id)
+                if allowed(actor, Operation.CHAT, c, API_FAN_PREFIX)]
 
     def known(self, clone_ref: str, token: str | None) -> Fan | None:
         """The fan `token` names for this published clone, or None; never makes a fan."""

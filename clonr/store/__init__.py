@@ -9,6 +9,7 @@ from clonr.config import Settings
 from clonr.errors import StorageError
 from clonr.store.records import (
     SHARED_FAN,
+    ApiKeyRecord,
     Clone,
     Dialogue,
     DialogueCandidate,
@@ -26,8 +27,8 @@ from clonr.store.records import (
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord", "GroupChat",
-           "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore",
+__all__ = ["SHARED_FAN", "ApiKeyRecord", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord",
+           "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore",
            "StoredFidelityCheck", "ensure_home", "open_store", "redact_url"]
 
 

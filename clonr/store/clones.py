@@ -85,9 +85,18 @@ class CloneRecords(Database):
 
     # -- fans -----------------------------------------------------------------------------------
 
-    def add_fan(self, clone_id: str, fan_id: str, subject: str | None = None) -> None:
-        with self._transaction() as connection:
-            connection.execute(fans.insert().values(id=fan_id, clone_id=clone_id, subject=subject, created_at=_now()))
+    def add_fan(self, clone_id: str, fan_id: str, subject: str | None = None) -> str:
+        """Record a fan; the id of the fan who holds `subject` when another request made them first."""
+        try:
+            with self._transaction() as connection:
+                connection.execute(fans.insert().values(id=fan_id, clone_id=clone_id, subject=subject,
+                                                        created_at=_now()))
+        except IntegrityError:
+            existing = self.fan_by_subject(clone_id, subject) if subject else None
+            if existing is None:
+                raise
+            return existing.id
+        return fan_id
 
     def get_fan(self, clone_id: str, fan_id: str) -> FanRecord | None:
         return self._fan(fans.c.clone_id == clone_id, fans.c.id == fan_id)

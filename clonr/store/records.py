@@ -208,3 +208,17 @@ class StoredFidelityCheck:
     fingerprint: str
     report: dict[str, Any]
     checked_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    owner_id: str
+    name: str
+    prefix: str  # shown to the creator, and how a presented key is found
+    secret_hash: str
+    clone_ids: tuple[str, ...] | None  # None: every clone of the owner
+    expires_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

@@ -217,3 +217,18 @@ fans = Table(  # made by the server only: a public surface never names a fan its
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("clone_id", "subject", name="uq_fans_subject"),
 )
+
+api_keys = Table(  # the secret itself is never stored: only its keyed hash, found by its visible prefix
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", String(512), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("clone_ids", Text, nullable=True),  # JSON list; null: every clone of the owner
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_owner", "owner_id"),
+)

@@ -10,6 +10,7 @@ from clonr.store.clones import CloneRecords
 from clonr.store.database import redact_url
 from clonr.store.fulltext import FullTextSearch
 from clonr.store.jobs import JobRecords
+from clonr.store.keys import KeyRecords
 from clonr.store.memories import MemoryRecords
 from clonr.store.messages import MessageRecords
 from clonr.store.persona import PersonaRecords
@@ -19,5 +20,5 @@ __all__ = ["SqlStore", "redact_url"]
 
 
 class SqlStore(CloneRecords, SourceRecords, PersonaRecords, JobRecords, MessageRecords, MemoryRecords,
-               FullTextSearch):
+               FullTextSearch, KeyRecords):
     """Clones, sources, persona, jobs, conversations and memories in one SQL database."""
