@@ -161,3 +161,17 @@ def test_boundaries_default_to_empty_and_round_trip(store: SqlStore) -> None:
     assert (updated.avoid_topics, updated.shared_links, updated.short_description) == (topics, links, "Mathematician")
     assert [c.shared_links for c in store.list_clones()] == [links]
     assert store.update_clone("c1", greeting="Hi").avoid_topics == topics, "other updates leave them alone"
+
+
+def test_api_keys_are_found_by_prefix_listed_per_owner_and_revoked_once(store: SqlStore) -> None:
+    made = store.add_api_key(key_id="k1", owner_id="grace", name="App", prefix="abc123", secret_hash="h" * 64,
+                             clone_ids=["c1"], expires_at=None)
+    store.add_api_key(key_id="k2", owner_id="alan", name="Other", prefix="def456", secret_hash="i" * 64,
+                      clone_ids=None, expires_at=None)
+    assert store.api_key_by_prefix("abc123") == made and made.clone_ids == ("c1",)
+    assert [k.id for k in store.list_api_keys("grace")] == ["k1"]
+    store.touch_api_key("k1")
+    assert store.api_key_by_prefix("abc123").last_used_at is not None
+    assert not store.revoke_api_key("alan", "k1"), "only its owner revokes a key"
+    assert store.revoke_api_key("grace", "k1") and not store.revoke_api_key("grace", "k1")
+    assert store.api_key_by_prefix("abc123").revoked_at is not None
