@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
 from clonr.access import SYSTEM, Actor, ApiKeyService, FanTokens, IdentityTokens, secret_key
+from clonr.billing import UsageService
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
@@ -94,6 +95,7 @@ class Clonr:
                                  lambda: self.settings.max_file_bytes)
         self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
+        self.usage = UsageService(self.store, clones)
         secret = secret_key(self.settings)
         self.keys = ApiKeyService(self.store, secret)
         self.fans = FanService(self.store, clones, chat, memory,
@@ -106,7 +108,7 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity"):
+                     "cards", "fidelity", "usage"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 

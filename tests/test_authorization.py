@@ -35,7 +35,7 @@ NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_crea
                        "end_user", "clones_for"}  # the last two take an API key: tests/test_api.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory")
+                    "memory", "usage")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -47,7 +47,9 @@ INTERNAL = {
 # Operations that answer every actor, each with only what is theirs: allowed means Ada's data is in the answer.
 REACHES: dict[str, Callable[[World, object], bool]] = {
     "groups.list": lambda w, groups: w.group_id in [g.id for g in groups],
+    "usage.summary": lambda w, lines: w.app.clones.acting_as(SYSTEM).get(w.ada).slug in [u.group for u in lines],
 }
+CHOSEN = {"usage.summary": {"by": "clone"}}  # arguments that have a default, chosen so REACHES can tell
 ARGUMENTS: dict[str, Callable[[World], object]] = {
     "clone_ref": lambda w: w.ada, "clone_id": lambda w: w.ada, "fan_id": lambda w: w.fan_a.fan_id,
     "group_ref": lambda w: w.group_id, "ref": lambda w: w.group_id,
@@ -194,7 +196,7 @@ def _creator_operation(world: World, actor: Actor, service: str, name: str) -> o
         stand_in = ARGUMENTS.get(f"{service}.{parameter.name}") or ARGUMENTS.get(parameter.name)
         assert stand_in, f"{service}.{name}: add a stand-in for {parameter.name!r} to ARGUMENTS"
         arguments.append(stand_in(world))
-    result = method(*arguments)
+    result = method(*arguments, **CHOSEN.get(f"{service}.{name}", {}))
     result = list(result) if inspect.isgenerator(result) else result
     if f"{service}.{name}" in REACHES and not REACHES[f"{service}.{name}"](world, result):
         raise ForbiddenError("Ada's data is not in the answer")

@@ -116,7 +116,7 @@ def mount_openai(api: FastAPI, app: Clonr) -> None:
                               None, "messages")
         try:
             fan = app.fans.end_user(actor, clone.id, body.user or "default")
-            turn = app.fans.turn(actor, clone.id, fan.fan_id, _text(said[-1]))
+            turn = app.fans.turn(actor, clone.id, fan.fan_id, _text(said[-1]), channel="api")
         except RateLimitedError as exc:
             raise OpenAIError(429, str(exc), "requests", "rate_limit_exceeded",
                               headers={"Retry-After": str(exc.retry_after)}) from None

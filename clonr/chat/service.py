@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,13 +50,16 @@ _WINDOWS_KEPT = 50_000
 class TurnOptions:
     """What differs between surfaces. `remember`: store the exchange and make memories of it; `touch`: mark
     recalled memories as used (recency); `think`: an inner monologue first (`thought`: one the creator wrote);
-    `exclude_examples`: example dialogues kept out of the prompt (the fidelity check's held-out answers)."""
+    `exclude_examples`: example dialogues kept out of the prompt (the fidelity check's held-out answers);
+    `channel` and `key_id`: who the reply is for, in the usage ledger."""
 
     remember: bool = True
     touch: bool = True
     think: bool = False
     thought: str = ""
     exclude_examples: frozenset[str] = frozenset()
+    channel: str = "studio"  # where the reply goes, for the usage ledger: studio, cli, widget, api
+    key_id: str | None = None  # the API key that asked, if any
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,13 @@ class Turn:
     def __init__(self, model: BaseChatModel, clone: Clone, fan_id: str, message: str, plan: PromptPlan,
                  recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
                  think: bool = False, thought: str = "", context: ContextRef | None = None,
-                 must_disclose: bool = False) -> None:
+                 must_disclose: bool = False, options: TurnOptions | None = None,
+                 on_failed: Callable[[Turn], None] = lambda turn: None) -> None:
         self._must_disclose = must_disclose  # the fan asked whether the clone is an AI (`disclosure`)
+        self.options = options or TurnOptions()
+        self._on_failed = on_failed  # records a failed attempt (the usage ledger)
+        self.first_token_ms: int | None = None
+        self.total_ms = 0
         self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
         self._foreground = foreground
         self._think = think or bool(thought)
@@ -115,6 +124,7 @@ class Turn:
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
         finished = False
+        started = time.monotonic()
         self._foreground.enter()  # background memory work waits while the fan waits for this reply
         try:
             messages = self._with_thought() if self._think else self.plan.messages
@@ -125,6 +135,8 @@ class Turn:
                 if chunk.usage_metadata:
                     self.usage = dict(chunk.usage_metadata)
                 if chunk.text:
+                    if self.first_token_ms is None:
+                        self.first_token_ms = round((time.monotonic() - started) * 1000)
                     pieces.append(chunk.text)
                     yield chunk.text
                 chunk = next(chunks, None)
@@ -136,11 +148,15 @@ class Turn:
             raise
         except Exception as exc:
             log.exception("chat model failed")
+            self.total_ms = round((time.monotonic() - started) * 1000)
+            if not pieces:
+                self._on_failed(self)
             raise ModelError(f"The chat model failed ({type(exc).__name__}: {str(exc)[:160]}): check the model "
                              "settings with `clonr doctor` and try again.") from exc
         finally:
             try:
                 if pieces and not self.reply:
+                    self.total_ms = round((time.monotonic() - started) * 1000)
                     self._save("".join(pieces), interrupted=not finished)
             finally:
                 self._foreground.leave()
@@ -169,6 +185,14 @@ class Turn:
 
 def _forget(turn: Turn) -> None:
     """A turn that leaves no trace (the fidelity check's questions, previews)."""
+
+
+def _ledger(turn: Turn) -> dict[str, object]:
+    """A reply attempt's row of the usage ledger (the store adds the status and the stored reply)."""
+    prompt = int(turn.usage.get("input_tokens", turn.plan.tokens))
+    return {"owner_id": turn.clone.owner_id, "channel": turn.options.channel, "key_id": turn.options.key_id,
+            "prompt_tokens": prompt, "completion_tokens": int(turn.usage.get("output_tokens", 0)),
+            "first_token_ms": turn.first_token_ms, "total_ms": turn.total_ms}
 
 
 class ChatService(ActsFor):
@@ -231,10 +255,10 @@ class ChatService(ActsFor):
 
     def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
                    thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True,
-                   touch: bool = True) -> Turn:
+                   touch: bool = True, channel: str = "studio", key_id: str | None = None) -> Turn:
         """Prepare a reply in the fan's conversation; iterate the Turn to stream it (see `TurnOptions`)."""
         options = TurnOptions(remember=remember, touch=touch, think=think or bool(thought), thought=thought,
-                              exclude_examples=exclude_examples)
+                              exclude_examples=exclude_examples, channel=channel, key_id=key_id)
         with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
             clone = self._owned(clone_ref)
             message = self.validate_message(message)
@@ -283,7 +307,8 @@ class ChatService(ActsFor):
                             memories=[r.line for r in gathered.recalled], given_items=items, greeting=greeting)
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
-                    context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message))
+                    context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message),
+                    options=options, on_failed=self._failed if options.remember and conversation.private else _forget)
 
     def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
                 exclude: frozenset[str] = frozenset()) -> Prefix:
@@ -391,12 +416,17 @@ class ChatService(ActsFor):
         return _Gathered(given, ref, recalled, notes)
 
     def _finish(self, turn: Turn) -> None:
-        """Store both messages together; they become memories on the worker, never delaying the fan."""
+        """Store both messages and the reply's ledger row together; they become memories on the worker, never
+        delaying the fan."""
         message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply,
                                                context=turn.context.to_json(),
-                                               status="interrupted" if turn.interrupted else "complete")
+                                               status="interrupted" if turn.interrupted else "complete",
+                                               usage=_ledger(turn))
         self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                            message_ids)
+
+    def _failed(self, turn: Turn) -> None:
+        self._store.add_usage(turn.clone.id, turn.fan_id, "failed", _ledger(turn))
 
     # -- corrections ----------------------------------------------------------------------------
 

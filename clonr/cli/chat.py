@@ -13,7 +13,7 @@ from clonr.errors import InvalidInputError
 
 
 def _reply(app: Clonr, clone: str, fan: str, message: str, name: str) -> None:
-    turn = app.chat.start_turn(clone, message, fan_id=fan)
+    turn = app.chat.start_turn(clone, message, fan_id=fan, channel="cli")
     click.secho(f"{name}: ", fg="cyan", nl=False)
     for piece in turn:
         click.echo(piece, nl=False)

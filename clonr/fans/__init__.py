@@ -106,12 +106,15 @@ class FanService:
             return Visit(current, self._tokens.issue(clone.id, record.id), new=False)
         return self._new(clone, subject)
 
-    def turn(self, actor: Actor, clone_ref: str, fan_id: str, message: str, address: str | None = None) -> Turn:
+    def turn(self, actor: Actor, clone_ref: str, fan_id: str, message: str, address: str | None = None,
+             channel: str = "widget") -> Turn:
         """Start the clone's reply to `message` in fan `fan_id`'s conversation; iterate it to stream. Each
-        message counts against the fan's and the sending address's rates (`CLONR_*_MESSAGE_LIMIT`)."""
+        message counts against the fan's and the sending address's rates (`CLONR_*_MESSAGE_LIMIT`); the reply
+        is recorded in the usage ledger under `channel` (and the API key, when one asked)."""
         clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
         self._rates.count(f"{clone.id}:{fan_id}", address)
-        return self._chat.start_turn(clone.id, message, fan_id=fan_id)
+        key_id = actor.key_id if isinstance(actor, ApiKey) else None
+        return self._chat.start_turn(clone.id, message, fan_id=fan_id, channel=channel, key_id=key_id)
 
     def history(self, actor: Actor, clone_ref: str, fan_id: str, limit: int | None = None) -> list[Message]:
         clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)

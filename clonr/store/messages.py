@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from clonr.store.schema import (
     group_members,
     group_messages,
     messages,
+    usage_events,
 )
 
 
@@ -26,16 +28,35 @@ class MessageRecords(Database):
     # -- messages -------------------------------------------------------------------------------
 
     def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
-                     context: str | None = None, status: str = "complete") -> tuple[int, int]:
+                     context: str | None = None, status: str = "complete",
+                     usage: dict[str, Any] | None = None) -> tuple[int, int]:
         """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
-        together, or neither; returns their ids."""
+        together, with the reply's row of the usage ledger when given, or none of them; returns their ids."""
         now = _now()
         rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
                                                                             status=status))
         with self._transaction() as connection:
             ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, created_at=now,
                                                                **row)).inserted_primary_key[0] for row in rows]
+            if usage is not None:
+                connection.execute(usage_events.insert().values(
+                    clone_id=clone_id, fan_id=fan_id, message_id=ids[1], status=status, created_at=now, **usage))
         return ids[0], ids[1]
+
+    def add_usage(self, clone_id: str, fan_id: str, status: str, usage: dict[str, Any]) -> None:
+        """A ledger row for a reply attempt that stored no reply (the model failed)."""
+        with self._transaction() as connection:
+            connection.execute(usage_events.insert().values(clone_id=clone_id, fan_id=fan_id, message_id=None,
+                                                            status=status, created_at=_now(), **usage))
+
+    def usage_rows(self, owner_id: str | None = None) -> list[dict[str, Any]]:
+        """The ledger's rows, oldest first; only `owner_id`'s clones when given."""
+        query = sa.select(usage_events).order_by(usage_events.c.id)
+        if owner_id is not None:
+            query = query.where(usage_events.c.owner_id == owner_id)
+        with self._transaction() as connection:
+            return [{**row, "created_at": _aware(row["created_at"])}
+                    for row in connection.execute(query).mappings().all()]
 
     def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
         """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""

@@ -232,3 +232,21 @@ api_keys = Table(  # the secret itself is never stored: only its keyed hash, fou
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_owner", "owner_id"),
 )
+
+usage_events = Table(  # the ledger: one row per reply attempt; no foreign keys, so forgetting a fan keeps the bill
+    "usage_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clone_id", String(32), nullable=False),
+    Column("owner_id", String(512), nullable=False),
+    Column("channel", String(16), nullable=False),  # widget, api, studio, cli
+    Column("key_id", String(32), nullable=True),
+    Column("fan_id", String(64), nullable=False),
+    Column("message_id", Integer, nullable=True),  # the stored reply; none when the attempt failed
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("first_token_ms", Integer, nullable=True),
+    Column("total_ms", Integer, nullable=False),
+    Column("status", String(12), nullable=False),  # complete, interrupted, failed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_usage_owner_time", "owner_id", "created_at"),
+)
