@@ -88,6 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
             "`N/period` rules separated by `;` (period: second, minute, hour or day)."),
     Setting("CLONR_ADDRESS_MESSAGE_LIMIT", "60/minute;2000/day", "Most messages from one network address, over "
             "every fan and clone (same form)."),
+    Setting("CLONR_KEY_REQUEST_LIMIT", "60/minute", "Most API requests one key may make (`N/period`)."),
+    Setting("CLONR_KEY_TOKEN_LIMIT", "1000000/day", "Most tokens (prompt and reply) one API key may use (`N/period`)."),
     Setting("CLONR_WIDGET_QUEUE", "16", "Most fans waiting for one clone's replies on a widget process; the next "
             "is told the clone is busy."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
@@ -138,6 +140,8 @@ class Settings:
     auth_algorithms: tuple[str, ...]
     fan_message_limit: str
     address_message_limit: str
+    key_request_limit: str
+    key_token_limit: str
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -215,6 +219,15 @@ def _rates(values: dict[str, str], name: str) -> str:
     return raw
 
 
+def _rate(values: dict[str, str], name: str) -> str:
+    raw = values[name].strip()
+    try:
+        limits.parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate: write it like {_BY_NAME[name].default}.") from None
+    return raw
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Read every setting: defaults, then `.env`, then the process environment (which wins)."""
     environ = dict(os.environ if environ is None else environ)
@@ -263,6 +276,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         auth_algorithms=_algorithms(values, "CLONR_AUTH_ALGORITHMS"),
         fan_message_limit=_rates(values, "CLONR_FAN_MESSAGE_LIMIT"),
         address_message_limit=_rates(values, "CLONR_ADDRESS_MESSAGE_LIMIT"),
+        key_request_limit=_rate(values, "CLONR_KEY_REQUEST_LIMIT"),
+        key_token_limit=_rate(values, "CLONR_KEY_TOKEN_LIMIT"),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

@@ -12,9 +12,10 @@ import httpx
 import openai
 import pytest
 from click.testing import CliRunner, Result
+from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_openai import ChatOpenAI
 
-from clonr import Clonr
+from clonr import Clonr, load_settings
 from clonr.access import LOCAL_CREATOR, Creator
 from clonr.cli import LazyApp, cli
 from tests.conftest import FakeChatModel
@@ -142,3 +143,25 @@ def test_keys_are_made_listed_and_revoked_from_the_cli(app: Clonr, api: tuple[st
     run("keys", "revoke", mine["prefix"])
     with pytest.raises(openai.AuthenticationError, match="revoked"):
         openai.OpenAI(base_url=base, api_key=secret, max_retries=0).models.list()
+
+
+def test_every_answer_tells_the_keys_rate_limits_and_a_spent_key_gets_429(
+        app: Clonr, fake_chat: FakeChatModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLONR_KEY_REQUEST_LIMIT", "3/minute")
+    limited = Clonr(load_settings(), chat_model=fake_chat, embeddings=DeterministicFakeEmbedding(size=32))
+    limited.clones.publish(limited.clones.create("Ada Lovelace").id)
+    secret = limited.keys.create(LOCAL_CREATOR, "tests").secret
+    headers = {"Authorization": f"Bearer {secret}"}
+    body = {"model": "ada-lovelace", "messages": [{"role": "user", "content": "Hi"}]}
+    with serve(limited) as url:
+        listed = httpx.get(f"{url}/v1/models", headers=headers)
+        replied = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body)
+        streamed = httpx.post(f"{url}/v1/chat/completions", headers=headers, json={**body, "stream": True})
+        refused = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body)
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in (listed, replied, streamed)] == ["2", "1", "0"]
+    assert all(a.headers["x-ratelimit-limit-requests"] == "3" for a in (listed, replied, streamed, refused))
+    tokens_left = [int(a.headers["x-ratelimit-remaining-tokens"]) for a in (replied, streamed)]
+    assert tokens_left[0] > tokens_left[1], "the first reply's tokens were counted"
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    limited.worker.drain()

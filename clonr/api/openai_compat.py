@@ -7,6 +7,8 @@ changing `base_url` and using a Clonr API key. (No postponed annotations here: F
   only the last user message of `messages` is new: a client that sends the whole conversation each time gets
   the same answer as one that sends only the new message. Streamed as server-sent events ending in
   `data: [DONE]`, with a final usage chunk when `stream_options.include_usage` is set.
+- Each key has requests and tokens per window (`CLONR_KEY_REQUEST_LIMIT`, `CLONR_KEY_TOKEN_LIMIT`), told in
+  `x-ratelimit-*` headers on every answer.
 - Errors come in OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`), with `Retry-After` on 429.
   A model failure is one line with a reference id; the details are in the server log only.
 """
@@ -16,10 +18,10 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +30,7 @@ from clonr.access import ApiKey
 from clonr.app import Clonr
 from clonr.chat import Turn
 from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError, SignInError
+from clonr.fans import Allowance, KeyRates
 from clonr.store import Clone
 
 __all__ = ["mount_openai"]
@@ -73,15 +76,32 @@ def _text(message: ChatMessage) -> str:
     return message.content or ""
 
 
+def _headers(requests: Allowance, tokens: Allowance) -> dict[str, str]:
+    """OpenAI's rate-limit headers, on every answer to a key."""
+    return {"x-ratelimit-limit-requests": str(requests.limit),
+            "x-ratelimit-remaining-requests": str(requests.remaining),
+            "x-ratelimit-reset-requests": f"{requests.reset_s}s",
+            "x-ratelimit-limit-tokens": str(tokens.limit), "x-ratelimit-remaining-tokens": str(tokens.remaining),
+            "x-ratelimit-reset-tokens": f"{tokens.reset_s}s"}
+
+
 def mount_openai(api: FastAPI, app: Clonr) -> None:
     """Add the OpenAI-compatible routes and their error shape to `api`."""
+    rates = KeyRates(app.settings.key_request_limit, app.settings.key_token_limit)
 
-    def key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+    def key(response: Response, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+        """The key's actor, its request counted (`CLONR_KEY_*_LIMIT`) and the rate headers set."""
         presented = authorization.removeprefix("Bearer").strip() if authorization else None
         try:
-            return app.keys.authenticate(presented)
+            actor = app.keys.authenticate(presented)
         except SignInError as exc:
             raise OpenAIError(401, str(exc), "invalid_request_error", "invalid_api_key") from None
+        try:
+            response.headers.update(_headers(*rates.request(actor.key_id)))
+        except RateLimitedError as exc:
+            raise OpenAIError(429, str(exc), "requests", "rate_limit_exceeded", headers={
+                "Retry-After": str(exc.retry_after), **_headers(*rates.allowances(actor.key_id))}) from None
+        return actor
 
     def clone_for(actor: ApiKey, model: str) -> Clone:
         found = next((c for c in app.fans.clones_for(actor) if c.slug == model), None)
@@ -108,7 +128,8 @@ def mount_openai(api: FastAPI, app: Clonr) -> None:
             for c in app.fans.clones_for(actor)]}
 
     @api.post("/v1/chat/completions", response_model=None)
-    def chat_completions(body: ChatRequest, actor: Annotated[ApiKey, Depends(key)]) -> JSONResponse | StreamingResponse:
+    def chat_completions(body: ChatRequest, actor: Annotated[ApiKey, Depends(key)],
+                         response: Response) -> JSONResponse | StreamingResponse:
         clone = clone_for(actor, body.model)
         said = [m for m in body.messages if m.role == "user"]
         if not said or not _text(said[-1]).strip():
@@ -124,23 +145,28 @@ def mount_openai(api: FastAPI, app: Clonr) -> None:
             raise OpenAIError(400, str(exc), "invalid_request_error") from None
         reply_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
+        headers = {k: v for k, v in response.headers.items() if k.startswith("x-ratelimit-")}  # set by `key`
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(_events(turn, reply_id, created, clone.slug, usage),
-                                     media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+            events = _events(turn, reply_id, created, clone.slug, usage,
+                             lambda: rates.spend(actor.key_id, _usage(turn)["total_tokens"]))
+            return StreamingResponse(events, media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", **headers})
         try:
             text = turn.text()
         except Exception as exc:  # the model failed: one line for the caller, the details in the log
-            raise OpenAIError(502, _failure(exc, clone), "server_error", "model_failed") from None
+            raise OpenAIError(502, _failure(exc, clone), "server_error", "model_failed", headers=headers) from None
+        rates.spend(actor.key_id, _usage(turn)["total_tokens"])
         return JSONResponse({
             "id": reply_id, "object": "chat.completion", "created": created, "model": clone.slug,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": _usage(turn)})
+            "usage": _usage(turn)}, headers=headers)
 
 
-def _events(turn: Turn, reply_id: str, created: int, model: str, include_usage: bool) -> Iterator[str]:
+def _events(turn: Turn, reply_id: str, created: int, model: str, include_usage: bool,
+            spend: Callable[[], None]) -> Iterator[str]:
     """The reply as OpenAI's chunks. A client that hangs up stops this generator, and the turn stores what was
-    said so far marked interrupted."""
+    said so far marked interrupted; the tokens are counted against the key either way (`spend`)."""
 
     def chunk(delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
         payload = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -154,6 +180,8 @@ def _events(turn: Turn, reply_id: str, created: int, model: str, include_usage: 
     except Exception as exc:  # the model failed mid-reply: an error event, as OpenAI sends one
         yield f"data: {json.dumps({'error': {'message': _failure(exc, turn.clone), 'type': 'server_error'}})}\n\n"
         return
+    finally:
+        spend()
     yield chunk({}, "stop")
     if include_usage:
         payload = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,

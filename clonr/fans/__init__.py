@@ -28,11 +28,11 @@ from clonr.access import (
 from clonr.chat import ChatService, Turn
 from clonr.clones import CloneService
 from clonr.errors import InvalidInputError, SignInError
-from clonr.fans.rates import MessageRates
+from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
 from clonr.store import Clone, Memory, Message, SqlStore
 
-__all__ = ["FanService", "MessageRates", "Visit"]
+__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Visit"]
 
 _FAN_PREFIX = "f_"  # fans the server made; creators' own conversations ("studio", "me") never look like this
 
