@@ -210,21 +210,15 @@ def _algorithms(values: dict[str, str], name: str) -> tuple[str, ...]:
     return chosen
 
 
-def _rates(values: dict[str, str], name: str) -> str:
+def _rates(values: dict[str, str], name: str, *, single: bool = False) -> str:
+    """A rate such as `60/minute` (`single`), or a list of them separated by `;`, as the `limits` package reads
+    them."""
     raw = values[name].strip()
     try:
-        limits.parse_many(raw)
+        (limits.parse if single else limits.parse_many)(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a list of rates: write them like {_BY_NAME[name].default}.") from None
-    return raw
-
-
-def _rate(values: dict[str, str], name: str) -> str:
-    raw = values[name].strip()
-    try:
-        limits.parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a rate: write it like {_BY_NAME[name].default}.") from None
+        what = "a rate: write it" if single else "a list of rates: write them"
+        raise ConfigError(f"{name}={raw!r} is not {what} like {_BY_NAME[name].default}.") from None
     return raw
 
 
@@ -276,8 +270,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         auth_algorithms=_algorithms(values, "CLONR_AUTH_ALGORITHMS"),
         fan_message_limit=_rates(values, "CLONR_FAN_MESSAGE_LIMIT"),
         address_message_limit=_rates(values, "CLONR_ADDRESS_MESSAGE_LIMIT"),
-        key_request_limit=_rate(values, "CLONR_KEY_REQUEST_LIMIT"),
-        key_token_limit=_rate(values, "CLONR_KEY_TOKEN_LIMIT"),
+        key_request_limit=_rates(values, "CLONR_KEY_REQUEST_LIMIT", single=True),
+        key_token_limit=_rates(values, "CLONR_KEY_TOKEN_LIMIT", single=True),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",
