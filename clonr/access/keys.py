@@ -21,6 +21,7 @@ from clonr.store import ApiKeyRecord, SqlStore
 __all__ = ["ApiKeyService", "NewKey"]
 
 _PREFIX_BYTES = 6  # 12 hex characters: unique enough to find a key, short enough to show
+_LAST_USED_GRAIN = timedelta(minutes=1)  # how precisely "last used" is kept
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class ApiKeyService:
             raise SignInError("This API key was revoked: create another with `clonr keys create`.")
         if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
             raise SignInError("This API key has expired: create another with `clonr keys create`.")
-        self._store.touch_api_key(record.id)
+        now = datetime.now(UTC)
+        if record.last_used_at is None or now - record.last_used_at > _LAST_USED_GRAIN:
+            self._store.touch_api_key(record.id)  # a write per minute at most, not one per request
         return ApiKey(record.id, record.owner_id, None if record.clone_ids is None else frozenset(record.clone_ids))
 
     def _hash(self, secret: str) -> str:

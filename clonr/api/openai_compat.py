@@ -191,8 +191,7 @@ def _events(turn: Turn, reply_id: str, created: int, model: str, include_usage: 
 
 
 def _usage(turn: Turn) -> dict[str, int]:
-    prompt = int(turn.usage.get("input_tokens", turn.plan.tokens))
-    completion = int(turn.usage.get("output_tokens", 0))
+    prompt, completion = turn.tokens()
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 

@@ -176,6 +176,10 @@ class Turn:
         self.interrupted = interrupted
         self._on_done(self)
 
+    def tokens(self) -> tuple[int, int]:
+        """(prompt, reply) tokens: the model's own count, or the prompt's planned size when it gave none."""
+        return int(self.usage.get("input_tokens", self.plan.tokens)), int(self.usage.get("output_tokens", 0))
+
     def text(self) -> str:
         """Run the turn to the end and return the whole reply."""
         for _ in self:
@@ -189,9 +193,9 @@ def _forget(turn: Turn) -> None:
 
 def _ledger(turn: Turn) -> dict[str, object]:
     """A reply attempt's row of the usage ledger (the store adds the status and the stored reply)."""
-    prompt = int(turn.usage.get("input_tokens", turn.plan.tokens))
+    prompt, completion = turn.tokens()
     return {"owner_id": turn.clone.owner_id, "channel": turn.options.channel, "key_id": turn.options.key_id,
-            "prompt_tokens": prompt, "completion_tokens": int(turn.usage.get("output_tokens", 0)),
+            "prompt_tokens": prompt, "completion_tokens": completion,
             "first_token_ms": turn.first_token_ms, "total_ms": turn.total_ms}
 
 
