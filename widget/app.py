@@ -62,6 +62,7 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     clone = app.clones.acting_as(NOBODY).public(clone_id)
     app.worker.submit(app.chat.warm, clone)  # the model reads the persona before the first fan arrives
     fans = app.fans
+    exports = Path(tempfile.mkdtemp(prefix=f"clonr-export-{clone.slug}-"))
     writing = f"*{clone.name} is writing…*"
     greeting = [{"role": "assistant", "content": clone.greeting}] if clone.greeting else []
 
@@ -138,7 +139,8 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     @fan_facing(outputs=1)
     def download(token: str | None) -> str:
         fan = known(token)
-        folder = Path(tempfile.mkdtemp(prefix="clonr-export-"))
+        folder = exports / fan.fan_id  # one file per fan, replaced by their next download (Gradio serves a copy)
+        folder.mkdir(exist_ok=True)
         path = folder / f"conversation-with-{clone.slug}.json"
         path.write_text(json.dumps(fans.export(fan, clone.id, fan.fan_id), ensure_ascii=False, indent=2))
         return str(path)
