@@ -90,11 +90,15 @@ SETTINGS: tuple[Setting, ...] = (
             "every fan and clone (same form)."),
     Setting("CLONR_KEY_REQUEST_LIMIT", "60/minute", "Most API requests one key may make (`N/period`)."),
     Setting("CLONR_KEY_TOKEN_LIMIT", "1000000/day", "Most tokens (prompt and reply) one API key may use (`N/period`)."),
+    Setting("CLONR_API_CONCURRENCY", "0", "Most API replies one server process streams at a time; 0: 1 with a local "
+            "model (it answers one at a time), 8 with an OpenAI-compatible endpoint."),
+    Setting("CLONR_API_QUEUE", "64", "Most API requests waiting for a reply slot on one process; the next gets 503 "
+            "with Retry-After."),
     Setting("CLONR_WIDGET_QUEUE", "16", "Most fans waiting for one clone's replies on a widget process; the next "
             "is told the clone is busy."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
-    Setting("CLONR_WIDGET_PORT", "7860", "Port the widget server listens on."),
+    Setting("CLONR_WIDGET_PORT", "7860", "Port `clonr serve` (widgets and API) listens on."),
     Setting("CLONR_STUDIO_PORT", "8501", "Port the studio listens on."),
 )
 
@@ -142,6 +146,8 @@ class Settings:
     address_message_limit: str
     key_request_limit: str
     key_token_limit: str
+    api_concurrency: int
+    api_queue: int
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -272,6 +278,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         address_message_limit=_rates(values, "CLONR_ADDRESS_MESSAGE_LIMIT"),
         key_request_limit=_rates(values, "CLONR_KEY_REQUEST_LIMIT", single=True),
         key_token_limit=_rates(values, "CLONR_KEY_TOKEN_LIMIT", single=True),
+        api_concurrency=_int(values, "CLONR_API_CONCURRENCY", 0),
+        api_queue=_int(values, "CLONR_API_QUEUE", 0),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

@@ -46,3 +46,11 @@ class RateLimitedError(ClonrError):
 
 class SignInError(ClonrError):
     """A sign-in token was refused, or sign-in is not set up."""
+
+
+class ConflictError(ClonrError):
+    """The request repeats one that is still running (the same Idempotency-Key): wait, then retry."""
+
+
+class IdempotencyKeyReusedError(ClonrError):
+    """An Idempotency-Key already named another request."""

@@ -131,6 +131,12 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "fans.forget_memory": lambda: fans.forget_memory(actor, world.ada, a.fan_id, world.memory_id),
         "fans.forget": lambda: fans.forget(actor, world.ada, a.fan_id),
         "fans.export": lambda: fans.export(actor, world.ada, a.fan_id),
+        "fans.post": lambda: "".join(fans.post(actor, world.ada, a.fan_id, "Hello?", None)),  # type: ignore[arg-type]
+        "fans.draft": lambda: "".join(fans.draft(actor, world.ada, a.fan_id, "Dear friends,")),
+        "fans.start_conversation": lambda: fans.start_conversation(actor, world.ada, a.fan_id),
+        "fans.conversations": lambda: fans.conversations(actor, world.ada, a.fan_id),
+        "fans.exchange": lambda: fans.exchange(actor, world.ada, a.fan_id, tuple(  # type: ignore[arg-type]
+            m.id for m in fans.history(SYSTEM, world.ada, a.fan_id, 2))),
     }
 
 

@@ -22,12 +22,12 @@ import pytest
 import uvicorn
 
 from clonr import Clonr
+from clonr.api import create_server
 from tests.conftest import ROOT, FakeChatModel, FixtureSite
 from tests.test_sign_in import ISSUER, jwk
 from tests.test_sign_in import KEY as SIGNING_KEY
 from tests.test_sign_in import token as signed_token
 from tests.test_widget import free_port
-from widget.server import create_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -18,13 +18,16 @@ import httpx
 import jwt
 import pytest
 import uvicorn
+from click.testing import CliRunner
 from gradio_client import Client
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, Settings, load_settings
 from clonr.access import FanTokens, secret_key
+from clonr.api import create_server
+from clonr.cli import LazyApp, cli
 from tests.conftest import FakeChatModel
-from widget.server import BUSY, create_server, main
+from widget.server import BUSY
 
 
 def free_port() -> int:
@@ -212,15 +215,16 @@ def test_the_index_lists_published_clones_with_names_escaped(app: Clonr, widget_
 
 
 def test_the_server_starts_with_its_start_up_objects_out_of_the_collectors_sight(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        app: Clonr, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full garbage collection walked the ~270k objects of start-up (150 ms, inside some fan's turn)."""
     at_start: dict[str, int] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: at_start.update(
         frozen=gc.get_freeze_count(), tracked=len(gc.get_objects())))
     try:
-        main()
+        result = CliRunner().invoke(cli, ["serve", "--port", "8123"], obj=LazyApp(app))
     finally:
         gc.unfreeze()
+    assert result.exit_code == 0 and "http://127.0.0.1:8123" in result.output
     assert at_start["frozen"] > 50_000
     assert at_start["tracked"] < 5_000
 

@@ -1,5 +1,5 @@
-"""The widget server: every published clone at /c/<slug>/, mounted on first visit, and the OpenAI-compatible
-API at /v1/ (`clonr.api`).
+"""The widgets: every published clone at /c/<slug>/, mounted on first visit, as a surface of `clonr serve`
+(the `clonr.surfaces` entry point `mount_widgets`, beside the API of `clonr.api`).
 
 Clones published in the studio go live without a restart: a small ASGI middleware looks the slug up, builds
 and mounts the clone's Gradio app on first use, and answers 404 for unknown or unpublished clones.
@@ -19,9 +19,8 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from clonr import Clonr, ClonrError, freeze_startup_objects
+from clonr import Clonr
 from clonr.access import NOBODY
-from clonr.api import mount_openai
 from clonr.errors import NotFoundError
 from widget.app import build_app
 
@@ -33,8 +32,9 @@ _PUBLISHED_TTL = 2.0  # seconds a published/unpublished answer is reused, so ass
 class _CloneMounter:
     """ASGI middleware that mounts clone apps on demand and hides unpublished ones."""
 
-    def __init__(self, inner: FastAPI, app: Clonr) -> None:
-        self.inner = inner
+    def __init__(self, api: FastAPI, app: Clonr, downstream: Any) -> None:
+        self.api = api  # where clone apps are mounted
+        self.downstream = downstream  # what serves every request once the clone is mounted
         self.app = app
         self.mounted: dict[str, str] = {}  # slug -> clone id
         self._published: dict[str, tuple[float, str | None]] = {}
@@ -59,7 +59,7 @@ class _CloneMounter:
                 await self._mount(slug, clone_id)
             if (match.group(2) or "").endswith("/queue/join"):
                 send = _busy_when_full(send)
-        await self.inner(scope, receive, send)
+        await self.downstream(scope, receive, send)
 
     async def _published_id(self, slug: str) -> str | None:
         now = time.monotonic()
@@ -81,9 +81,9 @@ class _CloneMounter:
             blocks = await asyncio.to_thread(build_app, self.app, clone_id)
             # One local model per process: replies take turns, and a full queue tells the next fan it is busy.
             blocks.queue(default_concurrency_limit=1, max_size=self.app.settings.widget_queue)
-            gr.mount_gradio_app(self.inner, blocks, path=f"/c/{slug}", show_error=False, footer_links=[],
+            gr.mount_gradio_app(self.api, blocks, path=f"/c/{slug}", show_error=False, footer_links=[],
                                 run_history=False)
-            gradio_app = self.inner.router.routes[-1].app  # the Mount just added
+            gradio_app = self.api.router.routes[-1].app  # the Mount just added
             await self._stack.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
             gradio_app.get_blocks().run_startup_events()
             await gradio_app.get_blocks().run_extra_startup_events()
@@ -138,34 +138,13 @@ async def _redirect(send: Any, location: str) -> None:
     await _send_html(send, 307, "", [(b"location", location.encode())])
 
 
-def create_server(app: Clonr) -> _CloneMounter:
-    """The ASGI application that serves every published clone of `app`."""
-    inner = FastAPI(title="Clonr widget", docs_url=None, redoc_url=None, openapi_url=None)
+def mount_widgets(api: FastAPI, app: Clonr, downstream: Any) -> _CloneMounter:
+    """The `clonr.surfaces` hook: a page listing the published clones at /, and each clone's widget."""
 
-    @inner.get("/", response_class=HTMLResponse)
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         live = app.clones.acting_as(NOBODY).published()
         items = "".join(f'<li><a href="/c/{html.escape(c.slug)}/">{html.escape(c.name)}</a></li>' for c in live)
         return f"<h1>Clonr</h1><ul>{items or '<li>No published clones yet.</li>'}</ul>"
 
-    mount_openai(inner, app)  # /v1/models and /v1/chat/completions, for API keys
-
-    @inner.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return _CloneMounter(inner, app)
-
-
-def main() -> None:
-    import sys
-
-    import uvicorn
-
-    try:
-        app = Clonr()
-    except ClonrError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    freeze_startup_objects()
-    uvicorn.run(create_server(app), host="127.0.0.1", port=app.settings.widget_port, log_level="warning")
+    return _CloneMounter(api, app, downstream)

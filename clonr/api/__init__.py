@@ -1,5 +1,6 @@
-"""Clonr over HTTP: the OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) for API keys."""
+"""Clonr over HTTP: the OpenAI-compatible endpoints and the conversations API for API keys, served with every
+installed surface by `clonr serve` (`create_server`)."""
 
-from clonr.api.openai_compat import mount_openai
+from clonr.api.server import SURFACES_GROUP, create_api, create_server, serve
 
-__all__ = ["mount_openai"]
+__all__ = ["SURFACES_GROUP", "create_api", "create_server", "serve"]

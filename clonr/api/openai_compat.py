@@ -3,52 +3,40 @@ changing `base_url` and using a Clonr API key. (No postponed annotations here: F
 
 - `GET /v1/models`: the key owner's published clones the key may use; a model's id is the clone's slug.
 - `POST /v1/chat/completions`: `model` is the slug, `user` the API customer's own id for their end user (one
-  fan per user and clone, namespaced by the key's owner). Clonr keeps each end user's history and memory, so
-  only the last user message of `messages` is new: a client that sends the whole conversation each time gets
-  the same answer as one that sends only the new message. Streamed as server-sent events ending in
-  `data: [DONE]`, with a final usage chunk when `stream_options.include_usage` is set.
+  fan per user and clone, namespaced by the key's owner). Clonr keeps each end user's history and memory; only
+  the last user message of `messages` is new. When a client sends the whole conversation (as stateless
+  clients do), its earlier user and assistant messages are the recent history; one message alone continues
+  the end user's stored conversation. Streamed as server-sent events ending in `data: [DONE]`, with a final
+  usage chunk when `stream_options.include_usage` is set. A client's system messages are ignored: the clone's
+  persona is the creator's.
+- `POST /v1/completions`: continues `prompt` in the creator's voice (drafting replies and posts).
 - Each key has requests and tokens per window (`CLONR_KEY_REQUEST_LIMIT`, `CLONR_KEY_TOKEN_LIMIT`), told in
   `x-ratelimit-*` headers on every answer.
 - Errors come in OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`), with `Retry-After` on 429.
   A model failure is one line with a reference id; the details are in the server log only.
+- `Idempotency-Key` on a post: the same key and body again return the stored reply, not charged again.
 """
 
 
 import json
-import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
+from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, told, usage
 from clonr.app import Clonr
 from clonr.chat import Turn
-from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError, SignInError
-from clonr.fans import Allowance, KeyRates
+from clonr.fans import Replay
 from clonr.store import Clone
 
 __all__ = ["mount_openai"]
-
-log = logging.getLogger(__name__)
-
-
-class OpenAIError(Exception):
-    """An error answered in OpenAI's shape."""
-
-    def __init__(self, status: int, message: str, kind: str, code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.code, self.param, self.headers = status, kind, code, param, headers or {}
-
-    def response(self) -> JSONResponse:
-        body = {"error": {"message": str(self), "type": self.kind, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 class ChatMessage(BaseModel):
@@ -63,8 +51,17 @@ class StreamOptions(BaseModel):
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens…: the clone's own settings apply
-    model: str
+    model: str = Field(description="The clone's slug (GET /v1/models).")
     messages: list[ChatMessage]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(None, description="Your own id for your end user; one fan per user and clone.")
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="The clone's slug (GET /v1/models).")
+    prompt: str = Field(description="The text to continue in the creator's voice.")
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
@@ -76,126 +73,149 @@ def _text(message: ChatMessage) -> str:
     return message.content or ""
 
 
-def _headers(requests: Allowance, tokens: Allowance) -> dict[str, str]:
-    """OpenAI's rate-limit headers, on every answer to a key."""
-    return {"x-ratelimit-limit-requests": str(requests.limit),
-            "x-ratelimit-remaining-requests": str(requests.remaining),
-            "x-ratelimit-reset-requests": f"{requests.reset_s}s",
-            "x-ratelimit-limit-tokens": str(tokens.limit), "x-ratelimit-remaining-tokens": str(tokens.remaining),
-            "x-ratelimit-reset-tokens": f"{tokens.reset_s}s"}
+def _split(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]] | None]:
+    """The new message (the last user message) and the history a stateless client sent before it, if any."""
+    said = [n for n, m in enumerate(messages) if m.role == "user"]
+    if not said or not _text(messages[said[-1]]).strip():
+        raise ApiError(400, "`messages` needs a user message with text.", param="messages")
+    history = [(m.role, _text(m)) for m in messages[:said[-1]] if m.role in ("user", "assistant") and _text(m)]
+    return _text(messages[said[-1]]), history or None
 
 
-def mount_openai(api: FastAPI, app: Clonr) -> None:
-    """Add the OpenAI-compatible routes and their error shape to `api`."""
-    rates = KeyRates(app.settings.key_request_limit, app.settings.key_token_limit)
+def mount_openai(api: FastAPI, app: Clonr, gate: Gate) -> None:
+    """Add the OpenAI-compatible routes to `api`."""
 
-    def key(response: Response, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
-        """The key's actor, its request counted (`CLONR_KEY_*_LIMIT`) and the rate headers set."""
-        presented = authorization.removeprefix("Bearer").strip() if authorization else None
-        try:
-            actor = app.keys.authenticate(presented)
-        except SignInError as exc:
-            raise OpenAIError(401, str(exc), "invalid_request_error", "invalid_api_key") from None
-        try:
-            response.headers.update(_headers(*rates.request(actor.key_id)))
-        except RateLimitedError as exc:
-            raise OpenAIError(429, str(exc), "requests", "rate_limit_exceeded", headers={
-                "Retry-After": str(exc.retry_after), **_headers(*rates.allowances(actor.key_id))}) from None
-        return actor
-
-    def clone_for(actor: ApiKey, model: str) -> Clone:
-        found = next((c for c in app.fans.clones_for(actor) if c.slug == model), None)
-        if found is None:
-            raise OpenAIError(404, f"The model {model!r} does not exist or this key may not use it: list them "
-                                   "with GET /v1/models.", "invalid_request_error", "model_not_found", "model")
-        return found
-
-    @api.exception_handler(OpenAIError)
-    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
-        return exc.response()
-
-    @api.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
-        return OpenAIError(400, f"Invalid request: {first.get('msg', 'malformed body')} ({where}).",
-                           "invalid_request_error", None, where).response()
-
-    @api.get("/v1/models")
-    def models(actor: Annotated[ApiKey, Depends(key)]) -> dict[str, Any]:
-        return {"object": "list", "data": [
+    @api.get("/v1/models", tags=["OpenAI-compatible"], summary="The clones this key may use")
+    def models(actor: Annotated[ApiKey, Depends(gate.key)], request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [
             {"id": c.slug, "object": "model", "created": int(c.created_at.timestamp()), "owned_by": "clonr"}
-            for c in app.fans.clones_for(actor)]}
+            for c in app.fans.clones_for(actor)]}, headers=headers_of(request))
 
-    @api.post("/v1/chat/completions", response_model=None)
-    def chat_completions(body: ChatRequest, actor: Annotated[ApiKey, Depends(key)],
-                         response: Response) -> JSONResponse | StreamingResponse:
-        clone = clone_for(actor, body.model)
-        said = [m for m in body.messages if m.role == "user"]
-        if not said or not _text(said[-1]).strip():
-            raise OpenAIError(400, "`messages` needs a user message with text.", "invalid_request_error",
-                              None, "messages")
-        try:
-            fan = app.fans.end_user(actor, clone.id, body.user or "default")
-            turn = app.fans.turn(actor, clone.id, fan.fan_id, _text(said[-1]), channel="api")
-        except RateLimitedError as exc:
-            raise OpenAIError(429, str(exc), "requests", "rate_limit_exceeded",
-                              headers={"Retry-After": str(exc.retry_after)}) from None
-        except (InvalidInputError, ForbiddenError, NotFoundError) as exc:
-            raise OpenAIError(400, str(exc), "invalid_request_error") from None
-        reply_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        headers = {k: v for k, v in response.headers.items() if k.startswith("x-ratelimit-")}  # set by `key`
-        if body.stream:
-            usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = _events(turn, reply_id, created, clone.slug, usage,
-                             lambda: rates.spend(actor.key_id, _usage(turn)["total_tokens"]))
-            return StreamingResponse(events, media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", **headers})
-        try:
-            text = turn.text()
-        except Exception as exc:  # the model failed: one line for the caller, the details in the log
-            raise OpenAIError(502, _failure(exc, clone), "server_error", "model_failed", headers=headers) from None
-        rates.spend(actor.key_id, _usage(turn)["total_tokens"])
-        return JSONResponse({
-            "id": reply_id, "object": "chat.completion", "created": created, "model": clone.slug,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": _usage(turn)}, headers=headers)
+    @api.post("/v1/chat/completions", tags=["OpenAI-compatible"], summary="Chat with a clone",
+              response_model=None)
+    async def chat_completions(body: ChatRequest, actor: Annotated[ApiKey, Depends(gate.key)], request: Request,
+                               idempotency_key: Annotated[str | None, Header()] = None,
+                               ) -> JSONResponse | StreamingResponse:
+        message, history = _split(body.messages)
+        clone = await run_in_threadpool(gate.clone, actor, body.model)
+
+        def start() -> Turn | Replay:
+            with told():
+                fan = app.fans.end_user(actor, clone.id, body.user or "default")
+                return app.fans.post(actor, clone.id, fan.fan_id, message, idempotency_key, history=history)
+
+        return await _answer(gate, actor, clone, request, body.stream, _include_usage(body), start, "chat")
+
+    @api.post("/v1/completions", tags=["OpenAI-compatible"], summary="Continue a text in the creator's voice",
+              response_model=None)
+    async def completions(body: CompletionRequest, actor: Annotated[ApiKey, Depends(gate.key)],
+                          request: Request) -> JSONResponse | StreamingResponse:
+        clone = await run_in_threadpool(gate.clone, actor, body.model)
+
+        def start() -> Turn:
+            with told():
+                fan = app.fans.end_user(actor, clone.id, body.user or "default")
+                return app.fans.draft(actor, clone.id, fan.fan_id, body.prompt)
+
+        return await _answer(gate, actor, clone, request, body.stream, _include_usage(body), start, "text")
 
 
-def _events(turn: Turn, reply_id: str, created: int, model: str, include_usage: bool,
-            spend: Callable[[], None]) -> Iterator[str]:
-    """The reply as OpenAI's chunks. A client that hangs up stops this generator, and the turn stores what was
-    said so far marked interrupted; the tokens are counted against the key either way (`spend`)."""
+def _include_usage(body: ChatRequest | CompletionRequest) -> bool:
+    return bool(body.stream_options and body.stream_options.include_usage)
 
-    def chunk(delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
-        payload = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(payload)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
+async def _answer(gate: Gate, actor: ApiKey, clone: Clone, request: Request, stream: bool, include_usage: bool,
+                  start: Callable[[], Turn | Replay], kind: str) -> JSONResponse | StreamingResponse:
+    """Start the turn in a reply slot and answer it whole or as OpenAI's chunks (`kind`: chat or text)."""
+    give_back = await gate.slots.take()
     try:
-        for piece in turn:
-            yield chunk({"content": piece})
+        turn = await run_in_threadpool(start)
+    except BaseException:
+        give_back()
+        raise
+    shape = _Shape(kind, clone.slug)
+    headers = headers_of(request)
+    if isinstance(turn, Replay):
+        give_back()
+        said = _replayed(turn)
+    else:
+        said = pieces(turn, give_back)
+    if stream:
+        return StreamingResponse(_events(shape, said, clone, lambda: _tokens(turn) if include_usage else None,
+                                         lambda: _spend(gate, actor, turn)),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache", **headers})
+    try:
+        text = "".join([piece async for piece in said])
+    except Exception as exc:  # the model failed: one line for the caller, the details in the log
+        raise ApiError(502, failure(exc, clone), "server_error", "model_failed") from None
+    finally:
+        _spend(gate, actor, turn)
+    return JSONResponse(shape.whole(turn.reply if isinstance(turn, Turn) else text, _tokens(turn)), headers=headers)
+
+
+async def _replayed(replay: Replay) -> AsyncIterator[str]:
+    yield replay.reply.content
+
+
+def _tokens(turn: Turn | Replay) -> dict[str, int]:
+    return usage(*turn.tokens()) if isinstance(turn, Turn) else usage(turn.prompt_tokens, turn.completion_tokens)
+
+
+def _spend(gate: Gate, actor: ApiKey, turn: Turn | Replay) -> None:
+    if isinstance(turn, Turn):
+        gate.spend(actor, sum(turn.tokens()))
+
+
+class _Shape:
+    """OpenAI's reply objects: chat completions (`chat`) or text completions (`text`)."""
+
+    def __init__(self, kind: str, model: str) -> None:
+        self.kind, self.model = kind, model
+        self.id = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def _object(self, choices: list[dict[str, Any]], chunk: bool, **extra: Any) -> dict[str, Any]:
+        kind = "chat.completion" if self.kind == "chat" else "text_completion"
+        return {"id": self.id, "object": kind + (".chunk" if chunk and self.kind == "chat" else ""),
+                "created": self.created, "model": self.model, "choices": choices, **extra}
+
+    def whole(self, text: str, tokens: dict[str, int] | None) -> dict[str, Any]:
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}} if self.kind == "chat" else \
+            {"index": 0, "text": text, "logprobs": None}
+        return self._object([{**choice, "finish_reason": "stop"}], chunk=False, usage=tokens)
+
+    def chunk(self, text: str | None, finish: str | None = None) -> str:
+        if self.kind == "chat":
+            delta = {"role": "assistant", "content": ""} if text is None else ({"content": text} if text else {})
+            choice: dict[str, Any] = {"index": 0, "delta": delta}
+        else:
+            choice = {"index": 0, "text": text or "", "logprobs": None}
+        return _event(self._object([{**choice, "finish_reason": finish}], chunk=True))
+
+    def usage_chunk(self, tokens: dict[str, int]) -> str:
+        return _event(self._object([], chunk=True, usage=tokens))
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+async def _events(shape: _Shape, said: AsyncIterator[str], clone: Clone, tokens: Callable[[], dict[str, int] | None],
+                  spend: Callable[[], None]) -> AsyncIterator[str]:
+    """The reply as OpenAI's chunks. A client that hangs up stops the reply, and the turn stores what was said so
+    far marked interrupted; the tokens are counted against the key either way (`spend`)."""
+    if shape.kind == "chat":
+        yield shape.chunk(None)
+    try:
+        async for piece in said:
+            yield shape.chunk(piece)
     except Exception as exc:  # the model failed mid-reply: an error event, as OpenAI sends one
-        yield f"data: {json.dumps({'error': {'message': _failure(exc, turn.clone), 'type': 'server_error'}})}\n\n"
+        yield _event({"error": {"message": failure(exc, clone), "type": "server_error"}})
         return
     finally:
         spend()
-    yield chunk({}, "stop")
-    if include_usage:
-        payload = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [], "usage": _usage(turn)}
-        yield f"data: {json.dumps(payload)}\n\n"
+    yield shape.chunk("", "stop")
+    counted = tokens()
+    if counted is not None:
+        yield shape.usage_chunk(counted)
     yield "data: [DONE]\n\n"
-
-
-def _usage(turn: Turn) -> dict[str, int]:
-    prompt, completion = turn.tokens()
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def _failure(exc: Exception, clone: Clone) -> str:
-    reference = uuid.uuid4().hex[:8]
-    log.error("api error %s for %s", reference, clone.slug, exc_info=exc)
-    return f"{clone.name} cannot answer right now: try again in a moment (reference {reference})."

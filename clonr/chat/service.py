@@ -9,12 +9,14 @@ in blocks, so a model that reuses its prompt's prefix reads a few hundred new to
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -23,7 +25,17 @@ from langchain_core.vectorstores import VectorStore
 
 from clonr.chat.context import ContextRef, excerpt, shown
 from clonr.chat.disclosure import asks_if_ai, discloses, disclosure
-from clonr.chat.prompt import Given, Line, Prefix, PromptPlan, build_prompt, check_message, example_line, fixed_prefix
+from clonr.chat.prompt import (
+    Given,
+    Line,
+    Prefix,
+    PromptPlan,
+    PromptSection,
+    build_prompt,
+    check_message,
+    example_line,
+    fixed_prefix,
+)
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
@@ -51,7 +63,9 @@ class TurnOptions:
     """What differs between surfaces. `remember`: store the exchange and make memories of it; `touch`: mark
     recalled memories as used (recency); `think`: an inner monologue first (`thought`: one the creator wrote);
     `exclude_examples`: example dialogues kept out of the prompt (the fidelity check's held-out answers);
-    `channel` and `key_id`: who the reply is for, in the usage ledger."""
+    `channel` and `key_id`: who the reply is for, in the usage ledger; `conversation_id`: which of the fan's
+    conversations it continues ('' is their first); `idempotency`: the (key id, Idempotency-Key) the stored
+    reply answers."""
 
     remember: bool = True
     touch: bool = True
@@ -60,6 +74,8 @@ class TurnOptions:
     exclude_examples: frozenset[str] = frozenset()
     channel: str = "studio"  # where the reply goes, for the usage ledger: studio, cli, widget, api
     key_id: str | None = None  # the API key that asked, if any
+    conversation_id: str = ""
+    idempotency: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ class Turn:
         self.context = context or ContextRef()
         self.reply = ""
         self.interrupted = False
+        self.stored: tuple[int, int] | None = None  # (message id, reply id) once the exchange is stored
         self.usage: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[str]:
@@ -191,6 +208,16 @@ def _forget(turn: Turn) -> None:
     """A turn that leaves no trace (the fidelity check's questions, previews)."""
 
 
+def _supplied(clone: Clone, fan_id: str, history: Sequence[tuple[str, str]]) -> Conversation:
+    """A conversation as a stateless client sent it. Its lines get negative ids, so they never name a stored
+    message; the client's first line keys its window, so a resent conversation keeps its prompt's prefix."""
+    now = datetime.now(UTC)
+    lines = [Message(id=n - len(history), clone_id=clone.id, fan_id=fan_id, role=role, content=text, created_at=now)
+             for n, (role, text) in enumerate(history)]
+    first = hashlib.sha256(history[0][1].encode()).hexdigest()[:16] if history else ""
+    return Conversation(("client", clone.id, fan_id, first), lines, from_the_start=True)
+
+
 def _ledger(turn: Turn) -> dict[str, object]:
     """A reply attempt's row of the usage ledger (the store adds the status and the stored reply)."""
     prompt, completion = turn.tokens()
@@ -259,16 +286,22 @@ class ChatService(ActsFor):
 
     def start_turn(self, clone_ref: str, message: str, fan_id: str = "me", think: bool = False,
                    thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True,
-                   touch: bool = True, channel: str = "studio", key_id: str | None = None) -> Turn:
-        """Prepare a reply in the fan's conversation; iterate the Turn to stream it (see `TurnOptions`)."""
+                   touch: bool = True, channel: str = "studio", key_id: str | None = None,
+                   conversation_id: str = "", history: Sequence[tuple[str, str]] | None = None,
+                   idempotency: tuple[str, str] | None = None) -> Turn:
+        """Prepare a reply in the fan's conversation; iterate the Turn to stream it (see `TurnOptions`).
+        `history`: (role, text) lines a stateless client sent before `message`; they are the recent history
+        instead of the stored conversation (the exchange is stored in it all the same)."""
         options = TurnOptions(remember=remember, touch=touch, think=think or bool(thought), thought=thought,
-                              exclude_examples=exclude_examples, channel=channel, key_id=key_id)
+                              exclude_examples=exclude_examples, channel=channel, key_id=key_id,
+                              conversation_id=conversation_id, idempotency=idempotency)
         with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
             clone = self._owned(clone_ref)
             message = self.validate_message(message)
             fan_id = self.validate_fan(fan_id)
-            return self.compose(clone, fan_id, message, self.conversation(clone, fan_id), options,
-                                self._finish if remember else _forget)
+            conversation = self.conversation(clone, fan_id, conversation_id) if history is None else \
+                _supplied(clone, fan_id, history)
+            return self.compose(clone, fan_id, message, conversation, options, self._finish if remember else _forget)
 
     def preview(self, clone_ref: str, fan_id: str, message: str) -> Turn:
         """What a reply to `message` would be given, without answering, storing or marking anything: the
@@ -277,9 +310,9 @@ class ChatService(ActsFor):
         return self.compose(clone, self.validate_fan(fan_id), self.validate_message(message),
                             self.conversation(clone, fan_id), TurnOptions(remember=False, touch=False), _forget)
 
-    def conversation(self, clone: Clone, fan_id: str) -> Conversation:
-        messages = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD)
-        return Conversation(("fan", clone.id, fan_id), messages, len(messages) < HISTORY_TO_LOAD)
+    def conversation(self, clone: Clone, fan_id: str, conversation_id: str = "") -> Conversation:
+        messages = self._store.recent_messages(clone.id, fan_id, HISTORY_TO_LOAD, conversation_id=conversation_id)
+        return Conversation(("fan", clone.id, fan_id, conversation_id), messages, len(messages) < HISTORY_TO_LOAD)
 
     # -- the turn builder -----------------------------------------------------------------------
 
@@ -425,12 +458,55 @@ class ChatService(ActsFor):
         message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply,
                                                context=turn.context.to_json(),
                                                status="interrupted" if turn.interrupted else "complete",
-                                               usage=_ledger(turn))
+                                               usage=_ledger(turn), conversation_id=turn.options.conversation_id,
+                                               idempotency=turn.options.idempotency)
+        turn.stored = message_ids
         self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                            message_ids)
 
     def _failed(self, turn: Turn) -> None:
         self._store.add_usage(turn.clone.id, turn.fan_id, "failed", _ledger(turn))
+        if turn.options.idempotency is not None:  # nothing was stored: a retry with the same key may run
+            self._store.release_idempotency_key(*turn.options.idempotency)
+
+    # -- autocomplete ---------------------------------------------------------------------------
+
+    def draft(self, clone_ref: str, text: str, fan_id: str, channel: str = "api", key_id: str | None = None) -> Turn:
+        """Continue `text` the way the creator writes (drafting replies and posts): the clone's own answers in
+        the example dialogues nearest the text, and excerpts of their notes, are its style. Nothing is stored
+        but the attempt's row in the usage ledger (under fan `fan_id`)."""
+        clone = self._owned(clone_ref)
+        text = self.validate_message(text)
+        model = self._model()
+
+        def count(piece: str) -> int:
+            return self.count(model, piece)
+
+        budget = self.information_budget(model)
+        query_vector = self.query_vector(clone, text)
+        samples: list[str] = []
+        for dialogue in self._dialogues.relevant(clone, query_vector):
+            if count("\n".join([*samples, dialogue.char_text])) > budget // 2:
+                break
+            samples.append(dialogue.char_text)
+        notes = [excerpt(note.page_content, text, budget // 4, count)
+                 for note in self._index_for(clone).similarity_search_by_vector(query_vector, k=2)]
+        system = (f"You are {clone.name}. Continue the text you are given in your own voice, the way you write: "
+                  "reply with the continuation only, no preamble, no quotes.")
+        if samples:
+            system += "\n\nHow you write:\n" + "\n".join(f"- {sample}" for sample in samples)
+        if any(notes):
+            system += "\n\nWhat you know (your notes):\n" + "\n".join(note for note in notes if note)
+        messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(text)]
+        plan = PromptPlan(messages, [PromptSection("style", count(system), len(samples)),
+                                     PromptSection("text", count(text), 1)], self.prompt_budget(model))
+        options = TurnOptions(remember=False, touch=False, channel=channel, key_id=key_id)
+        return Turn(model, clone, self.validate_fan(fan_id), text, plan, [], self._drafted, self.worker.foreground,
+                    options=options, on_failed=self._failed)
+
+    def _drafted(self, turn: Turn) -> None:
+        self._store.add_usage(turn.clone.id, turn.fan_id, "interrupted" if turn.interrupted else "complete",
+                              _ledger(turn))
 
     # -- corrections ----------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ the clone's owner reaches every fan's.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clonr.access import (
@@ -27,14 +29,16 @@ from clonr.access import (
 )
 from clonr.chat import ChatService, Turn
 from clonr.clones import CloneService
-from clonr.errors import InvalidInputError, SignInError
+from clonr.errors import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError, SignInError
 from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
-from clonr.store import Clone, Memory, Message, SqlStore
+from clonr.store import Clone, ConversationRecord, Memory, Message, SqlStore
 
-__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Visit"]
+__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit"]
 
 _FAN_PREFIX = "f_"  # fans the server made; creators' own conversations ("studio", "me") never look like this
+_CONVERSATION_PREFIX = "conv_"
+IDEMPOTENCY_STALE = timedelta(minutes=10)  # an attempt this old that stored nothing died with its process
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,16 @@ class Visit:
     fan: Fan
     token: str  # for the surface to keep and hand back next time
     new: bool  # a new fan: no token, or one that named nobody
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A message posted again with the same Idempotency-Key: the reply stored the first time, not charged again."""
+
+    asked: Message
+    reply: Message
+    prompt_tokens: int
+    completion_tokens: int
 
 
 class FanService:
@@ -64,9 +78,10 @@ class FanService:
             return Visit(fan, token or "", new=False)
         return self._new(clone, None)
 
-    def end_user(self, actor: ApiKey, clone_ref: str, user: str) -> Fan:
+    def end_user(self, actor: ApiKey, clone_ref: str, user: str, create: bool = True) -> Fan:
         """The fan that an API key's end user `user` (the key owner's own id for them) is to this clone, made on
-        first use. End users are namespaced by the key's owner: two customers' user "42" are two fans."""
+        first use (`NotFoundError` instead when not `create`). End users are namespaced by the key's owner: two
+        customers' user "42" are two fans."""
         user = user.strip()
         if not 1 <= len(user) <= 256:
             raise InvalidInputError("`user` must be your id for the end user, 1-256 characters.")
@@ -76,6 +91,8 @@ class FanService:
         fan_id = known.id if known else API_FAN_PREFIX + uuid.uuid4().hex
         authorize(actor, Operation.CHAT, clone, fan_id)
         if known is None:
+            if not create:
+                raise NotFoundError(f"{clone.name} has no end user {user!r}: nothing to do.")
             fan_id = self._store.add_fan(clone.id, fan_id, subject)
         return Fan(clone.id, fan_id)
 
@@ -107,18 +124,100 @@ class FanService:
         return self._new(clone, subject)
 
     def turn(self, actor: Actor, clone_ref: str, fan_id: str, message: str, address: str | None = None,
-             channel: str = "widget") -> Turn:
+             channel: str = "widget", conversation_id: str = "",
+             history: Sequence[tuple[str, str]] | None = None) -> Turn:
         """Start the clone's reply to `message` in fan `fan_id`'s conversation; iterate it to stream. Each
         message counts against the fan's and the sending address's rates (`CLONR_*_MESSAGE_LIMIT`); the reply
-        is recorded in the usage ledger under `channel` (and the API key, when one asked)."""
+        is recorded in the usage ledger under `channel` (and the API key, when one asked). `history`: what a
+        stateless client sent before the message (see `ChatService.start_turn`)."""
+        return self._start(actor, clone_ref, fan_id, message, address, channel, conversation_id, history, None)
+
+    def post(self, actor: ApiKey, clone_ref: str, fan_id: str, message: str, idempotency_key: str | None,
+             conversation_id: str = "", history: Sequence[tuple[str, str]] | None = None) -> Turn | Replay:
+        """`turn` for an API request that may carry an Idempotency-Key: the same key and request again get the
+        stored reply (`Replay`, no second charge); `ConflictError` while the first still runs;
+        `IdempotencyKeyReusedError` for a key that named another request."""
+        if not idempotency_key:
+            return self._start(actor, clone_ref, fan_id, message, None, "api", conversation_id, history, None)
+        if len(idempotency_key) > 255:
+            raise InvalidInputError("The Idempotency-Key header is longer than 255 characters: use a shorter one.")
         clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        request = hashlib.sha256(repr((clone.id, fan_id, conversation_id, message, history)).encode()).hexdigest()
+        state, reply_id = self._store.claim_idempotency_key(actor.key_id, idempotency_key, request,
+                                                            datetime.now(UTC) - IDEMPOTENCY_STALE)
+        if state == "mismatch":
+            raise IdempotencyKeyReusedError("This Idempotency-Key was used for another request: use a new key for "
+                                            "each new message.")
+        if state == "running":
+            raise ConflictError("A request with this Idempotency-Key is still running: retry when it has finished.")
+        if state == "done" and reply_id is not None:
+            return self._replay(reply_id)
+        claim = (actor.key_id, idempotency_key)
+        try:
+            return self._start(actor, clone_ref, fan_id, message, None, "api", conversation_id, history, claim)
+        except Exception:
+            self._store.release_idempotency_key(*claim)
+            raise
+
+    def _start(self, actor: Actor, clone_ref: str, fan_id: str, message: str, address: str | None, channel: str,
+               conversation_id: str, history: Sequence[tuple[str, str]] | None,
+               idempotency: tuple[str, str] | None) -> Turn:
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        if conversation_id:
+            self._conversation_of(clone, fan_id, conversation_id)
         self._rates.count(f"{clone.id}:{fan_id}", address)
         key_id = actor.key_id if isinstance(actor, ApiKey) else None
-        return self._chat.start_turn(clone.id, message, fan_id=fan_id, channel=channel, key_id=key_id)
+        return self._chat.start_turn(clone.id, message, fan_id=fan_id, channel=channel, key_id=key_id,
+                                     conversation_id=conversation_id, history=history, idempotency=idempotency)
 
-    def history(self, actor: Actor, clone_ref: str, fan_id: str, limit: int | None = None) -> list[Message]:
+    def draft(self, actor: Actor, clone_ref: str, fan_id: str, text: str) -> Turn:
+        """Continue `text` in the creator's voice (`ChatService.draft`), counted like a message of the fan."""
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        self._rates.count(f"{clone.id}:{fan_id}", None)
+        return self._chat.draft(clone.id, text, fan_id, key_id=actor.key_id if isinstance(actor, ApiKey) else None)
+
+    def _replay(self, reply_id: int) -> Replay:
+        reply = self._store.get_message(reply_id)
+        asked = reply and self._store.previous_message(reply)
+        if reply is None or asked is None:  # the fan was forgotten since
+            raise NotFoundError("The reply to this Idempotency-Key was deleted: send the message with a new key.")
+        usage = self._store.usage_of_reply(reply_id) or {}
+        return Replay(asked, reply, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+
+    def exchange(self, actor: Actor, clone_ref: str, fan_id: str, message_ids: tuple[int, int]) -> list[Message]:
+        """A stored message and its reply (`Turn.stored`), as the fan's own data."""
         clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
-        return self._store.recent_messages(clone.id, fan_id, limit)
+        found = [self._store.get_message(i) for i in message_ids]
+        if any(m is None or (m.clone_id, m.fan_id) != (clone.id, fan_id) for m in found):
+            raise NotFoundError("That exchange is not in this end user's conversations.")
+        return found  # type: ignore[return-value]
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def start_conversation(self, actor: Actor, clone_ref: str, fan_id: str) -> ConversationRecord:
+        """A new conversation for the fan: its own history, while the clone's memory of the fan spans them all."""
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        return self._store.add_conversation(clone.id, fan_id, _CONVERSATION_PREFIX + uuid.uuid4().hex)
+
+    def conversations(self, actor: Actor, clone_ref: str, fan_id: str) -> list[ConversationRecord]:
+        """The conversations the fan started, oldest first (their first one, '', is not among them)."""
+        clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
+        return self._store.list_conversations(clone.id, fan_id)
+
+    def _conversation_of(self, clone: Clone, fan_id: str, conversation_id: str) -> ConversationRecord:
+        found = self._store.get_conversation(conversation_id)
+        if found is None or (found.clone_id, found.fan_id) != (clone.id, fan_id):
+            raise NotFoundError(f"No conversation {conversation_id!r} with this end user: start one first.")
+        return found
+
+    def history(self, actor: Actor, clone_ref: str, fan_id: str, limit: int | None = None,
+                conversation_id: str | None = None, before: int | None = None) -> list[Message]:
+        """The fan's messages, oldest first: the last `limit` (before message `before`), of one conversation when
+        `conversation_id` is given ('' is their first)."""
+        clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
+        if conversation_id:
+            self._conversation_of(clone, fan_id, conversation_id)
+        return self._store.recent_messages(clone.id, fan_id, limit, conversation_id=conversation_id, before=before)
 
     def memories(self, actor: Actor, clone_ref: str, fan_id: str, limit: int | None = None) -> list[Memory]:
         """What the clone remembers of the fan, newest first (not what it shares with every fan)."""

@@ -11,6 +11,7 @@ from clonr.store.records import (
     SHARED_FAN,
     ApiKeyRecord,
     Clone,
+    ConversationRecord,
     Dialogue,
     DialogueCandidate,
     FanMemories,
@@ -27,9 +28,9 @@ from clonr.store.records import (
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "ApiKeyRecord", "Clone", "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord",
-           "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "Proposal", "Source", "SqlStore",
-           "StoredFidelityCheck", "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "ApiKeyRecord", "Clone", "ConversationRecord", "Dialogue", "DialogueCandidate",
+           "FanMemories", "FanRecord", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message",
+           "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

@@ -17,12 +17,13 @@ from clonr.store.records import (
     Memory,
 )
 from clonr.store.schema import (
-    entities as entity_rows,
-)
-from clonr.store.schema import (
+    conversations,
     memories,
     memory_states,
     messages,
+)
+from clonr.store.schema import (
+    entities as entity_rows,
 )
 
 
@@ -211,7 +212,7 @@ class MemoryRecords(Database):
             return list(connection.execute(query).scalars().all())
 
     def delete_fan(self, clone_id: str, fan_id: str) -> None:
-        """Everything about one fan of one clone, in one transaction: memories and messages."""
+        """Everything about one fan of one clone, in one transaction: memories, messages and conversations."""
         with self._transaction() as connection:
             connection.execute(memories.delete().where(memories.c.clone_id == clone_id, memories.c.fan_id == fan_id))
             connection.execute(memory_states.delete().where(memory_states.c.clone_id == clone_id,
@@ -219,6 +220,8 @@ class MemoryRecords(Database):
             connection.execute(entity_rows.delete().where(entity_rows.c.clone_id == clone_id,
                                                           entity_rows.c.fan_id == fan_id))
             connection.execute(messages.delete().where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id))
+            connection.execute(conversations.delete().where(conversations.c.clone_id == clone_id,
+                                                            conversations.c.fan_id == fan_id))
 
 
 @functools.cache

@@ -11,14 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from clonr.errors import AlreadyExistsError, NotFoundError
 from clonr.store.database import Database, _aware, _now
 from clonr.store.records import (
+    ConversationRecord,
     GroupChat,
     GroupMessage,
     Message,
 )
 from clonr.store.schema import (
+    conversations,
     group_chats,
     group_members,
     group_messages,
+    idempotency_keys,
     messages,
     usage_events,
 )
@@ -28,23 +31,28 @@ class MessageRecords(Database):
     # -- messages -------------------------------------------------------------------------------
 
     def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
-                     context: str | None = None, status: str = "complete",
-                     usage: dict[str, Any] | None = None) -> tuple[int, int]:
+                     context: str | None = None, status: str = "complete", usage: dict[str, Any] | None = None,
+                     conversation_id: str = "", idempotency: tuple[str, str] | None = None) -> tuple[int, int]:
         """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
-        together, with the reply's row of the usage ledger when given, or none of them; returns their ids."""
+        together, with the reply's row of the usage ledger and its idempotency key (key id, key) when given, or
+        none of them; returns their ids."""
         now = _now()
         rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
                                                                             status=status))
         with self._transaction() as connection:
-            ids = [connection.execute(messages.insert().values(clone_id=clone_id, fan_id=fan_id, created_at=now,
-                                                               **row)).inserted_primary_key[0] for row in rows]
+            ids = [connection.execute(messages.insert().values(
+                clone_id=clone_id, fan_id=fan_id, created_at=now, conversation_id=conversation_id, **row)
+            ).inserted_primary_key[0] for row in rows]
             if usage is not None:
                 connection.execute(usage_events.insert().values(
                     clone_id=clone_id, fan_id=fan_id, message_id=ids[1], status=status, created_at=now, **usage))
+            if idempotency is not None:
+                connection.execute(idempotency_keys.update().where(*_idempotency_row(*idempotency))
+                                   .values(message_id=ids[1]))
         return ids[0], ids[1]
 
     def add_usage(self, clone_id: str, fan_id: str, status: str, usage: dict[str, Any]) -> None:
-        """A ledger row for a reply attempt that stored no reply (the model failed)."""
+        """A ledger row for a reply attempt that stored no message: the model failed, or it was a draft."""
         with self._transaction() as connection:
             connection.execute(usage_events.insert().values(clone_id=clone_id, fan_id=fan_id, message_id=None,
                                                             status=status, created_at=_now(), **usage))
@@ -58,6 +66,13 @@ class MessageRecords(Database):
             return [{**row, "created_at": _aware(row["created_at"])}
                     for row in connection.execute(query).mappings().all()]
 
+    def usage_of_reply(self, message_id: int) -> dict[str, Any] | None:
+        """The ledger row of a stored reply."""
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(usage_events).where(usage_events.c.message_id == message_id)
+                                     ).mappings().first()
+        return None if row is None else dict(row)
+
     def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
         """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""
         if not items:
@@ -69,13 +84,74 @@ class MessageRecords(Database):
                  for role, content, when in items])
             return list(result.scalars().all())
 
-    def recent_messages(self, clone_id: str, fan_id: str, limit: int | None = 50) -> list[Message]:
-        """The last `limit` messages of a conversation (all with None), oldest first."""
+    def recent_messages(self, clone_id: str, fan_id: str, limit: int | None = 50, *,
+                        conversation_id: str | None = None, before: int | None = None) -> list[Message]:
+        """The last `limit` messages of a fan (all with None), oldest first: of one conversation when
+        `conversation_id` is given ('' is their first), and older than message `before` when given."""
         query = (sa.select(messages).where(messages.c.clone_id == clone_id, messages.c.fan_id == fan_id)
                  .order_by(messages.c.id.desc()).limit(limit))
+        if conversation_id is not None:
+            query = query.where(messages.c.conversation_id == conversation_id)
+        if before is not None:
+            query = query.where(messages.c.id < before)
         with self._transaction() as connection:
             rows = connection.execute(query).mappings().all()
         return [Message(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
+
+    # -- conversations and idempotency keys ----------------------------------------------------------
+
+    def add_conversation(self, clone_id: str, fan_id: str, conversation_id: str) -> ConversationRecord:
+        record = ConversationRecord(conversation_id, clone_id, fan_id, _now())
+        with self._transaction() as connection:
+            connection.execute(conversations.insert().values(id=record.id, clone_id=clone_id, fan_id=fan_id,
+                                                             created_at=record.created_at))
+        return record
+
+    def list_conversations(self, clone_id: str, fan_id: str) -> list[ConversationRecord]:
+        """The conversations a fan started beyond their first, oldest first."""
+        query = (sa.select(conversations).where(conversations.c.clone_id == clone_id, conversations.c.fan_id == fan_id)
+                 .order_by(conversations.c.created_at, conversations.c.id))
+        with self._transaction() as connection:
+            return [ConversationRecord(**{**row, "created_at": _aware(row["created_at"])})
+                    for row in connection.execute(query).mappings().all()]
+
+    def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(conversations).where(conversations.c.id == conversation_id)
+                                     ).mappings().first()
+        return None if row is None else ConversationRecord(**{**row, "created_at": _aware(row["created_at"])})
+
+    def claim_idempotency_key(self, key_id: str, key: str, request_hash: str,
+                              stale_before: datetime) -> tuple[str, int | None]:
+        """Claim an Idempotency-Key for a request: ("claimed", None) for a new key, or one whose earlier attempt
+        started before `stale_before` and never stored a reply (its process died); ("done", reply id);
+        ("running", None) while the first attempt runs; ("mismatch", None) for another request's key."""
+        with self._transaction() as connection:
+            row = connection.execute(sa.select(idempotency_keys).where(*_idempotency_row(key_id, key))
+                                     ).mappings().first()
+            if row is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(idempotency_keys.insert().values(
+                            key_id=key_id, idempotency_key=key, request_hash=request_hash, started_at=_now()))
+                    return "claimed", None
+                except IntegrityError:  # another request claimed it between the read and the write
+                    return "running", None
+            if row["request_hash"] != request_hash:
+                return "mismatch", None
+            if row["message_id"] is not None:
+                return "done", row["message_id"]
+            if _aware(row["started_at"]) >= stale_before:
+                return "running", None
+            connection.execute(idempotency_keys.update().where(*_idempotency_row(key_id, key))
+                               .values(started_at=_now()))
+            return "claimed", None
+
+    def release_idempotency_key(self, key_id: str, key: str) -> None:
+        """The attempt stored no reply (the model failed, or the request was refused): the key may be used again."""
+        with self._transaction() as connection:
+            connection.execute(idempotency_keys.delete().where(*_idempotency_row(key_id, key),
+                                                               idempotency_keys.c.message_id.is_(None)))
 
     def get_message(self, message_id: int) -> Message | None:
         with self._transaction() as connection:
@@ -85,7 +161,8 @@ class MessageRecords(Database):
     def previous_message(self, message: Message) -> Message | None:
         """The message just before `message` in the same conversation."""
         query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
-                                           messages.c.fan_id == message.fan_id, messages.c.id < message.id)
+                                           messages.c.fan_id == message.fan_id, messages.c.id < message.id,
+                                           messages.c.conversation_id == message.conversation_id)
                  .order_by(messages.c.id.desc()).limit(1))
         with self._transaction() as connection:
             row = connection.execute(query).mappings().first()
@@ -149,3 +226,7 @@ class MessageRecords(Database):
             rows = connection.execute(query).mappings().all()
         return [GroupMessage(**{**row, "created_at": _aware(row["created_at"])}) for row in reversed(rows)]
 
+
+
+def _idempotency_row(key_id: str, key: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return idempotency_keys.c.key_id == key_id, idempotency_keys.c.idempotency_key == key

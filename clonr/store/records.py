@@ -36,6 +36,16 @@ class Clone:
 
 
 @dataclass(frozen=True)
+class ConversationRecord:
+    """A conversation an end user started beyond their first (whose id is '')."""
+
+    id: str
+    clone_id: str
+    fan_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class FanRecord:
     """A fan the server made; `subject` (issuer|sub) once they have signed in."""
 
@@ -119,6 +129,7 @@ class Message:
     created_at: datetime
     context: str | None = None  # on a fan's message: JSON of what the turn was given (see clonr.chat.context)
     status: str = "complete"  # on a reply: "interrupted" when the fan left before it was finished
+    conversation_id: str = ""  # '': the fan's first conversation; others were started through the API
 
     @property
     def interrupted(self) -> bool:

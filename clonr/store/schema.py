@@ -91,7 +91,9 @@ messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("context", Text, nullable=True),  # JSON: what the turn was given (memory, note, example ids)
     Column("status", String(12), nullable=False, server_default="complete"),  # or "interrupted"
+    Column("conversation_id", String(40), nullable=False, server_default=""),  # '': the fan's first conversation
     Index("ix_messages_conversation", "clone_id", "fan_id", "id"),
+    Index("ix_messages_thread", "clone_id", "fan_id", "conversation_id", "id"),
 )
 
 memories = Table(
@@ -231,6 +233,24 @@ api_keys = Table(  # the secret itself is never stored: only its keyed hash, fou
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_owner", "owner_id"),
+)
+
+conversations = Table(  # the ones an end user started beyond their first ('', which every fan has)
+    "conversations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("fan_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_conversations_fan", "clone_id", "fan_id"),
+)
+
+idempotency_keys = Table(  # a posted message's Idempotency-Key: the request it named, and its reply once stored
+    "idempotency_keys", metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("message_id", Integer, nullable=True),  # the stored reply; none while it runs
+    Column("started_at", DateTime(timezone=True), nullable=False),
 )
 
 usage_events = Table(  # the ledger: one row per reply attempt; no foreign keys, so forgetting a fan keeps the bill

@@ -1,0 +1,74 @@
+"""One ASGI app for every HTTP surface of Clonr: the API at `/v1` with its OpenAPI docs at `/docs`, and what the
+installed surface plugins add (the Gradio widgets at `/c/<slug>/` come from the `widget` package this way).
+
+A surface plugin is an entry point in the `clonr.surfaces` group: a callable `(api, app, asgi) -> asgi` that may
+add routes to the FastAPI `api` and returns the ASGI app to serve, wrapping `asgi` when it needs to see every
+request. The core never imports a UI: it only loads what is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from fastapi import FastAPI
+
+from clonr import __version__
+from clonr.api.common import Gate, install_errors
+from clonr.api.openai_compat import mount_openai
+from clonr.api.rest import mount_rest
+from clonr.app import Clonr, freeze_startup_objects
+
+__all__ = ["SURFACES_GROUP", "create_api", "create_server", "serve"]
+
+log = logging.getLogger(__name__)
+SURFACES_GROUP = "clonr.surfaces"
+
+ASGIApp = Callable[..., Any]
+
+_DESCRIPTION = """Chat with published clones. Every request names a Clonr API key: `Authorization: Bearer clonr_…`
+(create one in the studio's *API & usage* page or with `clonr keys create`).
+
+- **OpenAI-compatible**: `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions` — point the
+  official `openai` SDK's `base_url` here; `model` is the clone's slug, `user` your id for your end user.
+- **Conversations**: each end user (your own id for them) may have several conversations with a clone; the
+  clone remembers the end user across all of them.
+- Limits per key (`x-ratelimit-*` headers on every answer, `Retry-After` on 429) and `Idempotency-Key` on
+  posted messages: a retried post with the same key returns the stored reply and is not charged twice.
+"""
+
+
+def create_api(app: Clonr) -> FastAPI:
+    """The HTTP API of `app`, with its OpenAPI description at /docs and /openapi.json."""
+    api = FastAPI(title="Clonr API", version=__version__, description=_DESCRIPTION, redoc_url=None)
+    gate = Gate(app)
+    install_errors(api)
+    mount_openai(api, app, gate)
+    mount_rest(api, app, gate)
+
+    @api.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api
+
+
+def create_server(app: Clonr) -> ASGIApp:
+    """The API and every installed surface plugin, as one ASGI app."""
+    api = create_api(app)
+    asgi: ASGIApp = api
+    for plugin in sorted(entry_points(group=SURFACES_GROUP), key=lambda point: point.name):
+        asgi = plugin.load()(api, app, asgi)
+        log.info("serving surface %s", plugin.name)
+    return asgi
+
+
+def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Run the server until interrupted (`clonr serve`)."""
+    import uvicorn
+
+    server = create_server(app)
+    freeze_startup_objects()
+    uvicorn.run(server, host=host, port=port or app.settings.widget_port, log_level="warning")

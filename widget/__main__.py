@@ -1,3 +1,0 @@
-from widget.server import main
-
-main()
