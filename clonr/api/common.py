@@ -9,12 +9,13 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
 from clonr.app import Clonr
@@ -33,6 +34,7 @@ from clonr.llm import resolve_chat_model_name
 from clonr.store import Clone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY = "Every reply slot of this server is taken and its queue is full: retry in a few seconds."
 _REMOTE_CONCURRENCY = 8  # replies at once with an OpenAI-compatible endpoint, unless CLONR_API_CONCURRENCY says
@@ -89,16 +91,28 @@ class ReplySlots:
         self._queue = queue
         self._waiting = 0
 
-    async def take(self) -> Callable[[], None]:
-        """Wait for a slot; the callable gives it back (once, from any thread)."""
+    @contextlib.contextmanager
+    def place(self) -> Iterator[Callable[[], Awaitable[Callable[[], None]]]]:
+        """A place in the queue, or 503 when it is full; inside, await the callable it gives for a slot. The
+        slot's own callable gives it back (once, from any thread)."""
         if self._semaphore.locked() and self._waiting >= self._queue:
             raise ApiError(503, BUSY, "server_error", "server_busy", headers={"Retry-After": "5"})
         self._waiting += 1
-        try:
+        waiting = True
+
+        async def slot() -> Callable[[], None]:
+            nonlocal waiting
             await self._semaphore.acquire()
+            self._waiting, waiting = self._waiting - 1, False
+            return self._giver(asyncio.get_running_loop())
+
+        try:
+            yield slot
         finally:
-            self._waiting -= 1
-        loop = asyncio.get_running_loop()
+            if waiting:
+                self._waiting -= 1
+
+    def _giver(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         given_back = threading.Event()
 
         def give_back() -> None:
@@ -208,6 +222,21 @@ def pieces(turn: Turn, give_back: Callable[[], None]) -> AsyncIterator[str]:
 
     threading.Thread(target=produce, name=f"reply-{turn.fan_id}", daemon=True).start()
     return read()
+
+
+async def start_in_slot(slots: ReplySlots, start: Callable[[], T]) -> tuple[T, Callable[[], None]]:
+    """Start a turn (claiming its Idempotency-Key first, so a repeat is told 409 at once) and wait for a reply
+    slot for it. A replayed reply needs no slot: its giver does nothing. A client that leaves while waiting
+    abandons its turn."""
+    with slots.place() as slot:
+        started = await run_in_threadpool(start)
+        if not isinstance(started, Turn):
+            return started, lambda: None
+        try:
+            return started, await slot()
+        except BaseException:
+            started.abandon()
+            raise
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

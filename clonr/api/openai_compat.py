@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
-from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, told, usage
+from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage
 from clonr.app import Clonr
 from clonr.chat import Turn
 from clonr.fans import Replay
@@ -127,19 +127,10 @@ def _include_usage(body: ChatRequest | CompletionRequest) -> bool:
 async def _answer(gate: Gate, actor: ApiKey, clone: Clone, request: Request, stream: bool, include_usage: bool,
                   start: Callable[[], Turn | Replay], kind: str) -> JSONResponse | StreamingResponse:
     """Start the turn in a reply slot and answer it whole or as OpenAI's chunks (`kind`: chat or text)."""
-    give_back = await gate.slots.take()
-    try:
-        turn = await run_in_threadpool(start)
-    except BaseException:
-        give_back()
-        raise
+    turn, give_back = await start_in_slot(gate.slots, start)
     shape = _Shape(kind, clone.slug)
     headers = headers_of(request)
-    if isinstance(turn, Replay):
-        give_back()
-        said = _replayed(turn)
-    else:
-        said = pieces(turn, give_back)
+    said = _replayed(turn) if isinstance(turn, Replay) else pieces(turn, give_back)
     if stream:
         return StreamingResponse(_events(shape, said, clone, lambda: _tokens(turn) if include_usage else None,
                                          lambda: _spend(gate, actor, turn)),

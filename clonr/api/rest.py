@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
-from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, told, usage
+from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage
 from clonr.app import Clonr
 from clonr.chat import Turn
 from clonr.fans import Replay
@@ -164,14 +164,8 @@ def mount_rest(api: FastAPI, app: Clonr, gate: Gate) -> None:
                 return app.fans.post(actor, clone.id, fan_id, body.content, idempotency_key,
                                      conversation_id=_stored(conversation_id))
 
-        give_back = await gate.slots.take()
-        try:
-            turn = await run_in_threadpool(start)
-        except BaseException:
-            give_back()
-            raise
+        turn, give_back = await start_in_slot(gate.slots, start)
         if isinstance(turn, Replay):
-            give_back()
             exchange = _replayed_exchange(turn)
             if body.stream:
                 return StreamingResponse(_replay_events(exchange), media_type="text/event-stream",

@@ -116,10 +116,12 @@ class Turn:
                  recalled: list[RecalledMemory], on_done: Callable[[Turn], None], foreground: Foreground,
                  think: bool = False, thought: str = "", context: ContextRef | None = None,
                  must_disclose: bool = False, options: TurnOptions | None = None,
-                 on_failed: Callable[[Turn], None] = lambda turn: None) -> None:
+                 on_failed: Callable[[Turn], None] = lambda turn: None,
+                 on_abandoned: Callable[[Turn], None] = lambda turn: None) -> None:
         self._must_disclose = must_disclose  # the fan asked whether the clone is an AI (`disclosure`)
         self.options = options or TurnOptions()
         self._on_failed = on_failed  # records a failed attempt (the usage ledger)
+        self._on_abandoned = on_abandoned
         self.first_token_ms: int | None = None
         self.total_ms = 0
         self._on_done = on_done  # stores the reply (one-to-one chat or group) once it is complete
@@ -196,6 +198,10 @@ class Turn:
     def tokens(self) -> tuple[int, int]:
         """(prompt, reply) tokens: the model's own count, or the prompt's planned size when it gave none."""
         return int(self.usage.get("input_tokens", self.plan.tokens)), int(self.usage.get("output_tokens", 0))
+
+    def abandon(self) -> None:
+        """The turn will never run (its client left while it waited for the model): free what it claimed."""
+        self._on_abandoned(self)
 
     def text(self) -> str:
         """Run the turn to the end and return the whole reply."""
@@ -345,7 +351,8 @@ class ChatService(ActsFor):
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
                     context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message),
-                    options=options, on_failed=self._failed if options.remember and conversation.private else _forget)
+                    options=options, on_failed=self._failed if options.remember and conversation.private else _forget,
+                    on_abandoned=self._abandoned)
 
     def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
                 exclude: frozenset[str] = frozenset()) -> Prefix:
@@ -466,6 +473,9 @@ class ChatService(ActsFor):
 
     def _failed(self, turn: Turn) -> None:
         self._store.add_usage(turn.clone.id, turn.fan_id, "failed", _ledger(turn))
+        self._abandoned(turn)
+
+    def _abandoned(self, turn: Turn) -> None:
         if turn.options.idempotency is not None:  # nothing was stored: a retry with the same key may run
             self._store.release_idempotency_key(*turn.options.idempotency)
 

@@ -34,7 +34,7 @@ from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
 from clonr.store import Clone, ConversationRecord, Memory, Message, SqlStore
 
-__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit"]
+__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
 
 _FAN_PREFIX = "f_"  # fans the server made; creators' own conversations ("studio", "me") never look like this
 _CONVERSATION_PREFIX = "conv_"
@@ -56,6 +56,12 @@ class Replay:
     reply: Message
     prompt_tokens: int
     completion_tokens: int
+
+
+def fingerprint(clone_id: str, fan_id: str, conversation_id: str, message: str,
+                history: Sequence[tuple[str, str]] | None) -> str:
+    """What an Idempotency-Key is bound to: the same key with another request is refused."""
+    return hashlib.sha256(repr((clone_id, fan_id, conversation_id, message, history)).encode()).hexdigest()
 
 
 class FanService:
@@ -142,7 +148,7 @@ class FanService:
         if len(idempotency_key) > 255:
             raise InvalidInputError("The Idempotency-Key header is longer than 255 characters: use a shorter one.")
         clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
-        request = hashlib.sha256(repr((clone.id, fan_id, conversation_id, message, history)).encode()).hexdigest()
+        request = fingerprint(clone.id, fan_id, conversation_id, message, history)
         state, reply_id = self._store.claim_idempotency_key(actor.key_id, idempotency_key, request,
                                                             datetime.now(UTC) - IDEMPOTENCY_STALE)
         if state == "mismatch":
