@@ -194,7 +194,11 @@ ENDPOINTS = [
     ("POST", f"/v1/clones/{ADA}/users/u/conversations/default/messages", {"content": "Hi"}),
     ("GET", f"/v1/clones/{ADA}/users/u/conversations/default/messages", None),
     ("DELETE", f"/v1/clones/{ADA}/users/u", None),
+    ("GET", "/v1/usage?by=clone", None),
 ]
+
+
+LISTS = ("/v1/models", "/v1/clones", "/v1/usage?by=clone")  # answer every key, each with what is its own
 
 
 @pytest.mark.parametrize("method,path,body", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
@@ -214,19 +218,20 @@ def test_every_endpoint_answers_only_a_key_that_may_use_the_clone(
         "expired": app.keys.create(LOCAL_CREATOR, "old", expires_in=timedelta(seconds=-1)).secret,
         "none": "",
     }
-    httpx.post(f"{url}/v1/clones/{ADA}/users/u/conversations/default/messages", headers=headers,
-               json={"content": "Hello"})  # the owner's end user u has data to reach
+    for secret in (headers["Authorization"][7:], keys["other creator"], keys["limited to another clone"]):
+        httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"}, json={
+            "model": ADA, "user": "u", "messages": [{"role": "user", "content": "Hello"}]})  # u has data to reach
     got = {}
     for name, secret in keys.items():
         presented = {"Authorization": f"Bearer {secret}"} if secret else {}
         answer = httpx.request(method, url + path, json=body, headers=presented)
-        if path in ("/v1/models", "/v1/clones") and answer.status_code == 200:
-            listed = [m.get("id") or m.get("slug") for m in answer.json()["data"]]
+        if path in LISTS and answer.status_code == 200:
+            listed = [m.get("id") or m.get("slug") or m.get("group") for m in answer.json()["data"]]
             got[name] = "allow" if ADA in listed else "refuse"
         else:
             got[name] = "allow" if answer.status_code < 300 else f"refuse {answer.status_code}"
         assert "Traceback" not in answer.text and owner.owner_id not in answer.text.replace(ADA, "")
-    hidden = "refuse" if path in ("/v1/models", "/v1/clones") else "refuse 404"  # not listed, or not found
+    hidden = "refuse" if path in LISTS else "refuse 404"  # not listed, or not found
     assert got == {"owner": "allow", "other creator": hidden, "limited to another clone": hidden,
                    "revoked": "refuse 401", "expired": "refuse 401", "none": "refuse 401"}
 

@@ -106,3 +106,14 @@ def test_a_group_turn_has_examples_and_entities_and_no_other_fans_private_memory
     assert "heron" not in prompt and "spy" not in prompt and "Alice's sister" not in prompt, \
         "nothing Alice told Ada privately reaches a reply Bob reads"
     assert "Alice: Hello everyone" in prompt, "what was said in the group is shared"
+
+
+def test_each_clones_reply_in_a_group_is_one_row_of_the_usage_ledger(app: Clonr, clones, fake_chat) -> None:
+    group = app.groups.create("Engines", ["ada-lovelace", "charles-babbage"])
+    fake_chat.enqueue("Ada here.", "Charles here.")
+    for turn in app.groups.post(group.id, "me", "Grace", "@Ada and @Charles, hello"):
+        "".join(turn)
+    rows = app.store.usage_rows()
+    replies = [m for m in app.groups.history(group.id) if m.speaker_kind == "clone"]
+    assert [(r["channel"], r["clone_id"], r["message_id"], r["fan_id"]) for r in rows] == \
+        [("group", m.speaker_id, m.id, "me") for m in replies]

@@ -229,6 +229,7 @@ def test_fidelity_scores_the_clone_and_a_generic_assistant_on_held_out_answers(
         "held-out answers are not in the prompt"
     assert "Good day!" in clone_prompts[0], "other examples still are"
     assert app.chat.history("ada", "fidelity-check") == [], "the check leaves no trace"
+    assert [r["channel"] for r in app.store.usage_rows()] == ["fidelity"] * 2, "but its replies are counted"
     assert report.worst(1)[0].clone_score == min(i.clone_score for i in report.items)
 
 

@@ -46,7 +46,7 @@ def test_a_reply_and_its_ledger_row_are_stored_together_or_not_at_all(app: Clonr
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from clonr.chat import service
 
-    monkeypatch.setattr(service, "_ledger", lambda turn: {"no_such_column": 1})
+    monkeypatch.setattr(service, "ledger_row", lambda turn: {"no_such_column": 1})
     with pytest.raises(sa.exc.CompileError, match="no_such_column"):  # the ledger row cannot be written
         "".join(app.chat.start_turn(ada.id, "Hi", fan_id="studio"))
     assert app.chat.history(ada.id, "studio") == [] and app.store.usage_rows() == []
@@ -69,4 +69,6 @@ def test_the_api_records_its_key_and_the_cli_sums_usage_per_creator(app: Clonr, 
     by_clone = CliRunner().invoke(cli, ["usage", "--by", "clone"], obj=LazyApp(app)).output
     assert "ada-lovelace" in by_clone and "bob" not in by_clone
     with pytest.raises(ForbiddenError):
-        app.usage.acting_as(app.keys.authenticate(secret)).summary()
+        app.usage.acting_as(app.fans.end_user(app.keys.authenticate(secret), ada.id, "1")).summary()
+    by_user = app.usage.acting_as(app.keys.authenticate(secret)).summary("user")
+    assert sorted(line.replies for line in by_user) == [1, 2], "a key sees its own end users' replies only"

@@ -8,13 +8,15 @@ namespaced by the owner). (No postponed annotations here: FastAPI reads them.)
   and post one (POST) to get the clone's reply, whole or as server-sent events (`delta` events, then `done`).
   `Idempotency-Key` makes a retried post safe: the stored reply comes back, and is not charged again.
 - `DELETE /v1/clones/{slug}/users/{user}`: forget an end user (messages, memories, their vectors, summary).
+- `GET /v1/usage?by=day|clone|user`: what this key's requests used, from the usage ledger.
 """
 
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -184,6 +186,14 @@ def mount_rest(api: FastAPI, app: Clonr, gate: Gate) -> None:
             gate.spend(actor, sum(turn.tokens()))
         exchange = await run_in_threadpool(_exchange, app, actor, turn)
         return JSONResponse(exchange.model_dump(mode="json"), headers=headers_of(request))
+
+    @api.get("/v1/usage", tags=["Usage"], summary="What this key used")
+    def read_usage(actor: Key, request: Request, by: Literal["day", "clone", "user"] = "day") -> JSONResponse:
+        """Replies, failed attempts, end users, tokens and first-token latency of this key's requests, grouped by
+        day, clone (slug) or end user (Clonr's id for them)."""
+        lines = app.usage.acting_as(actor).summary(by)
+        return JSONResponse({"by": by, "data": [dataclasses.asdict(line) for line in lines]},
+                            headers=headers_of(request))
 
     @api.delete("/v1/clones/{slug}/users/{user}", tags=tags, status_code=204,
                 summary="Forget an end user: messages, memories and summary")

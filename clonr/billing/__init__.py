@@ -1,7 +1,7 @@
 """Usage: what each creator's clones answered, read from the usage ledger (one row per reply attempt).
 
 The ledger is written by the turn builder with each stored reply; here a creator reads their own rows,
-grouped by day, clone, API key or end user.
+grouped by day, clone, API key or end user, and an API key reads its own (`GET /v1/usage`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from clonr.access import Creator
+from clonr.access import ApiKey, Creator
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.store import SqlStore
@@ -39,14 +39,19 @@ class UsageService(ActsFor):
         self._clones = clones
 
     def summary(self, by: str = "day") -> list[UsageLine]:
-        """The creator's usage grouped `by` day, clone (slug), key (id) or user (fan id), oldest/first first."""
+        """The creator's usage (an API key's: its own) grouped `by` day, clone (slug), key (id) or user (fan id),
+        oldest/first first."""
         if by not in GROUPINGS:
             raise ValueError(f"group usage by one of {GROUPINGS}")
-        self._clones.require_creator()
-        creator = self._clones.actor
-        assert isinstance(creator, Creator)
-        rows = self._store.usage_rows(owner_id=creator.id)
-        slugs = {c.id: c.slug for c in self._clones.list()}
+        actor = self._clones.actor
+        if isinstance(actor, ApiKey):
+            rows = [r for r in self._store.usage_rows(owner_id=actor.owner_id) if r["key_id"] == actor.key_id]
+            owner = actor.owner_id
+        else:
+            self._clones.require_creator()
+            assert isinstance(actor, Creator)
+            rows, owner = self._store.usage_rows(owner_id=actor.id), actor.id
+        slugs = {c.id: c.slug for c in self._store.list_clones(owner_id=owner)}
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             key = {"day": row["created_at"].date().isoformat(), "clone": slugs.get(row["clone_id"], row["clone_id"]),

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Conversation, Turn, TurnOptions
+from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Conversation, Turn, TurnOptions, ledger_row
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError
@@ -112,7 +112,9 @@ class GroupChatService(ActsFor):
                          *(f"{m.speaker_name}: {m.content}" for m in said)])
 
         def finish(turn: Turn) -> None:
-            reply = self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply)
+            status = "interrupted" if turn.interrupted else "complete"
+            reply = self._store.add_group_message(group.id, "clone", clone.id, clone.name, turn.reply,
+                                                  usage={**ledger_row(turn), "fan_id": turn.fan_id}, status=status)
             said.append(reply)
             when = datetime.now(UTC)
             self._chat.worker.submit(functools.partial(
@@ -124,5 +126,5 @@ class GroupChatService(ActsFor):
         conversation = Conversation(("group", group.id, clone.id), history, from_the_start=False, private=False,
                                     line_source=group_line_source)
         with self._chat.worker.foreground:
-            return self._chat.compose(clone, posted.speaker_id, cue, conversation, TurnOptions(), finish,
-                                      query=posted.content)
+            return self._chat.compose(clone, posted.speaker_id, cue, conversation, TurnOptions(channel="group"),
+                                      finish, query=posted.content)

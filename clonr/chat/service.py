@@ -224,7 +224,7 @@ def _supplied(clone: Clone, fan_id: str, history: Sequence[tuple[str, str]]) -> 
     return Conversation(("client", clone.id, fan_id, first), lines, from_the_start=True)
 
 
-def _ledger(turn: Turn) -> dict[str, object]:
+def ledger_row(turn: Turn) -> dict[str, object]:
     """A reply attempt's row of the usage ledger (the store adds the status and the stored reply)."""
     prompt, completion = turn.tokens()
     return {"owner_id": turn.clone.owner_id, "channel": turn.options.channel, "key_id": turn.options.key_id,
@@ -307,7 +307,8 @@ class ChatService(ActsFor):
             fan_id = self.validate_fan(fan_id)
             conversation = self.conversation(clone, fan_id, conversation_id) if history is None else \
                 _supplied(clone, fan_id, history)
-            return self.compose(clone, fan_id, message, conversation, options, self._finish if remember else _forget)
+            return self.compose(clone, fan_id, message, conversation, options,
+                                self._finish if remember else self._counted)
 
     def preview(self, clone_ref: str, fan_id: str, message: str) -> Turn:
         """What a reply to `message` would be given, without answering, storing or marking anything: the
@@ -351,8 +352,7 @@ class ChatService(ActsFor):
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
                     context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message),
-                    options=options, on_failed=self._failed if options.remember and conversation.private else _forget,
-                    on_abandoned=self._abandoned)
+                    options=options, on_failed=self._failed, on_abandoned=self._abandoned)
 
     def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
                 exclude: frozenset[str] = frozenset()) -> Prefix:
@@ -465,14 +465,14 @@ class ChatService(ActsFor):
         message_ids = self._store.add_exchange(turn.clone.id, turn.fan_id, turn.message, turn.reply,
                                                context=turn.context.to_json(),
                                                status="interrupted" if turn.interrupted else "complete",
-                                               usage=_ledger(turn), conversation_id=turn.options.conversation_id,
+                                               usage=ledger_row(turn), conversation_id=turn.options.conversation_id,
                                                idempotency=turn.options.idempotency)
         turn.stored = message_ids
         self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
                            message_ids)
 
     def _failed(self, turn: Turn) -> None:
-        self._store.add_usage(turn.clone.id, turn.fan_id, "failed", _ledger(turn))
+        self._store.add_usage(turn.clone.id, turn.fan_id, "failed", ledger_row(turn))
         self._abandoned(turn)
 
     def _abandoned(self, turn: Turn) -> None:
@@ -511,12 +511,13 @@ class ChatService(ActsFor):
         plan = PromptPlan(messages, [PromptSection("style", count(system), len(samples)),
                                      PromptSection("text", count(text), 1)], self.prompt_budget(model))
         options = TurnOptions(remember=False, touch=False, channel=channel, key_id=key_id)
-        return Turn(model, clone, self.validate_fan(fan_id), text, plan, [], self._drafted, self.worker.foreground,
+        return Turn(model, clone, self.validate_fan(fan_id), text, plan, [], self._counted, self.worker.foreground,
                     options=options, on_failed=self._failed)
 
-    def _drafted(self, turn: Turn) -> None:
+    def _counted(self, turn: Turn) -> None:
+        """A reply that stores no message (a draft, a fidelity check's answer): its ledger row only."""
         self._store.add_usage(turn.clone.id, turn.fan_id, "interrupted" if turn.interrupted else "complete",
-                              _ledger(turn))
+                              ledger_row(turn))
 
     # -- corrections ----------------------------------------------------------------------------
 

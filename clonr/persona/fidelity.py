@@ -108,7 +108,8 @@ class FidelityService(ActsFor):
             if on_progress:
                 on_progress(n, len(held_out))
             clone_answer = self._chat.start_turn(clone.id, dialogue.user_text, fan_id=_FAN,
-                                                 exclude_examples=excluded, remember=False, touch=False).text()
+                                                 exclude_examples=excluded, remember=False, touch=False,
+                                                 channel="fidelity").text()
             baseline = model.invoke([SystemMessage(_BASELINE_PROMPT), HumanMessage(dialogue.user_text)],
                                     max_tokens=self._settings.reply_tokens).text
             creator, ours, generic = np.array(self._embeddings().embed_documents(

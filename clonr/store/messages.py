@@ -212,11 +212,16 @@ class MessageRecords(Database):
         return [self.get_group(group_id) for group_id in ids]
 
     def add_group_message(self, group_id: str, speaker_kind: str, speaker_id: str, speaker_name: str,
-                          content: str) -> GroupMessage:
+                          content: str, usage: dict[str, Any] | None = None, status: str = "complete") -> GroupMessage:
+        """A line of a group chat; a clone's reply with its row of the usage ledger (whose `message_id` is then
+        the group message's, under channel "group"), in one transaction."""
         row = dict(group_id=group_id, speaker_kind=speaker_kind, speaker_id=speaker_id, speaker_name=speaker_name,
                    content=content, created_at=_now())
         with self._transaction() as connection:
             message_id = connection.execute(group_messages.insert().values(**row)).inserted_primary_key[0]
+            if usage is not None:  # with the fan who spoke
+                connection.execute(usage_events.insert().values(clone_id=speaker_id, message_id=message_id,
+                                                                status=status, created_at=row["created_at"], **usage))
         return GroupMessage(id=message_id, **row)
 
     def recent_group_messages(self, group_id: str, limit: int = 60) -> list[GroupMessage]:

@@ -258,10 +258,10 @@ usage_events = Table(  # the ledger: one row per reply attempt; no foreign keys,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("clone_id", String(32), nullable=False),
     Column("owner_id", String(512), nullable=False),
-    Column("channel", String(16), nullable=False),  # widget, api, studio, cli
+    Column("channel", String(16), nullable=False),  # widget, api, studio, cli, group, fidelity
     Column("key_id", String(32), nullable=True),
     Column("fan_id", String(64), nullable=False),
-    Column("message_id", Integer, nullable=True),  # the stored reply; none when the attempt failed
+    Column("message_id", Integer, nullable=True),  # the stored reply (a group message's, for "group"); or none
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("first_token_ms", Integer, nullable=True),
