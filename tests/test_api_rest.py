@@ -293,3 +293,23 @@ def test_fifty_streams_some_hanging_up_leave_exactly_one_ledger_row_each(
     assert sorted(by_fan.values()) == sorted("interrupted" if o == "hung up" else "complete" for o in outcomes)
     assert outcomes.count("hung up") == 10
     many.worker.drain()
+
+
+def test_each_end_user_has_their_own_message_limit(app: Clonr, fake_chat: FakeChatModel) -> None:
+    limited = Clonr(dataclasses.replace(app.settings, fan_message_limit="2/minute"), chat_model=fake_chat,
+                    embeddings=DeterministicFakeEmbedding(size=32))
+    limited.clones.publish(limited.clones.create("Ada Lovelace").id)
+    headers = {"Authorization": f"Bearer {limited.keys.create(LOCAL_CREATOR, 'tests').secret}"}
+
+    def say(url: str, user: str) -> httpx.Response:
+        return httpx.post(f"{url}/v1/clones/{ADA}/users/{user}/conversations/default/messages", headers=headers,
+                          json={"content": "Hello"})
+
+    with serve(limited) as url:
+        codes = [say(url, "a").status_code for _ in range(3)]
+        refused = say(url, "a")
+        other = say(url, "b")
+    assert codes == [200, 200, 429] and refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60 and refused.headers["x-ratelimit-limit-requests"]
+    assert other.status_code == 200, "another end user of the same key is not held up"
+    limited.worker.drain()

@@ -1,0 +1,116 @@
+"""`kill -9` mid-stream: the server process dies while five replies stream. After it, no half-written exchange and
+no ledger row without its reply; a restarted server answers the next request, and a retry of a dead request's
+Idempotency-Key is told to wait rather than charged twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clonr import Clonr, load_settings
+from clonr.access import LOCAL_CREATOR
+from tests.conftest import ROOT
+from tests.test_widget import free_port
+
+pytestmark = pytest.mark.timeout(180)
+
+# The server process: the real `clonr serve` app, over a fake model that streams a word every 0.2 s.
+SERVER = """
+import sys
+import uvicorn
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from clonr import Clonr, load_settings
+from clonr.api import create_server
+from tests.conftest import FakeChatModel
+
+model = FakeChatModel(default_reply=" ".join(f"word{n}" for n in range(40)), word_delay_s=0.2)
+app = Clonr(load_settings(), chat_model=model, embeddings=DeterministicFakeEmbedding(size=32))
+uvicorn.run(create_server(app), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CLONR_API_CONCURRENCY": "8", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
+def test_a_killed_server_leaves_no_half_written_rows_and_the_next_request_works(isolated_env: Path) -> None:
+    app = Clonr(load_settings())
+    app.clones.publish(app.clones.create("Ada Lovelace").id)
+    headers = {"Authorization": f"Bearer {app.keys.create(LOCAL_CREATOR, 'crash').secret}"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    server = start_server(port)
+    done = httpx.post(f"{url}/chat/completions", headers=headers, timeout=30, json={
+        "model": "ada-lovelace", "user": "before", "messages": [{"role": "user", "content": "Hi"}]})
+    assert done.status_code == 200
+    started = threading.Barrier(6)
+
+    def stream(n: int) -> None:
+        try:
+            with httpx.stream("POST", f"{url}/chat/completions", json={
+                    "model": "ada-lovelace", "user": f"u{n}", "stream": True,
+                    "messages": [{"role": "user", "content": f"Hello {n}"}]},
+                    headers={**headers, "Idempotency-Key": f"crash-{n}"}, timeout=30) as answer:
+                lines = answer.iter_lines()
+                for _ in range(4):
+                    next(lines)
+                started.wait(20)
+                for _ in lines:
+                    pass
+        except (httpx.HTTPError, threading.BrokenBarrierError):
+            pass  # the server died under it
+
+    clients = [threading.Thread(target=stream, args=(n,)) for n in range(5)]
+    for client in clients:
+        client.start()
+    try:
+        started.wait(30)  # every reply is streaming
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+    finally:
+        server.kill()
+    for client in clients:
+        client.join(10)
+
+    with app.store._transaction() as connection:
+        rows = connection.exec_driver_sql("SELECT fan_id, role FROM messages").all()
+        orphans = connection.exec_driver_sql(
+            "SELECT COUNT(*) FROM usage_events WHERE message_id IS NOT NULL AND message_id NOT IN "
+            "(SELECT id FROM messages)").scalar()
+    per_fan: dict[str, list[str]] = {}
+    for fan_id, role in rows:
+        per_fan.setdefault(fan_id, []).append(role)
+    assert all(roles == ["user", "assistant"] for roles in per_fan.values()), "no message without its reply"
+    assert len(per_fan) == 1, "the finished exchange is kept; the five cut off left nothing half-written"
+    assert orphans == 0 and len(app.store.usage_rows()) == 1, "one ledger row, for the stored reply"
+
+    server = start_server(port)
+    try:
+        retry = httpx.post(f"{url}/chat/completions", headers={**headers, "Idempotency-Key": "crash-0"}, json={
+            "model": "ada-lovelace", "user": "u0", "messages": [{"role": "user", "content": "Hello 0"}]})
+        assert retry.status_code == 409, "a dead request's key waits 10 minutes, never charged twice"
+        after = httpx.post(f"{url}/chat/completions", headers=headers, timeout=30, json={
+            "model": "ada-lovelace", "user": "u9", "messages": [{"role": "user", "content": "Still there?"}]})
+        assert after.status_code == 200 and after.json()["choices"][0]["message"]["content"].startswith("word0")
+    finally:
+        server.kill()
+        server.wait(10)
+
