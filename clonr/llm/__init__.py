@@ -18,7 +18,6 @@ from clonr.errors import ConfigError
 from clonr.llm.files import LOCAL_CHAT_MODELS, MINILM_ONNX, MINILM_TOKENIZER, ModelFile, is_installed, locate
 from clonr.llm.llamacpp import LlamaCppChatModel, keep_prompt_state
 from clonr.llm.minilm import MiniLMEmbeddings
-from clonr.llm.openai_compat import openai_chat_model, openai_embeddings
 from clonr.llm.structured import ask_json
 
 __all__ = [
@@ -102,6 +101,20 @@ def _local_factory(name: str) -> ChatModelFactory:
 
 for _name in LOCAL_CHAT_MODELS:
     register_chat_model(_name, _local_factory(_name))
-register_chat_model("openai", openai_chat_model)
+
+
+def _openai_chat_model(settings: Settings) -> BaseChatModel:
+    from clonr.llm.openai_compat import openai_chat_model  # langchain-openai takes ~0.9 s to import
+
+    return openai_chat_model(settings)
+
+
+def _openai_embeddings(settings: Settings) -> Embeddings:
+    from clonr.llm.openai_compat import openai_embeddings
+
+    return openai_embeddings(settings)
+
+
+register_chat_model("openai", _openai_chat_model)
 register_embeddings("minilm", lambda settings: MiniLMEmbeddings(settings.home / "models"))
-register_embeddings("openai", openai_embeddings)
+register_embeddings("openai", _openai_embeddings)
