@@ -12,9 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY = "Every reply slot of this server is taken and its queue is full: retry in a few seconds."
+_BEARER = HTTPBearer(auto_error=False, bearerFormat="clonr_<prefix>_<secret>",
+                     description="A Clonr API key: the studio's API & usage page, or `clonr keys create`.")
 _REMOTE_CONCURRENCY = 8  # replies at once with an OpenAI-compatible endpoint, unless CLONR_API_CONCURRENCY says
 
 
@@ -134,10 +137,11 @@ class Gate:
             _REMOTE_CONCURRENCY if resolve_chat_model_name(app.settings) == "openai" else 1)
         self.slots = ReplySlots(concurrency, app.settings.api_queue)
 
-    def key(self, request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+    def key(self, request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None) -> ApiKey:
         """A FastAPI dependency: the key's actor, its request counted (`CLONR_KEY_*_LIMIT`); the rate headers go
         on every answer to it, errors included."""
-        presented = authorization.removeprefix("Bearer").strip() if authorization else None
+        presented = credentials.credentials if credentials else None
         try:
             actor = self.app.keys.authenticate(presented)
         except SignInError as exc:

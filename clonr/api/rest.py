@@ -135,8 +135,9 @@ def mount_rest(api: FastAPI, app: Clonr, gate: Gate) -> None:
         with told():
             started = app.fans.conversations(actor, clone.id, fan_id)
             first = app.fans.history(actor, clone.id, fan_id, 1, conversation_id="")
-        data = [ConversationOut(id=DEFAULT_CONVERSATION, clone=clone.slug, user=user, created_at=None)] * bool(first)
-        data += [ConversationOut(id=c.id, clone=clone.slug, user=user, created_at=c.created_at) for c in started]
+        data = [ConversationOut(id=c.id, clone=clone.slug, user=user, created_at=c.created_at) for c in started]
+        if first:  # the first conversation is listed once it has a message
+            data.insert(0, ConversationOut(id=DEFAULT_CONVERSATION, clone=clone.slug, user=user, created_at=None))
         return JSONResponse({"data": [c.model_dump(mode="json") for c in data]}, headers=headers_of(request))
 
     @api.get("/v1/clones/{slug}/users/{user}/conversations/{conversation_id}/messages", tags=tags,
