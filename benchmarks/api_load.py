@@ -23,10 +23,13 @@ positions. Both sides therefore reach the model server through a pass-through re
 reads each request's tag and times the model server's own part of it (from the request reaching the relay to
 its first word and its end: queue included). "Outside the model server" is a request's time at the client
 less that part: for (a) the relay's hop, for (b) the hop plus all of Clonr. Clonr's added time is the
-difference. A request waiting for one of Clonr's reply slots (CLONR_API_CONCURRENCY: 8 by default with a
-remote model) counts as Clonr's time, though it would otherwise have waited as long in the model server's
-queue: set CLONR_API_CONCURRENCY to at least the largest stream count to see Clonr's own work alone, and read
-the end-to-end table for what clients get.
+difference. A request waiting for one of Clonr's reply slots counts as Clonr's time, though it would otherwise
+have waited in the model server's queue: set CLONR_API_CONCURRENCY to at least the largest stream count to see
+Clonr's own work alone, and read the end-to-end table for what clients get.
+
+Clonr runs as the README says to run it in front of llama.cpp's server, which generates one reply at a time:
+CLONR_API_CONCURRENCY=1 (override it in the environment). llama_cpp.server slows down as requests pile up in
+its own queue (measured: 10 streams straight at it, 1.00 requests/s; through Clonr's one slot, 1.36).
 
 Model-driven memory work (importance asked of the model, knowledge updates, reflection) is off unless
 `--memory-work`: it runs after the replies, on the same model server, and would land in the next phase.
@@ -423,7 +426,10 @@ def main() -> None:
         clonr = None
         try:
             wait_for(f"{model_base}/models", model, model_log, "llama_cpp.server")
-            env = {**os.environ, "CLONR_HOME": str(home / "clonr"), "CLONR_CHAT_MODEL": "openai",
+            # Clonr as the README says to run it in front of llama.cpp's server, which answers one request at a
+            # time: one reply slot (CLONR_API_CONCURRENCY=1), unless the environment says otherwise.
+            env = {"CLONR_API_CONCURRENCY": "1", **os.environ, "CLONR_HOME": str(home / "clonr"),
+                   "CLONR_CHAT_MODEL": "openai",
                    "OPENAI_BASE_URL": relay_base, "OPENAI_API_KEY": "no-key-needed",
                    "CLONR_OPENAI_MODEL": MODEL_ALIAS, "CLONR_EMBEDDINGS": "minilm",
                    "CLONR_REPLY_TOKENS": str(args.max_tokens), "CLONR_CONTEXT_TOKENS": "2048",

@@ -91,7 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_KEY_REQUEST_LIMIT", "60/minute", "Most API requests one key may make (`N/period`)."),
     Setting("CLONR_KEY_TOKEN_LIMIT", "1000000/day", "Most tokens (prompt and reply) one API key may use (`N/period`)."),
     Setting("CLONR_API_CONCURRENCY", "0", "Most API replies one server process streams at a time; 0: 1 with a local "
-            "model (it answers one at a time), 8 with an OpenAI-compatible endpoint."),
+            "model (it answers one at a time), 32 with an OpenAI-compatible endpoint (set 1 for llama.cpp's server)."),
     Setting("CLONR_API_QUEUE", "64", "Most API requests waiting for a reply slot on one process; the next gets 503 "
             "with Retry-After."),
     Setting("CLONR_WIDGET_QUEUE", "16", "Most fans waiting for one clone's replies on a widget process; the next "

@@ -40,7 +40,7 @@ T = TypeVar("T")
 BUSY = "Every reply slot of this server is taken and its queue is full: retry in a few seconds."
 _BEARER = HTTPBearer(auto_error=False, bearerFormat="clonr_<prefix>_<secret>",
                      description="A Clonr API key: the studio's API & usage page, or `clonr keys create`.")
-_REMOTE_CONCURRENCY = 8  # replies at once with an OpenAI-compatible endpoint, unless CLONR_API_CONCURRENCY says
+_REMOTE_CONCURRENCY = 32  # replies at once with an OpenAI-compatible endpoint, unless CLONR_API_CONCURRENCY says
 
 
 class ApiError(Exception):
@@ -90,6 +90,9 @@ class ReplySlots:
 
     def __init__(self, concurrency: int, queue: int) -> None:
         self.concurrency = concurrency
+        # Turns are prepared one at a time, in arrival order: on a few cores, preparing a burst side by side
+        # makes every one of them late, and the model waits for the first.
+        self.preparing = asyncio.Lock()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._queue = queue
         self._waiting = 0
@@ -233,7 +236,8 @@ async def start_in_slot(slots: ReplySlots, start: Callable[[], T]) -> tuple[T, C
     slot for it. A replayed reply needs no slot: its giver does nothing. A client that leaves while waiting
     abandons its turn."""
     with slots.place() as slot:
-        started = await run_in_threadpool(start)
+        async with slots.preparing:
+            started = await run_in_threadpool(start)
         if not isinstance(started, Turn):
             return started, lambda: None
         try:
