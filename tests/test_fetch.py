@@ -10,6 +10,7 @@ import pytest
 
 from clonr import load_settings
 from clonr.ingest import AddressPolicy, FetchError, SafeFetcher, UnsafeURLError
+from clonr.ingest.fetch import UnresolvedHostError
 from tests.conftest import FixtureSite
 
 PAGE = "<html><head><title>Ada</title></head><body><p>Hello from Ada.</p></body></html>"
@@ -49,6 +50,15 @@ def public_site() -> FixtureSite:
     ("http://0.0.0.0/", "reserved"),
     ("http://169.254.169.254/latest/meta-data/", "metadata"),
     ("http://localhost/", "private or loopback"),  # a host name that resolves to a private address
+    # IPv6 spellings of an IPv4 address are judged by the address inside:
+    ("http://[64:ff9b::7f00:1]/", "private or loopback"),  # NAT64 (RFC 6052)
+    ("http://[64:ff9b:1:7f00:0:100::]/", "private or loopback"),  # local-use NAT64 (RFC 8215), a /48
+    ("http://[2002:7f00:1::]/", "private or loopback"),  # 6to4
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "private or loopback"),  # Teredo, client 127.0.0.1
+    ("http://[::127.0.0.1]/", "private or loopback"),  # IPv4-compatible
+    ("http://[::ffff:a9fe:a9fe]/", "metadata"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "metadata"),
+    ("http://0177.0.0.1/", "not a valid URL"),  # octal: refused, never guessed at
 ])
 def test_private_addresses_and_other_schemes_are_refused(url: str, message: str) -> None:
     fetcher = fetcher_with()
@@ -56,9 +66,24 @@ def test_private_addresses_and_other_schemes_are_refused(url: str, message: str)
         fetcher.get(url, ("text/html",))
 
 
-def test_metadata_addresses_stay_refused_when_private_ones_are_allowed() -> None:
+@pytest.mark.parametrize("url", ["http://169.254.169.254/", "http://[64:ff9b::a9fe:a9fe]/",
+                                 "http://[2002:a9fe:a9fe::]/"])
+def test_metadata_addresses_stay_refused_when_private_ones_are_allowed(url: str) -> None:
     with pytest.raises(UnsafeURLError, match="metadata"):
-        fetcher_with(allow_private_urls=True).get("http://169.254.169.254/", ("text/html",))
+        fetcher_with(allow_private_urls=True).get(url, ("text/html",))
+
+
+def test_a_redirect_to_a_nat64_spelling_of_loopback_is_refused(public_site: FixtureSite) -> None:
+    public_site.add("/go", "", status=302, headers={"Location": "http://[64:ff9b::7f00:1]/secret"})
+    public_site.add("/robots.txt", "", status=404)
+    with pytest.raises(UnsafeURLError, match=r"127\.0\.0\.1"):
+        fetcher_with(policy=OnlyThisLoopbackIsPublic()).get(public_site.url("/go"), ("text/html",))
+
+
+def test_a_name_that_does_not_resolve_says_so() -> None:
+    with pytest.raises(UnresolvedHostError, match="does not resolve") as raised:
+        fetcher_with().get("http://no-such-host.invalid/about", ("text/html",))
+    assert "robots" not in str(raised.value)
 
 
 def test_a_redirect_to_loopback_is_refused(public_site: FixtureSite, site: FixtureSite) -> None:

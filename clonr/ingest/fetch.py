@@ -5,7 +5,8 @@ must be public, and the socket connects to that checked address (so a DNS answer
 check and the connection cannot slip through). Redirects are followed by hand, each hop checked again.
 Only http and https; a size cap and a timeout per response; robots.txt and a politeness delay per host.
 `CLONR_ALLOW_PRIVATE_URLS=on` lets private and loopback addresses through (an intranet, local tests); cloud
-metadata addresses stay refused even then.
+metadata addresses stay refused even then. An IPv6 address that carries an IPv4 one (IPv4-mapped and
+-compatible, NAT64, 6to4, Teredo) is judged by the IPv4 address inside, as a translator would reach it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ from clonr import __version__
 from clonr.config import Settings
 from clonr.errors import InvalidInputError
 
-__all__ = ["USER_AGENT", "AddressPolicy", "FetchError", "Fetched", "SafeFetcher", "UnsafeURLError"]
+__all__ = ["USER_AGENT", "AddressPolicy", "FetchError", "Fetched", "SafeFetcher", "UnresolvedHostError",
+           "UnsafeURLError", "embedded_ipv4"]
 
 USER_AGENT = f"Clonr/{__version__} (+https://github.com/clonr; builds a person's clone from pages they approve)"
 _METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: bits 48-63 and 72-87 (RFC 6052, a /48)
+_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
 _MAX_REDIRECTS = 5
+_UNRESOLVED = " does not resolve"
 _ROBOTS_CACHE = 1000  # sites whose robots.txt (and last visit) is remembered
 
 
@@ -44,6 +50,26 @@ class FetchError(InvalidInputError):
     """The page could not be fetched (network error, HTTP error, wrong type, too big, refused by robots.txt)."""
 
 
+class UnresolvedHostError(FetchError):
+    """The host name is not in DNS."""
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries, if any: a translator or tunnel would connect to it."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]  # the client, whose traffic the relay forwards
+    value = int(ip)
+    if ip in _NAT64 or (ip in _COMPATIBLE and value > 1):  # ::1 and :: are IPv6's own loopback and unspecified
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    if ip in _LOCAL_NAT64:
+        return ipaddress.IPv4Address(((value >> 64) & 0xFFFF) << 16 | (value >> 40) & 0xFFFF)
+    return None
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """Which IP addresses a fetch may connect to."""
@@ -51,9 +77,9 @@ class AddressPolicy:
     allow_private: bool = False
 
     def check(self, host: str, address: str) -> None:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address):
+            ip = embedded_ipv4(ip) or ip
         if ip in _METADATA_ADDRESSES or ip.is_unspecified or ip.is_multicast:
             raise UnsafeURLError(f"{host} points at {ip}, a cloud-metadata or reserved address: Clonr never "
                                  "fetches it.")
@@ -72,8 +98,8 @@ class _GuardedBackend(httpcore.SyncBackend):
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise httpcore.ConnectError(f"{host} does not resolve") from None
+        except (socket.gaierror, UnicodeError):
+            raise httpcore.ConnectError(f"{host}{_UNRESOLVED}") from None
         addresses = list(dict.fromkeys(info[4][0] for info in infos))
         for address in addresses:  # all of them: a name with one public and one private address is refused
             self._policy.check(host, address)
@@ -144,11 +170,20 @@ class SafeFetcher:
         raise FetchError(f"{url} redirects more than {_MAX_REDIRECTS} times: give the final address.")
 
     def _request(self, url: str, params: dict[str, str] | None) -> httpx.Response:
-        request = self._client.build_request("GET", url, params=params)
+        try:
+            request = self._client.build_request("GET", url, params=params)
+        except httpx.InvalidURL as exc:
+            raise UnsafeURLError(f"{url[:80]!r} is not a valid URL ({exc}): give a full address such as "
+                                 "https://example.com/about.") from None
         try:
             response = self._client.send(request, stream=True)
         except UnsafeURLError:
             raise
+        except httpx.ConnectError as exc:
+            if str(exc).endswith(_UNRESOLVED):
+                raise UnresolvedHostError(f"{urlsplit(url).hostname} does not resolve (no such name in DNS): "
+                                          "check the address.") from None
+            raise FetchError(f"{url} could not be fetched ({exc}): check the address.") from None
         except httpx.TimeoutException:
             raise FetchError(f"{url} did not answer in time: try again later.") from None
         except httpx.HTTPError as exc:
@@ -194,6 +229,8 @@ class SafeFetcher:
             try:
                 self._wait_turn(site)
                 response = self._request(site + "/robots.txt", None)
+            except UnresolvedHostError:
+                raise  # say so, not that robots.txt refused it
             except FetchError:
                 response = None
             if response is None or response.status_code >= 500 or response.status_code in (401, 403):
