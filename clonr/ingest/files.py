@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ import trafilatura
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document
+from clonr.ingest.untrusted import load_json
 
 __all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "load_json", "read_document",
            "read_zip_member"]
@@ -168,15 +168,6 @@ def _refuse_chat_export(name: str, value: Any) -> None:
             isinstance(value.get("messages"), list) and ("channel" in value or "type" in value))):
         raise InvalidInputError(f"{name} looks like a chat export: add it with --chat {name} --me \"<your name in "
                                 "it>\" (the Chat exports tab in the studio).")
-
-
-def load_json(name: str, text: str) -> Any:
-    """Parsed JSON, or a one-line error that says where it breaks."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}): fix or export it "
-                                "again.") from None
 
 
 def _json_text(name: str, text: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import re
 import uuid
@@ -26,6 +25,7 @@ from langchain_core.vectorstores import VectorStore
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError
+from clonr.ingest.untrusted import load_json
 from clonr.jobs import BackgroundWorker
 from clonr.memory import lexical, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
@@ -646,9 +646,9 @@ def read_transcript(path: Path, max_bytes: int) -> list[TranscriptLine]:
     if path.stat().st_size > max_bytes:
         raise InvalidInputError(f"{path.name} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES): split it.")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"{path.name} is not valid JSON ({exc}): export the transcript again.") from None
+        raw = load_json(path.name, path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path.name} is not UTF-8 text: export the transcript again.") from None
     if not isinstance(raw, list):
         raise InvalidInputError(f"{path.name} must hold a JSON list of lines: see `clonr memory --help`.")
     lines = []

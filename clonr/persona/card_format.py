@@ -22,6 +22,7 @@ from typing import Any
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.files import read_zip_member
+from clonr.ingest.untrusted import load_json
 
 __all__ = ["CARD_SUFFIXES", "V3_ONLY_FIELDS", "card_bytes", "read_card"]
 
@@ -53,11 +54,7 @@ def read_card(name: str, data: bytes, max_bytes: int) -> dict[str, Any]:
         text = _card_text_from_charx(name, data, max_bytes)
     else:
         text = data.decode("utf-8-sig", errors="replace")
-    try:
-        card = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{name}: the card is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-    return _normalise(name, card)
+    return _normalise(name, load_json(name, text))
 
 
 def _normalise(name: str, card: Any) -> dict[str, Any]:
