@@ -87,3 +87,32 @@ def test_lone_surrogates_become_replacement_characters(reader: str) -> None:
 def test_ordinary_json_still_reads() -> None:
     document = read_document("profile.json", b'{"name": "Ada", "born": 1815, "likes": ["engines", "poetry"]}', MAX)
     assert "born: 1815" in document.text and "likes: engines" in document.text
+
+
+WRONG_SHAPES = {
+    "telegram list is a number": ("chat export", b'{"chats": {"list": 5}}'),
+    "telegram messages is a number": ("chat export", b'{"name": "C", "type": "personal_chat", "messages": 5}'),
+    "telegram message is a string": ("chat export", b'{"name": "C", "type": "personal_chat", "messages": ["hi"]}'),
+    "discord guild name is a number": ("chat export", b'{"guild": {"name": 5}, "channel": {"name": "general"}, '
+                                                      b'"messages": [{"author": {"name": "Ada"}, "content": "hi", '
+                                                      b'"timestamp": "2024-01-01T10:00:00"}]}'),
+    "discord author is a string": ("chat export", b'{"guild": {"name": "G"}, "channel": {"name": "general"}, '
+                                                  b'"messages": [{"author": "Ada", "content": "hi"}]}'),
+    "v2 card without description": ("card", b'{"spec": "chara_card_v2", "spec_version": "2.0", '
+                                            b'"data": {"name": "Ada"}}'),
+    "card name is a number": ("card", b'{"spec": "chara_card_v2", "data": {"name": 5}}'),
+    "card categories is a number": ("card", b'{"spec": "chara_card_v2", "data": {"name": "Ada", "description": "x", '
+                                            b'"extensions": {"clonr": {"dialogue_categories": 7}}}}'),
+    "card extensions is a list": ("card", b'{"spec": "chara_card_v2", "data": {"name": "Ada", "extensions": []}}'),
+    "transcript line is a number": ("memory import", b"[5]"),
+    "transcript text is an object": ("memory import", b'[{"speaker": "fan", "text": {}, "time": "2024-01-01"}]'),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_SHAPES))
+def test_json_of_the_wrong_shape_is_read_or_refused_in_one_line(case: str) -> None:
+    reader, data = WRONG_SHAPES[case]
+    try:
+        READERS[reader]("shaped.json", data, MAX)
+    except InvalidInputError as refused:
+        assert "\n" not in str(refused) and "shaped" in str(refused)

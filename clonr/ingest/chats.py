@@ -209,11 +209,11 @@ def _json_export(name: str, text: str) -> ChatLog:
     if isinstance(value, dict) and isinstance(value.get("channel"), dict) and isinstance(value.get("messages"), list):
         return _discord(name, value)
     if isinstance(value, dict) and isinstance(value.get("chats"), dict):
-        chats = [c for c in value["chats"].get("list", []) if isinstance(c, dict)]
+        chats = [c for c in _list(value["chats"].get("list")) if isinstance(c, dict)]
         return ChatLog("telegram", f"Telegram: {PurePath(name).stem}",
                        tuple(_telegram_messages(c) for c in chats))
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
-        return ChatLog("telegram", f"Telegram: {value.get('name') or PurePath(name).stem}",
+        return ChatLog("telegram", f"Telegram: {_text(value.get('name')) or PurePath(name).stem}",
                        (_telegram_messages(value),))
     raise InvalidInputError(f"{name} is neither a Telegram Desktop export (result.json) nor a DiscordChatExporter "
                             "JSON file: export the chat again in JSON.")
@@ -221,7 +221,7 @@ def _json_export(name: str, text: str) -> ChatLog:
 
 def _telegram_messages(chat: dict[str, Any]) -> tuple[ChatMessage, ...]:
     messages = []
-    for item in chat.get("messages", []):
+    for item in _list(chat.get("messages")):
         if not isinstance(item, dict) or item.get("type") != "message":
             continue  # service messages: joins, pins, calls
         body = _telegram_text(item.get("text", "")).strip()
@@ -230,6 +230,16 @@ def _telegram_messages(chat: dict[str, Any]) -> tuple[ChatMessage, ...]:
         sender = str(item.get("from") or "Deleted Account").strip()
         messages.append(ChatMessage(sender, body, _iso(item.get("date"))))
     return tuple(messages)
+
+
+def _list(value: Any) -> list[Any]:
+    """A field that should hold a list, or none when an export holds something else there."""
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A field that should hold a name: numbers become their text, anything else none."""
+    return str(value).strip() if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
 
 
 def _telegram_text(text: Any) -> str:
@@ -252,8 +262,8 @@ def _discord(name: str, value: dict[str, Any]) -> ChatLog:
             continue
         sender = str(author.get("nickname") or author.get("name") or "unknown").strip()
         messages.append(ChatMessage(sender, body, _iso(item.get("timestamp"))))
-    channel = value["channel"].get("name") or PurePath(name).stem
-    guild = value.get("guild", {}).get("name") if isinstance(value.get("guild"), dict) else None
+    channel = _text(value["channel"].get("name")) or PurePath(name).stem
+    guild = _text(value["guild"].get("name")) if isinstance(value.get("guild"), dict) else ""
     return ChatLog("discord", f"Discord: {guild + ' #' if guild else '#'}{channel}", (tuple(messages),))
 
 
