@@ -3,9 +3,22 @@
 Surfaces show a `ClonrError` as it is (exit code 1 in the CLI); any other exception is a bug.
 """
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters (a newline in a file name, say) shown escaped."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
 
 class ClonrError(Exception):
-    """Base of every error whose message is meant for the user."""
+    """Base of every error whose message is meant for the user. Control characters in it (a file name with a
+    newline, say) are shown escaped, so the message stays one line."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(one_line(str(message)), *args)
 
 
 class ConfigError(ClonrError):

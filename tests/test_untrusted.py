@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from clonr import Clonr
+from clonr.cli import LazyApp, cli
 from clonr.errors import InvalidInputError
 from clonr.ingest.chats import parse_chat
 from clonr.ingest.files import read_document
@@ -116,3 +119,17 @@ def test_json_of_the_wrong_shape_is_read_or_refused_in_one_line(case: str) -> No
         READERS[reader]("shaped.json", data, MAX)
     except InvalidInputError as refused:
         assert "\n" not in str(refused) and "shaped" in str(refused)
+
+
+def test_a_file_name_with_a_newline_is_read_and_errors_stay_one_line(app: Clonr, tmp_path: Path) -> None:
+    app.clones.create("Ada")
+    odd = tmp_path / "notes.txt\n"
+    odd.write_text("Ada wrote the first program.")
+    bad = tmp_path / "evil\nname.exe"
+    bad.write_bytes(b"MZ")
+    result = CliRunner().invoke(cli, ["ingest", "ada", str(odd), str(bad)], obj=LazyApp(app))
+    named = [line for line in result.output.splitlines() if "name.exe" in line]
+    assert named and all("evil\\nname.exe" in line for line in named), "the name is shown escaped, on one line"
+    assert any(line.startswith("Error: evil\\nname.exe: Clonr reads") for line in named)
+    assert [s.chunk_count for s in app.ingest.list_sources("ada")] == [1], \
+        "a name that ends in a newline is still a .txt file"

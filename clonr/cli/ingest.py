@@ -11,7 +11,7 @@ import click
 
 from clonr.app import Clonr
 from clonr.cli.context import app_from
-from clonr.errors import InvalidInputError
+from clonr.errors import InvalidInputError, one_line
 from clonr.ingest import Candidate
 from clonr.store import IngestJob, Source
 
@@ -33,7 +33,7 @@ def _run_with_progress(ctx: click.Context, app: Clonr, job: IngestJob, clone: st
     try:
         if stderr.isatty():
             with click.progressbar(length=job.total, label="Ingesting", file=stderr, show_pos=True,
-                                   item_show_func=lambda item: (item or "")[-50:]) as bar:
+                                   item_show_func=lambda item: one_line(item or "")[-50:]) as bar:
                 def progress(current: IngestJob) -> None:
                     bar.length = current.total
                     bar.update(current.finished - bar.pos, current.current)
@@ -41,17 +41,17 @@ def _run_with_progress(ctx: click.Context, app: Clonr, job: IngestJob, clone: st
                 job = app.ingest.run_job(job.id, on_progress=progress)
         else:
             job = app.ingest.run_job(job.id, on_progress=lambda current: click.echo(
-                f"Ingesting [{current.finished}/{current.total}] {current.current or 'done'}", err=True))
+                f"Ingesting [{current.finished}/{current.total}] {one_line(current.current or 'done')}", err=True))
     except KeyboardInterrupt:
         click.secho(f"\nInterrupted: run `clonr ingest {clone} --resume` to carry on.", fg="yellow", err=True)
         ctx.exit(130)
     for item in job.items:
         if item.status == "done":
-            click.echo(f"{item.detail}: added ({item.chunk_count} chunks)")
+            click.echo(f"{one_line(item.detail)}: added ({item.chunk_count} chunks)")
         elif item.status == "skipped":
-            click.echo(f"{item.detail}: already there")
+            click.echo(f"{one_line(item.detail)}: already there")
     for item in job.failures:
-        click.secho(f"Error: {item.detail}", fg="red", err=True)
+        click.secho(f"Error: {one_line(item.detail)}", fg="red", err=True)
     candidates = len(app.ingest.dialogue_candidates(clone))
     if candidates:
         click.echo(f"{candidates} dialogue candidates from chat exports (your own answers) are ready for the persona.")

@@ -64,7 +64,7 @@ class DialogueCandidate:
 def parse_chat(name: str, data: bytes, max_bytes: int) -> ChatLog:
     """Read a chat export, recognising its format from its name and contents."""
     name = PurePath(name).name or "chat"
-    suffix = PurePath(name).suffix.lower()
+    suffix = PurePath(name.strip()).suffix.lower()
     if suffix == ".zip":
         name, data = _text_from_zip(name, data, max_bytes)
         suffix = ".txt"

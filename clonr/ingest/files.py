@@ -51,7 +51,7 @@ def decode_text(data: bytes, name: str, max_bytes: int) -> str:
 def read_document(name: str, data: bytes, max_bytes: int, location: str | None = None) -> Document:
     """Read one file (by its name's suffix, confirmed by its bytes) into a document."""
     name = PurePath(name).name or "upload"
-    suffix = PurePath(name).suffix.lower()
+    suffix = PurePath(name.strip()).suffix.lower()
     if suffix not in FILE_SUFFIXES:
         raise InvalidInputError(f"{name}: Clonr reads {', '.join(FILE_SUFFIXES)} files; convert it to one of them.")
     if len(data) > max_bytes:

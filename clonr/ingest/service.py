@@ -209,7 +209,8 @@ class IngestService(ActsFor):
         clone = self._owned(clone_ref)
         if not items:
             raise InvalidInputError("Nothing to ingest: give at least one URL, file, youtube link or wiki:Title.")
-        return self._store.create_job(uuid.uuid4().hex, clone.id, [(item.strip(), options) for item, options in items])
+        return self._store.create_job(uuid.uuid4().hex, clone.id,
+                                      [(_reference(item), options) for item, options in items])
 
     def start_web_job(self, clone_ref: str, references: list[str], options: dict[str, Any]) -> IngestJob:
         """A job of web references only (http(s) URLs, YouTube links, `wiki:Title`): what a form on a web page
@@ -348,6 +349,11 @@ class IngestService(ActsFor):
             pages += same_site_links(html, url)
         # Pages robots.txt keeps out are never queued, so a crawl does not report them as failures.
         return [page for page in dict.fromkeys(pages) if self.fetcher.allowed_by_robots(page)]
+
+
+def _reference(item: str) -> str:
+    """An item as typed, stripped, unless it names a file that exists as it is (a name may end in a newline)."""
+    return item if not is_web_reference(item) and Path(item).is_file() else item.strip()
 
 
 def is_web_reference(reference: str) -> bool:

@@ -43,7 +43,7 @@ def read_card(name: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     unknown fields stay where they were.
     """
     name = PurePath(name).name or "card"
-    suffix = PurePath(name).suffix.lower()
+    suffix = PurePath(name.strip()).suffix.lower()
     if suffix not in CARD_SUFFIXES:
         raise InvalidInputError(f"{name}: a character card is a .json, .png or .charx file.")
     if len(data) > max_bytes:
