@@ -82,3 +82,33 @@ def test_a_failed_record_write_leaves_no_orphan_vectors(app: Clonr, ada, monkeyp
     with pytest.raises(RuntimeError):
         app.ingest.add_text("ada-lovelace", "Ada loved horses.", "one")
     assert app.index_for(ada).similarity_search("Ada", k=5) == []
+
+
+def test_a_job_whose_process_was_killed_resumes_at_once(app: Clonr, ada, tmp_path: Path) -> None:
+    """`kill -9` leaves the job "running"; the process named in its claim is gone, so `--resume` takes it now,
+    while a job held by a live process (this one) stays its own."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from clonr.cli import LazyApp, cli
+
+    note = tmp_path / "note.txt"
+    note.write_text("Ada wrote the first program.")
+    job = app.ingest.start_job("ada-lovelace", [(str(note), {})])
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    app.store.set_job_status(job.id, "running", claimed_by=f"{socket.gethostname()}:{killed.pid}")
+    assert [j.id for j in app.ingest.resumable_jobs("ada-lovelace")] == [job.id]
+    resumed = CliRunner().invoke(cli, ["ingest", "ada-lovelace", "--resume"], obj=LazyApp(app))
+    assert resumed.exit_code == 0 and "note.txt: added" in resumed.output
+    held = app.ingest.start_job("ada-lovelace", [(str(note), {})])
+    app.store.set_job_status(held.id, "running", claimed_by=f"{socket.gethostname()}:{os.getppid()}")
+    assert app.ingest.resumable_jobs("ada-lovelace") == [], "a live process's job is not taken from it"
+    with pytest.raises(InvalidInputError, match="already running in another process"):
+        app.ingest.run_job(held.id)

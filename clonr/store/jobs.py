@@ -48,7 +48,7 @@ class JobRecords(Database):
                 raise NotFoundError(f"No ingestion job {job_id!r}: run `clonr sources <clone> --jobs` to see them.")
             items = connection.execute(sa.select(ingest_job_items).where(ingest_job_items.c.job_id == job_id)
                                        .order_by(ingest_job_items.c.position)).mappings().all()
-        return IngestJob(id=job["id"], clone_id=job["clone_id"], status=job["status"],
+        return IngestJob(id=job["id"], clone_id=job["clone_id"], status=job["status"], claimed_by=job["claimed_by"],
                          created_at=_aware(job["created_at"]), updated_at=_aware(job["updated_at"]),
                          items=tuple(JobItem(position=i["position"], item=i["item"], options=json.loads(i["options"]),
                                              status=i["status"], detail=i["detail"], source_id=i["source_id"],
@@ -60,13 +60,16 @@ class JobRecords(Database):
             ids = connection.execute(query).scalars().all()
         return [self.get_job(job_id) for job_id in ids]
 
-    def set_job_status(self, job_id: str, status: str, *, only_from: tuple[str, ...] = ()) -> bool:
-        """Move a job to `status` (only from one of `only_from`, when given); whether it moved."""
+    def set_job_status(self, job_id: str, status: str, *, only_from: tuple[str, ...] = (),
+                       claimed_by: str | None = None) -> bool:
+        """Move a job to `status` (only from one of `only_from`, when given; by process `claimed_by`, when
+        given); whether it moved."""
         query = ingest_jobs.update().where(ingest_jobs.c.id == job_id)
         if only_from:
             query = query.where(ingest_jobs.c.status.in_(only_from))
+        claim = {"claimed_by": claimed_by} if claimed_by else {}
         with self._transaction() as connection:
-            return connection.execute(query.values(status=status, updated_at=_now())).rowcount > 0
+            return connection.execute(query.values(status=status, updated_at=_now(), **claim)).rowcount > 0
 
     def update_job_item(self, job_id: str, position: int, **fields: Any) -> None:
         unknown = set(fields) - {"status", "detail", "source_id", "chunk_count"}

@@ -101,6 +101,7 @@ class IngestJob:
     created_at: datetime
     updated_at: datetime
     items: tuple[JobItem, ...]
+    claimed_by: str | None = None  # host:pid of the process that last ran it
 
     @property
     def total(self) -> int:

@@ -67,6 +67,7 @@ ingest_jobs = Table(
     Column("status", String(12), nullable=False),  # queued, running, done, interrupted
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(300), nullable=True),  # host:pid of the process running it
 )
 
 ingest_job_items = Table(
