@@ -231,6 +231,8 @@ def test_every_endpoint_answers_only_a_key_that_may_use_the_clone(
         else:
             got[name] = "allow" if answer.status_code < 300 else f"refuse {answer.status_code}"
         assert "Traceback" not in answer.text and owner.owner_id not in answer.text.replace(ADA, "")
+        if name == "none":
+            assert answer.json()["error"]["message"].startswith("No API key: send `Authorization: Bearer")
     hidden = "refuse" if path in LISTS else "refuse 404"  # not listed, or not found
     assert got == {"owner": "allow", "other creator": hidden, "limited to another clone": hidden,
                    "revoked": "refuse 401", "expired": "refuse 401", "none": "refuse 401"}

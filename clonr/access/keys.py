@@ -61,9 +61,12 @@ class ApiKeyService:
 
     def authenticate(self, presented: str | None) -> ApiKey:
         """The actor a presented key speaks for; `SignInError` when it is missing, unknown, revoked or expired."""
-        parts = (presented or "").split("_")
+        if not presented:
+            raise SignInError("No API key: send `Authorization: Bearer clonr_…` (create one with `clonr keys "
+                              "create` or in the studio's API & usage page).")
+        parts = presented.split("_")
         record = self._store.api_key_by_prefix(parts[1]) if len(parts) >= 3 and parts[0] == "clonr" else None
-        if record is None or not hmac.compare_digest(record.secret_hash, self._hash(presented or "")):
+        if record is None or not hmac.compare_digest(record.secret_hash, self._hash(presented)):
             raise SignInError("This API key is not valid: check it, or create one with `clonr keys create`.")
         if record.revoked_at is not None:
             raise SignInError("This API key was revoked: create another with `clonr keys create`.")
