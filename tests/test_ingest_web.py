@@ -307,3 +307,19 @@ def test_the_real_command_crawls_with_progress_and_real_embeddings_find_the_page
     app = Clonr()  # the same CLONR_HOME, with the real MiniLM embeddings
     [hit] = app.index_for(app.clones.get("ada")).similarity_search("Where and when was she born?", k=1)
     assert hit.metadata["location"] == ada_site.url("/about")
+
+
+def test_youtube_fetches_go_through_the_address_guard(app: Clonr, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that points youtube.com at loopback (DNS rebinding, a hostile network): refused before any
+    connection, with the same words as every other fetch."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def rebound(host: str, *args: object, **kwargs: object) -> list:
+        return real("127.0.0.1", *args, **kwargs) if "youtube" in str(host) else real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
+    app.clones.create("Ada")
+    job = app.ingest.run_job(app.ingest.start_job("ada", [("https://youtu.be/GJLlxj_dtq8", {})]).id)
+    assert job.items[0].status == "failed" and "private or loopback" in job.items[0].detail

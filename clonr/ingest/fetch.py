@@ -23,6 +23,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
+import requests
+import urllib3
 
 from clonr import __version__
 from clonr.config import Settings
@@ -104,6 +106,41 @@ class _GuardedBackend(httpcore.SyncBackend):
         for address in addresses:  # all of them: a name with one public and one private address is refused
             self._policy.check(host, address)
         return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def _guarded_connection(base: type, policy: AddressPolicy) -> type:
+    """A urllib3 connection class (for libraries built on requests) that resolves the host itself, checks every
+    address, and connects to a checked one; TLS still verifies the host name."""
+
+    class GuardedConnection(base):  # type: ignore[misc, valid-type]
+        def _new_conn(self) -> socket.socket:
+            try:
+                infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError):
+                raise UnresolvedHostError(f"{self.host} does not resolve (no such name in DNS): check the "
+                                          "address.") from None
+            addresses = list(dict.fromkeys(info[4][0] for info in infos))
+            for address in addresses:
+                policy.check(self.host, address)
+            self._dns_host = addresses[0]  # what urllib3 connects to; SNI and certificates use self.host
+            return super()._new_conn()
+
+    return GuardedConnection
+
+
+class _GuardedRequestsAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter over guarded connections (youtube-transcript-api fetches with requests)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {  # a new dict: urllib3's own is shared by every pool manager
+            scheme: type(f"Guarded{pool.__name__}", (pool,), {
+                "ConnectionCls": _guarded_connection(pool.ConnectionCls, self._policy)})
+            for scheme, pool in (("http", urllib3.HTTPConnectionPool), ("https", urllib3.HTTPSConnectionPool))}
 
 
 class _GuardedTransport(httpx.HTTPTransport):
@@ -263,6 +300,16 @@ class SafeFetcher:
             self._last_visit[host] = start
         if start > now:
             time.sleep(start - now)
+
+    def requests_session(self) -> requests.Session:
+        """A requests session whose every connection goes through the same address guard (for libraries that
+        fetch with requests, such as youtube-transcript-api); no proxies from the environment."""
+        session = requests.Session()
+        session.trust_env = False
+        adapter = _GuardedRequestsAdapter(self.policy)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
     def close(self) -> None:
         self._client.close()

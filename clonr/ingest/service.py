@@ -333,7 +333,9 @@ class IngestService(ActsFor):
             return self.add_chat(clone_id, Path(reference), options["chat_me"], before_write), []
         if is_youtube(reference):
             languages = options.get("languages") or list(self._settings.transcript_languages)
-            return self.add_document(clone_id, fetch_transcript(reference, languages), before_write=before_write), []
+            with self.fetcher.requests_session() as session:
+                transcript = fetch_transcript(reference, languages, session)
+            return self.add_document(clone_id, transcript, before_write=before_write), []
         if reference.startswith("wiki:") or _WIKI_URL.match(reference):
             document = fetch_wikipedia(self.fetcher, reference, self._settings.wikipedia_url)
             return self.add_document(clone_id, document, before_write=before_write), []

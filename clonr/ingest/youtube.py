@@ -1,12 +1,17 @@
-"""YouTube videos → transcripts with their timestamps (youtube-transcript-api; it talks only to youtube.com)."""
+"""YouTube videos → transcripts with their timestamps (youtube-transcript-api; it talks only to youtube.com, through
+the address guard when given a guarded session)."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document, Part
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["fetch_transcript", "is_youtube", "video_id"]
 
@@ -38,8 +43,10 @@ def video_id(reference: str) -> str:
                             "https://www.youtube.com/watch?v=… or youtube:<11-character id>.")
 
 
-def fetch_transcript(reference: str, languages: list[str]) -> Document:
-    """The video's transcript in the first of `languages` it has (a creator's own captions before automatic ones)."""
+def fetch_transcript(reference: str, languages: list[str], session: requests.Session | None = None) -> Document:
+    """The video's transcript in the first of `languages` it has (a creator's own captions before automatic ones).
+    `session`: the requests session to fetch with (`SafeFetcher.requests_session`, guarded against private
+    addresses)."""
     from youtube_transcript_api import (
         CouldNotRetrieveTranscript,
         NoTranscriptFound,
@@ -51,7 +58,7 @@ def fetch_transcript(reference: str, languages: list[str]) -> Document:
     vid = video_id(reference)
     url = f"https://www.youtube.com/watch?v={vid}"
     try:
-        available = YouTubeTranscriptApi().list(vid)
+        available = YouTubeTranscriptApi(http_client=session).list(vid)
         try:
             transcript = available.find_transcript(languages)
         except NoTranscriptFound:
