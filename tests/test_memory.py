@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -492,3 +493,26 @@ def test_a_long_message_is_remembered_whole_when_the_limit_is_raised(monkeypatch
     assert f"Fan: {long.strip()}" in [m.text for m in app.memory.list(ada.id, "fan-1")], "nothing cut silently"
     with pytest.raises(InvalidInputError, match=r"limit is 10,000 \(CLONR_MAX_MESSAGE_CHARS\)"):
         app.memory.post_event(ada.id, "x" * 10_001)
+
+
+def test_exchanges_whose_memory_work_was_lost_are_remembered_when_a_server_starts(app: Clonr) -> None:
+    """`kill -9` between storing a reply and remembering it left the exchange with no memory: the next server
+    start makes it (dated when it was said), once."""
+    from click.testing import CliRunner
+
+    from clonr.cli import LazyApp, cli
+
+    ada = app.clones.create("Ada")
+    asked, reply = app.store.add_exchange(ada.id, "f_1", "I keep bees in Kent.", "How lovely!")  # and then died
+    assert app.store.memories_of_message(asked) == []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+        try:
+            assert CliRunner().invoke(cli, ["serve"], obj=LazyApp(app)).exit_code == 0
+        finally:
+            gc.unfreeze()  # `serve` froze the start-up objects
+    app.worker.drain()
+    [memory] = app.store.memories_of_message(asked)
+    assert "bees in Kent" in memory.text and memory.happened_at == app.store.get_message(asked).created_at
+    assert [m.text for m in app.store.memories_of_message(reply)] == ["Ada: How lovely!"]
+    assert app.memory.catch_up() == 0, "done once"

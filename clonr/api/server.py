@@ -70,5 +70,6 @@ def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None) -> None:
     import uvicorn
 
     server = create_server(app)
+    app.worker.submit(app.memory.catch_up)  # exchanges whose memory work died with the last process
     freeze_startup_objects()
     uvicorn.run(server, host=host, port=port or app.settings.widget_port, log_level="warning")

@@ -271,14 +271,31 @@ class MemoryService(ActsFor):
                                                                first.happened_at - CONVERSATION_GAP, first.happened_at))
 
     def remember_exchange(self, clone: Clone, fan_id: str, user_text: str, reply_text: str,
-                          message_ids: tuple[int, int], fan_name: str = "Fan") -> list[Memory]:
-        """The live-chat path: each message of an exchange becomes an observation."""
-        when = self._clock()
+                          message_ids: tuple[int, int], fan_name: str = "Fan",
+                          when: datetime | None = None) -> list[Memory]:
+        """The live-chat path: each message of an exchange becomes an observation (said `when`, or now)."""
+        when = when or self._clock()
         made = self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
                              happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
         if self.policy.knowledge_updates:
             self._worker.submit(self.update_knowledge, made[0])
         return made
+
+    def catch_up(self, days: int = 7) -> int:
+        """Make the memories of exchanges stored in the last `days` whose memory work was lost (the process was
+        killed between storing a reply and remembering it); how many. A server runs this as it starts."""
+        done = 0
+        since = datetime.now(UTC) - timedelta(days=days)
+        for asked, reply in self._store.unremembered_exchanges(since):
+            if self._store.memories_of_message(asked.id):  # another process caught it up meanwhile
+                continue
+            clone = self._store.get_clone(asked.clone_id)
+            self.remember_exchange(clone, asked.fan_id, asked.content, reply.content, (asked.id, reply.id),
+                                   when=asked.created_at)
+            done += 1
+        if done:
+            log.info("made the memories of %d exchanges whose memory work was lost", done)
+        return done
 
     def import_transcript(self, clone: Clone, fan_id: str, lines: Sequence[TranscriptLine],
                           on_progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:

@@ -22,6 +22,7 @@ from clonr.store.schema import (
     group_members,
     group_messages,
     idempotency_keys,
+    memories,
     messages,
     usage_events,
 )
@@ -152,6 +153,32 @@ class MessageRecords(Database):
         with self._transaction() as connection:
             connection.execute(idempotency_keys.delete().where(*_idempotency_row(key_id, key),
                                                                idempotency_keys.c.message_id.is_(None)))
+
+    def unremembered_exchanges(self, since: datetime, limit: int = 500) -> list[tuple[Message, Message]]:
+        """(message, reply) pairs stored since `since` that no memory was made from: their process died before
+        its memory work ran. Oldest first."""
+        made = sa.select(memories.c.id).where(memories.c.message_id == messages.c.id).exists()
+        query = (sa.select(messages).where(messages.c.role == "user", messages.c.created_at >= since, ~made)
+                 .order_by(messages.c.id).limit(limit))
+        with self._transaction() as connection:
+            asked = [Message(**{**row, "created_at": _aware(row["created_at"])})
+                     for row in connection.execute(query).mappings().all()]
+        pairs = []
+        for message in asked:
+            reply = self.next_message(message)
+            if reply is not None and reply.role == "assistant":
+                pairs.append((message, reply))
+        return pairs
+
+    def next_message(self, message: Message) -> Message | None:
+        """The message just after `message` in the same conversation."""
+        query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
+                                           messages.c.fan_id == message.fan_id, messages.c.id > message.id,
+                                           messages.c.conversation_id == message.conversation_id)
+                 .order_by(messages.c.id).limit(1))
+        with self._transaction() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
 
     def get_message(self, message_id: int) -> Message | None:
         with self._transaction() as connection:

@@ -113,6 +113,7 @@ memories = Table(
     Column("source", Text, nullable=True),  # provenance, e.g. "chat" or "import:D3:12"
     Column("message_id", Integer, nullable=True),  # the message this observation was made from
     Column("evidence", Text, nullable=False, default="[]"),  # JSON list of memory ids a reflection cites
+    Index("ix_memories_message", "message_id"),
 )
 
 memory_states = Table(
