@@ -89,7 +89,6 @@ class ReplySlots:
     (`CLONR_API_QUEUE`; beyond it, 503). Waiting happens on the event loop, holding no thread."""
 
     def __init__(self, concurrency: int, queue: int) -> None:
-        self.concurrency = concurrency
         # Turns are prepared one at a time, in arrival order: on a few cores, preparing a burst side by side
         # makes every one of them late, and the model waits for the first.
         self.preparing = asyncio.Lock()

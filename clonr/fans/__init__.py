@@ -136,18 +136,19 @@ class FanService:
         message counts against the fan's and the sending address's rates (`CLONR_*_MESSAGE_LIMIT`); the reply
         is recorded in the usage ledger under `channel` (and the API key, when one asked). `history`: what a
         stateless client sent before the message (see `ChatService.start_turn`)."""
-        return self._start(actor, clone_ref, fan_id, message, address, channel, conversation_id, history, None)
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        return self._start(actor, clone, fan_id, message, address, channel, conversation_id, history, None)
 
     def post(self, actor: ApiKey, clone_ref: str, fan_id: str, message: str, idempotency_key: str | None,
              conversation_id: str = "", history: Sequence[tuple[str, str]] | None = None) -> Turn | Replay:
         """`turn` for an API request that may carry an Idempotency-Key: the same key and request again get the
         stored reply (`Replay`, no second charge); `ConflictError` while the first still runs;
         `IdempotencyKeyReusedError` for a key that named another request."""
-        if not idempotency_key:
-            return self._start(actor, clone_ref, fan_id, message, None, "api", conversation_id, history, None)
-        if len(idempotency_key) > 255:
+        if idempotency_key and len(idempotency_key) > 255:
             raise InvalidInputError("The Idempotency-Key header is longer than 255 characters: use a shorter one.")
         clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        if not idempotency_key:
+            return self._start(actor, clone, fan_id, message, None, "api", conversation_id, history, None)
         request = fingerprint(clone.id, fan_id, conversation_id, message, history)
         state, reply_id = self._store.claim_idempotency_key(actor.key_id, idempotency_key, request,
                                                             datetime.now(UTC) - IDEMPOTENCY_STALE)
@@ -160,15 +161,15 @@ class FanService:
             return self._replay(reply_id)
         claim = (actor.key_id, idempotency_key)
         try:
-            return self._start(actor, clone_ref, fan_id, message, None, "api", conversation_id, history, claim)
+            return self._start(actor, clone, fan_id, message, None, "api", conversation_id, history, claim)
         except Exception:
             self._store.release_idempotency_key(*claim)
             raise
 
-    def _start(self, actor: Actor, clone_ref: str, fan_id: str, message: str, address: str | None, channel: str,
+    def _start(self, actor: Actor, clone: Clone, fan_id: str, message: str, address: str | None, channel: str,
                conversation_id: str, history: Sequence[tuple[str, str]] | None,
                idempotency: tuple[str, str] | None) -> Turn:
-        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        """The turn, for a caller that has checked `actor` on `clone`."""
         if conversation_id:
             self._conversation_of(clone, fan_id, conversation_id)
         self._rates.count(f"{clone.id}:{fan_id}", address)

@@ -172,13 +172,7 @@ class MessageRecords(Database):
 
     def next_message(self, message: Message) -> Message | None:
         """The message just after `message` in the same conversation."""
-        query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
-                                           messages.c.fan_id == message.fan_id, messages.c.id > message.id,
-                                           messages.c.conversation_id == message.conversation_id)
-                 .order_by(messages.c.id).limit(1))
-        with self._transaction() as connection:
-            row = connection.execute(query).mappings().first()
-        return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
+        return self._beside(message, after=True)
 
     def get_message(self, message_id: int) -> Message | None:
         with self._transaction() as connection:
@@ -187,10 +181,13 @@ class MessageRecords(Database):
 
     def previous_message(self, message: Message) -> Message | None:
         """The message just before `message` in the same conversation."""
-        query = (sa.select(messages).where(messages.c.clone_id == message.clone_id,
-                                           messages.c.fan_id == message.fan_id, messages.c.id < message.id,
-                                           messages.c.conversation_id == message.conversation_id)
-                 .order_by(messages.c.id.desc()).limit(1))
+        return self._beside(message, after=False)
+
+    def _beside(self, message: Message, after: bool) -> Message | None:
+        same = (messages.c.clone_id == message.clone_id, messages.c.fan_id == message.fan_id,
+                messages.c.conversation_id == message.conversation_id)
+        query = (sa.select(messages).where(*same, messages.c.id > message.id if after else messages.c.id < message.id)
+                 .order_by(messages.c.id if after else messages.c.id.desc()).limit(1))
         with self._transaction() as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else Message(**{**row, "created_at": _aware(row["created_at"])})
