@@ -246,6 +246,17 @@ async def start_in_slot(slots: ReplySlots, start: Callable[[], T]) -> tuple[T, C
             raise
 
 
+async def whole(said: AsyncIterator[str], clone: Clone, spend: Callable[[], None]) -> str:
+    """The reply read to its end; a model failure as a 502 with a reference (details in the log only). The
+    tokens are counted against the key (`spend`) either way."""
+    try:
+        return "".join([piece async for piece in said])
+    except Exception as exc:
+        raise ApiError(502, failure(exc, clone), "server_error", "model_failed") from None
+    finally:
+        spend()
+
+
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}

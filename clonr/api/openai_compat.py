@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
-from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage
+from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage, whole
 from clonr.app import Clonr
 from clonr.chat import Turn
 from clonr.fans import Replay
@@ -135,12 +135,7 @@ async def _answer(gate: Gate, actor: ApiKey, clone: Clone, request: Request, str
         return StreamingResponse(_events(shape, said, clone, lambda: _tokens(turn) if include_usage else None,
                                          lambda: _spend(gate, actor, turn)),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache", **headers})
-    try:
-        text = "".join([piece async for piece in said])
-    except Exception as exc:  # the model failed: one line for the caller, the details in the log
-        raise ApiError(502, failure(exc, clone), "server_error", "model_failed") from None
-    finally:
-        _spend(gate, actor, turn)
+    text = await whole(said, clone, lambda: _spend(gate, actor, turn))
     return JSONResponse(shape.whole(turn.reply if isinstance(turn, Turn) else text, _tokens(turn)), headers=headers)
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from clonr.access import ApiKey
-from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage
+from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage, whole
 from clonr.app import Clonr
 from clonr.chat import Turn
 from clonr.fans import Replay
@@ -178,13 +178,7 @@ def mount_rest(api: FastAPI, app: Clonr, gate: Gate) -> None:
         if body.stream:
             return StreamingResponse(_events(app, gate, actor, clone, turn, said), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", **headers_of(request)})
-        try:
-            async for _ in said:
-                pass
-        except Exception as exc:
-            raise ApiError(502, failure(exc, clone), "server_error", "model_failed") from None
-        finally:
-            gate.spend(actor, sum(turn.tokens()))
+        await whole(said, clone, lambda: gate.spend(actor, sum(turn.tokens())))
         exchange = await run_in_threadpool(_exchange, app, actor, turn)
         return JSONResponse(exchange.model_dump(mode="json"), headers=headers_of(request))
 
