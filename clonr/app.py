@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
 from clonr.access import SYSTEM, Actor, ApiKeyService, FanTokens, IdentityTokens, secret_key
-from clonr.billing import UsageService
+from clonr.billing import BillingService, Meter, Payments, Pricing, UsageService
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
@@ -96,11 +96,15 @@ class Clonr:
         self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
         self.usage = UsageService(self.store, clones)
+        self.payments = Payments(self.store, self.settings)
+        self.billing = BillingService(self.store, clones, self.payments, self.settings.currency)
+        self.meter = Meter(self.store, self.payments)
         secret = secret_key(self.settings)
         self.keys = ApiKeyService(self.store, secret)
         self.fans = FanService(self.store, clones, chat, memory,
                                FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
+                               Pricing(self.store, self.settings.currency), self.payments,
                                IdentityTokens.from_settings(self.settings))
 
     def acting_as(self, actor: Actor) -> Clonr:
@@ -108,7 +112,7 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity", "usage"):
+                     "cards", "fidelity", "usage", "billing"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 

@@ -96,6 +96,18 @@ SETTINGS: tuple[Setting, ...] = (
             "with Retry-After."),
     Setting("CLONR_WIDGET_QUEUE", "16", "Most fans waiting for one clone's replies on a widget process; the next "
             "is told the clone is busy."),
+    Setting("STRIPE_SECRET_KEY", "", "Stripe secret key (`sk_test_…` while testing): fans pay for message packs "
+            "and metered messages through Checkout; empty: clones can have free allowances but nothing can be bought. "
+            "Never logged."),
+    Setting("STRIPE_WEBHOOK_SECRET", "", "Signing secret of the Stripe webhook endpoint `<CLONR_WIDGET_URL>/webhooks/"
+            "stripe` (`whsec_…`): a webhook without its signature is refused."),
+    Setting("STRIPE_API_BASE", "", "Stripe API address; empty: Stripe's own. Point it at a local emulator "
+            "(localstripe) to try billing offline."),
+    Setting("STRIPE_METER_EVENT", "clonr_messages", "Event name of the Stripe Billing Meter that counts metered "
+            "messages (made on first use)."),
+    Setting("CLONR_CURRENCY", "usd", "Currency of prices and packs (ISO code, lower case)."),
+    Setting("CLONR_METER_SEND_SECONDS", "10", "How often `clonr serve` sends metered messages waiting in the outbox "
+            "to Stripe; 0: never (run `clonr billing send` instead)."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port `clonr serve` (widgets and API) listens on."),
@@ -148,6 +160,12 @@ class Settings:
     key_token_limit: str
     api_concurrency: int
     api_queue: int
+    stripe_secret_key: str = field(repr=False)
+    stripe_webhook_secret: str = field(repr=False)
+    stripe_api_base: str
+    stripe_meter_event: str
+    currency: str
+    meter_send_seconds: float
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -199,6 +217,13 @@ def _flag(values: dict[str, str], name: str) -> bool:
     if value not in _TRUE + _FALSE:
         raise ConfigError(f"{name}={values[name]!r} is not a switch: use on or off (true/false, yes/no, 1/0).")
     return value in _TRUE
+
+
+def _currency(values: dict[str, str], name: str) -> str:
+    value = values[name].strip().lower()
+    if len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise ConfigError(f"{name}={values[name]!r} is not a currency: use its three-letter ISO code, e.g. usd.")
+    return value
 
 
 def _required_with(values: dict[str, str], name: str, other: str) -> str:
@@ -280,6 +305,12 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         key_token_limit=_rates(values, "CLONR_KEY_TOKEN_LIMIT", single=True),
         api_concurrency=_int(values, "CLONR_API_CONCURRENCY", 0),
         api_queue=_int(values, "CLONR_API_QUEUE", 0),
+        stripe_secret_key=values["STRIPE_SECRET_KEY"].strip(),
+        stripe_webhook_secret=values["STRIPE_WEBHOOK_SECRET"].strip(),
+        stripe_api_base=values["STRIPE_API_BASE"].strip().rstrip("/"),
+        stripe_meter_event=values["STRIPE_METER_EVENT"].strip() or "clonr_messages",
+        currency=_currency(values, "CLONR_CURRENCY"),
+        meter_send_seconds=_float(values, "CLONR_METER_SEND_SECONDS", 0.0),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

@@ -67,3 +67,16 @@ class ConflictError(ClonrError):
 
 class IdempotencyKeyReusedError(ClonrError):
     """An Idempotency-Key already named another request."""
+
+
+class PaymentRequiredError(ClonrError):
+    """The fan's (or API key owner's) free messages are used and nothing pays for the next: `offers` are what
+    they can buy (`clonr.billing.Offer`)."""
+
+    def __init__(self, message: str, offers: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.offers = offers
+
+
+class PaymentError(ClonrError):
+    """The payment provider (Stripe) is not set up, refused a request or could not be reached."""

@@ -27,6 +27,8 @@ from clonr.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
     NotFoundError,
+    PaymentError,
+    PaymentRequiredError,
     RateLimitedError,
     SignInError,
 )
@@ -70,6 +72,10 @@ def told() -> Iterator[None]:
         raise ApiError(422, str(exc), code="idempotency_key_reused") from None
     except NotFoundError as exc:
         raise ApiError(404, str(exc), code="not_found") from None
+    except PaymentRequiredError as exc:
+        raise ApiError(402, str(exc), "insufficient_quota", "insufficient_quota") from None
+    except PaymentError as exc:
+        raise ApiError(503, str(exc), "api_error", "payments_unavailable") from None
     except (InvalidInputError, ForbiddenError) as exc:
         raise ApiError(400, str(exc)) from None
 

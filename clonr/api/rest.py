@@ -9,6 +9,8 @@ namespaced by the owner). (No postponed annotations here: FastAPI reads them.)
   `Idempotency-Key` makes a retried post safe: the stored reply comes back, and is not charged again.
 - `DELETE /v1/clones/{slug}/users/{user}`: forget an end user (messages, memories, their vectors, summary).
 - `GET /v1/usage?by=day|clone|user`: what this key's requests used, from the usage ledger.
+- `GET /v1/clones/{slug}/billing`: where the key's owner stands with a priced clone this month (free messages
+  left, the metered subscription); past them, a message is answered 402 `insufficient_quota`.
 """
 
 
@@ -23,9 +25,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from clonr.access import ApiKey
+from clonr.access import API_FAN_PREFIX, ApiKey
 from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage, whole
 from clonr.app import Clonr
+from clonr.billing import money
 from clonr.chat import Turn
 from clonr.fans import Replay
 from clonr.store import Clone, Message
@@ -72,6 +75,15 @@ class MessagePage(BaseModel):
 class PostMessage(BaseModel):
     content: str = Field(description="What the end user says.")
     stream: bool = Field(False, description="Answer as server-sent events: `delta` events, then `done`.")
+
+
+class BillingOut(BaseModel):
+    audience: str
+    free_messages: int | None = Field(description="A month; null: unlimited.")
+    free_left: int | None
+    subscribed: bool = Field(description="Metered messages past the free ones, billed monthly to the key's owner.")
+    price_per_message: str | None = Field(description="E.g. `$0.02`; null when the clone sells none.")
+    summary: str
 
 
 class Exchange(BaseModel):
@@ -181,6 +193,19 @@ def mount_rest(api: FastAPI, app: Clonr, gate: Gate) -> None:
         await whole(said, clone, lambda: gate.spend(actor, sum(turn.tokens())))
         exchange = await run_in_threadpool(_exchange, app, actor, turn)
         return JSONResponse(exchange.model_dump(mode="json"), headers=headers_of(request))
+
+    @api.get("/v1/clones/{slug}/billing", tags=["Usage"], summary="What is left this month",
+             response_model=BillingOut)
+    def read_billing(actor: Key, slug: Slug, request: Request) -> JSONResponse:
+        clone = gate.clone(actor, slug, "slug")
+        with told():
+            standing = app.fans.standing(actor, clone.id, API_FAN_PREFIX)
+        assert standing is not None  # an API key's owner pays for its messages
+        out = BillingOut(audience=standing.audience, free_messages=standing.free_messages,
+                         free_left=standing.free_left, subscribed=standing.subscribed,
+                         price_per_message=money(standing.price_micros, standing.currency)
+                         if standing.price_micros else None, summary=standing.summary())
+        return JSONResponse(out.model_dump(mode="json"), headers=headers_of(request))
 
     @api.get("/v1/usage", tags=["Usage"], summary="What this key used")
     def read_usage(actor: Key, request: Request, by: Literal["day", "clone", "user"] = "day") -> JSONResponse:

@@ -9,6 +9,7 @@ request. The core never imports a UI: it only loads what is installed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -19,6 +20,7 @@ from clonr import __version__
 from clonr.api.common import Gate, install_errors
 from clonr.api.openai_compat import mount_openai
 from clonr.api.rest import mount_rest
+from clonr.api.webhooks import mount_webhooks
 from clonr.app import Clonr, freeze_startup_objects
 
 __all__ = ["SURFACES_GROUP", "create_api", "create_server", "serve"]
@@ -37,6 +39,8 @@ _DESCRIPTION = """Chat with published clones. Every request names a Clonr API ke
   clone remembers the end user across all of them.
 - Limits per key (`x-ratelimit-*` headers on every answer, `Retry-After` on 429) and `Idempotency-Key` on
   posted messages: a retried post with the same key returns the stored reply and is not charged twice.
+- **Billing**: a clone may price API messages; past the month's free ones a message is answered 402
+  `insufficient_quota` until the key's owner subscribes (`GET /v1/clones/{slug}/billing` says what is left).
 """
 
 
@@ -47,6 +51,7 @@ def create_api(app: Clonr) -> FastAPI:
     install_errors(api)
     mount_openai(api, app, gate)
     mount_rest(api, app, gate)
+    mount_webhooks(api, app)
 
     @api.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -71,5 +76,12 @@ def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None) -> None:
 
     server = create_server(app)
     app.worker.submit(app.memory.catch_up)  # exchanges whose memory work died with the last process
+    stop = threading.Event()
+    if app.payments.configured and app.settings.meter_send_seconds:
+        threading.Thread(target=app.meter.run, args=(stop, app.settings.meter_send_seconds), name="clonr-meter",
+                         daemon=True).start()
     freeze_startup_objects()
-    uvicorn.run(server, host=host, port=port or app.settings.widget_port, log_level="warning")
+    try:
+        uvicorn.run(server, host=host, port=port or app.settings.widget_port, log_level="warning")
+    finally:
+        stop.set()

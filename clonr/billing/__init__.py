@@ -1,71 +1,15 @@
-"""Usage: what each creator's clones answered, read from the usage ledger (one row per reply attempt).
+"""Billing: the usage ledger read back, prices per audience, Stripe Checkout and webhooks, and the meter outbox.
 
-The ledger is written by the turn builder with each stored reply; here a creator reads their own rows,
-grouped by day, clone, API key or end user, and an API key reads its own (`GET /v1/usage`).
+`UsageService` reads the ledger; `BillingService` is the creator's side (prices, packs, the report);
+`Pricing` decides who pays for a turn and whether it may start; `Payments` talks to Stripe (Checkout,
+webhooks); `Meter` sends metered messages from the outbox and reconciles them with Stripe.
 """
 
-from __future__ import annotations
+from clonr.billing.meter import Meter, Reconciliation, Sent
+from clonr.billing.payments import Payments, WebhookRefusedError, WebhookResult
+from clonr.billing.pricing import AUDIENCES, BillingService, Offer, Pricing, Report, Standing, money, parse_money
+from clonr.billing.usage import GROUPINGS, UsageLine, UsageService
 
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
-
-from clonr.access import ApiKey, Creator
-from clonr.clones import CloneService
-from clonr.clones.acting import ActsFor
-from clonr.store import SqlStore
-
-__all__ = ["GROUPINGS", "UsageLine", "UsageService"]
-
-GROUPINGS = ("day", "clone", "key", "user")
-
-
-@dataclass(frozen=True)
-class UsageLine:
-    group: str
-    replies: int  # complete and interrupted
-    failed: int
-    fans: int
-    prompt_tokens: int
-    completion_tokens: int
-    first_token_p50_ms: float | None
-    first_token_p95_ms: float | None
-
-
-class UsageService(ActsFor):
-    def __init__(self, store: SqlStore, clones: CloneService) -> None:
-        self._store = store
-        self._clones = clones
-
-    def summary(self, by: str = "day") -> list[UsageLine]:
-        """The creator's usage (an API key's: its own) grouped `by` day, clone (slug), key (id) or user (fan id),
-        oldest/first first."""
-        if by not in GROUPINGS:
-            raise ValueError(f"group usage by one of {GROUPINGS}")
-        actor = self._clones.actor
-        if isinstance(actor, ApiKey):
-            rows = [r for r in self._store.usage_rows(owner_id=actor.owner_id) if r["key_id"] == actor.key_id]
-            owner = actor.owner_id
-        else:
-            self._clones.require_creator()
-            assert isinstance(actor, Creator)
-            rows, owner = self._store.usage_rows(owner_id=actor.id), actor.id
-        slugs = {c.id: c.slug for c in self._store.list_clones(owner_id=owner)}
-        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            key = {"day": row["created_at"].date().isoformat(), "clone": slugs.get(row["clone_id"], row["clone_id"]),
-                   "key": row["key_id"] or "-", "user": row["fan_id"]}[by]
-            groups[key].append(row)
-        return [_line(group, items) for group, items in groups.items()]
-
-
-def _line(group: str, rows: list[dict[str, Any]]) -> UsageLine:
-    waits = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
-    return UsageLine(
-        group=group, replies=sum(r["status"] != "failed" for r in rows),
-        failed=sum(r["status"] == "failed" for r in rows),
-        fans=len({r["fan_id"] for r in rows}), prompt_tokens=sum(r["prompt_tokens"] for r in rows),
-        completion_tokens=sum(r["completion_tokens"] for r in rows),
-        first_token_p50_ms=statistics.median(waits) if waits else None,
-        first_token_p95_ms=statistics.quantiles(waits, n=20)[-1] if len(waits) > 1 else (waits[0] if waits else None))
+__all__ = ["AUDIENCES", "GROUPINGS", "BillingService", "Meter", "Offer", "Payments", "Pricing", "Reconciliation",
+           "Report", "Sent", "Standing", "UsageLine", "UsageService", "WebhookRefusedError", "WebhookResult", "money",
+           "parse_money"]

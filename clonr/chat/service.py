@@ -44,7 +44,7 @@ from clonr.jobs import BackgroundWorker, Foreground
 from clonr.llm import context_tokens, count_tokens, keep_prompt_state
 from clonr.memory import InPrompt, MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
-from clonr.store import SHARED_FAN, Clone, Message, SqlStore
+from clonr.store import SHARED_FAN, Bill, Clone, Message, SqlStore
 
 log = logging.getLogger(__name__)
 _FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
@@ -63,9 +63,9 @@ class TurnOptions:
     """What differs between surfaces. `remember`: store the exchange and make memories of it; `touch`: mark
     recalled memories as used (recency); `think`: an inner monologue first (`thought`: one the creator wrote);
     `exclude_examples`: example dialogues kept out of the prompt (the fidelity check's held-out answers);
-    `channel` and `key_id`: who the reply is for, in the usage ledger; `conversation_id`: which of the fan's
-    conversations it continues ('' is their first); `idempotency`: the (key id, Idempotency-Key) the stored
-    reply answers."""
+    `channel` and `key_id`: who the reply is for, in the usage ledger; `bill`: who pays for it (none: nobody is
+    charged); `conversation_id`: which of the fan's conversations it continues ('' is their first);
+    `idempotency`: the (key id, Idempotency-Key) the stored reply answers."""
 
     remember: bool = True
     touch: bool = True
@@ -74,6 +74,7 @@ class TurnOptions:
     exclude_examples: frozenset[str] = frozenset()
     channel: str = "studio"  # where the reply goes, for the usage ledger: studio, cli, widget, api
     key_id: str | None = None  # the API key that asked, if any
+    bill: Bill | None = None
     conversation_id: str = ""
     idempotency: tuple[str, str] | None = None
 
@@ -229,7 +230,7 @@ def ledger_row(turn: Turn) -> dict[str, object]:
     prompt, completion = turn.tokens()
     return {"owner_id": turn.clone.owner_id, "channel": turn.options.channel, "key_id": turn.options.key_id,
             "prompt_tokens": prompt, "completion_tokens": completion,
-            "first_token_ms": turn.first_token_ms, "total_ms": turn.total_ms}
+            "first_token_ms": turn.first_token_ms, "total_ms": turn.total_ms, "bill": turn.options.bill}
 
 
 class ChatService(ActsFor):
@@ -294,12 +295,12 @@ class ChatService(ActsFor):
                    thought: str = "", exclude_examples: frozenset[str] = frozenset(), remember: bool = True,
                    touch: bool = True, channel: str = "studio", key_id: str | None = None,
                    conversation_id: str = "", history: Sequence[tuple[str, str]] | None = None,
-                   idempotency: tuple[str, str] | None = None) -> Turn:
+                   idempotency: tuple[str, str] | None = None, bill: Bill | None = None) -> Turn:
         """Prepare a reply in the fan's conversation; iterate the Turn to stream it (see `TurnOptions`).
         `history`: (role, text) lines a stateless client sent before `message`; they are the recent history
         instead of the stored conversation (the exchange is stored in it all the same)."""
         options = TurnOptions(remember=remember, touch=touch, think=think or bool(thought), thought=thought,
-                              exclude_examples=exclude_examples, channel=channel, key_id=key_id,
+                              exclude_examples=exclude_examples, channel=channel, key_id=key_id, bill=bill,
                               conversation_id=conversation_id, idempotency=idempotency)
         with self.worker.foreground:  # the fan is waiting: background jobs (memory writes) start after this
             clone = self._owned(clone_ref)
@@ -481,7 +482,8 @@ class ChatService(ActsFor):
 
     # -- autocomplete ---------------------------------------------------------------------------
 
-    def draft(self, clone_ref: str, text: str, fan_id: str, channel: str = "api", key_id: str | None = None) -> Turn:
+    def draft(self, clone_ref: str, text: str, fan_id: str, channel: str = "api", key_id: str | None = None,
+              bill: Bill | None = None) -> Turn:
         """Continue `text` the way the creator writes (drafting replies and posts): the clone's own answers in
         the example dialogues nearest the text, and excerpts of their notes, are its style. Nothing is stored
         but the attempt's row in the usage ledger (under fan `fan_id`)."""
@@ -510,7 +512,7 @@ class ChatService(ActsFor):
         messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(text)]
         plan = PromptPlan(messages, [PromptSection("style", count(system), len(samples)),
                                      PromptSection("text", count(text), 1)], self.prompt_budget(model))
-        options = TurnOptions(remember=False, touch=False, channel=channel, key_id=key_id)
+        options = TurnOptions(remember=False, touch=False, channel=channel, key_id=key_id, bill=bill)
         return Turn(model, clone, self.validate_fan(fan_id), text, plan, [], self._counted, self.worker.foreground,
                     options=options, on_failed=self._failed)
 

@@ -27,6 +27,7 @@ from clonr.access import (
     allowed,
     authorize,
 )
+from clonr.billing import Payments, Pricing, Standing
 from clonr.chat import ChatService, Turn
 from clonr.clones import CloneService
 from clonr.errors import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError, SignInError
@@ -66,8 +67,11 @@ def fingerprint(clone_id: str, fan_id: str, conversation_id: str, message: str,
 
 class FanService:
     def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, memory: MemoryService,
-                 tokens: FanTokens, rates: MessageRates, identities: IdentityTokens | None = None) -> None:
+                 tokens: FanTokens, rates: MessageRates, pricing: Pricing, payments: Payments,
+                 identities: IdentityTokens | None = None) -> None:
         self._store = store
+        self._pricing = pricing
+        self._payments = payments
         self._identities = identities
         self._rates = rates
         self._clones = clones
@@ -172,16 +176,40 @@ class FanService:
         """The turn, for a caller that has checked `actor` on `clone`."""
         if conversation_id:
             self._conversation_of(clone, fan_id, conversation_id)
+        bill = self._pricing.bill_for(actor, clone, fan_id)
+        self._pricing.admit(clone, bill)
         self._rates.count(f"{clone.id}:{fan_id}", address)
         key_id = actor.key_id if isinstance(actor, ApiKey) else None
         return self._chat.start_turn(clone.id, message, fan_id=fan_id, channel=channel, key_id=key_id,
-                                     conversation_id=conversation_id, history=history, idempotency=idempotency)
+                                     conversation_id=conversation_id, history=history, idempotency=idempotency,
+                                     bill=bill)
 
     def draft(self, actor: Actor, clone_ref: str, fan_id: str, text: str) -> Turn:
         """Continue `text` in the creator's voice (`ChatService.draft`), counted like a message of the fan."""
         clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        bill = self._pricing.bill_for(actor, clone, fan_id)
+        self._pricing.admit(clone, bill)
         self._rates.count(f"{clone.id}:{fan_id}", None)
-        return self._chat.draft(clone.id, text, fan_id, key_id=actor.key_id if isinstance(actor, ApiKey) else None)
+        return self._chat.draft(clone.id, text, fan_id, key_id=actor.key_id if isinstance(actor, ApiKey) else None,
+                                bill=bill)
+
+    # -- paying ---------------------------------------------------------------------------------
+
+    def standing(self, actor: Actor, clone_ref: str, fan_id: str) -> Standing | None:
+        """Where the fan (an API key: its owner) stands with the clone this month: free messages left, bought
+        ones, the metered subscription, and what can be bought; None when nothing is charged to `actor`."""
+        clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
+        bill = self._pricing.bill_for(actor, clone, fan_id)
+        return None if bill is None else self._pricing.standing(clone, bill)
+
+    def checkout(self, actor: Actor, clone_ref: str, fan_id: str, offer: str, return_url: str) -> str:
+        """The Stripe Checkout page where the fan buys `offer` (a pack's id, or "subscription"), coming back to
+        `return_url`; what is bought is theirs on every surface they are signed in on."""
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        bill = self._pricing.bill_for(actor, clone, fan_id)
+        if bill is None:
+            raise InvalidInputError("Nothing is charged to you here: there is nothing to buy.")
+        return self._payments.checkout(clone, bill, offer, return_url)
 
     def _replay(self, reply_id: int) -> Replay:
         reply = self._store.get_message(reply_id)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from clonr.config import Settings
 from clonr.errors import StorageError
+from clonr.store.ledger import SUBSCRIBED, Bill, Grant, SubscriptionState
 from clonr.store.records import (
     SHARED_FAN,
+    AccountRecord,
     ApiKeyRecord,
     Clone,
     ConversationRecord,
@@ -22,15 +24,20 @@ from clonr.store.records import (
     JobItem,
     Memory,
     Message,
+    OutboxEvent,
+    PackRecord,
+    PriceRecord,
     Proposal,
     Source,
     StoredFidelityCheck,
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "ApiKeyRecord", "Clone", "ConversationRecord", "Dialogue", "DialogueCandidate",
-           "FanMemories", "FanRecord", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message",
-           "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "ensure_home", "open_store", "redact_url"]
+__all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "Clone", "ConversationRecord",
+           "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord", "Grant", "GroupChat", "GroupMessage",
+           "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord", "PriceRecord", "Proposal",
+           "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store",
+           "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from clonr.errors import AlreadyExistsError, NotFoundError
-from clonr.store.database import Database, _aware, _now
+from clonr.store.database import _aware, _now
+from clonr.store.ledger import LedgerRecords
 from clonr.store.records import (
     ConversationRecord,
     GroupChat,
@@ -24,19 +25,18 @@ from clonr.store.schema import (
     idempotency_keys,
     memories,
     messages,
-    usage_events,
 )
 
 
-class MessageRecords(Database):
+class MessageRecords(LedgerRecords):
     # -- messages -------------------------------------------------------------------------------
 
     def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
                      context: str | None = None, status: str = "complete", usage: dict[str, Any] | None = None,
                      conversation_id: str = "", idempotency: tuple[str, str] | None = None) -> tuple[int, int]:
         """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
-        together, with the reply's row of the usage ledger and its idempotency key (key id, key) when given, or
-        none of them; returns their ids."""
+        together, with the reply's row of the usage ledger (and its charge) and its idempotency key (key id, key)
+        when given, or none of them; returns their ids."""
         now = _now()
         rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
                                                                             status=status))
@@ -45,34 +45,11 @@ class MessageRecords(Database):
                 clone_id=clone_id, fan_id=fan_id, created_at=now, conversation_id=conversation_id, **row)
             ).inserted_primary_key[0] for row in rows]
             if usage is not None:
-                connection.execute(usage_events.insert().values(
-                    clone_id=clone_id, fan_id=fan_id, message_id=ids[1], status=status, created_at=now, **usage))
+                self._write_usage(connection, clone_id, fan_id, ids[1], status, now, usage)
             if idempotency is not None:
                 connection.execute(idempotency_keys.update().where(*_idempotency_row(*idempotency))
                                    .values(message_id=ids[1]))
         return ids[0], ids[1]
-
-    def add_usage(self, clone_id: str, fan_id: str, status: str, usage: dict[str, Any]) -> None:
-        """A ledger row for a reply attempt that stored no message: the model failed, or it was a draft."""
-        with self._transaction() as connection:
-            connection.execute(usage_events.insert().values(clone_id=clone_id, fan_id=fan_id, message_id=None,
-                                                            status=status, created_at=_now(), **usage))
-
-    def usage_rows(self, owner_id: str | None = None) -> list[dict[str, Any]]:
-        """The ledger's rows, oldest first; only `owner_id`'s clones when given."""
-        query = sa.select(usage_events).order_by(usage_events.c.id)
-        if owner_id is not None:
-            query = query.where(usage_events.c.owner_id == owner_id)
-        with self._transaction() as connection:
-            return [{**row, "created_at": _aware(row["created_at"])}
-                    for row in connection.execute(query).mappings().all()]
-
-    def usage_of_reply(self, message_id: int) -> dict[str, Any] | None:
-        """The ledger row of a stored reply."""
-        with self._transaction() as connection:
-            row = connection.execute(sa.select(usage_events).where(usage_events.c.message_id == message_id)
-                                     ).mappings().first()
-        return None if row is None else dict(row)
 
     def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
         """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""
@@ -244,8 +221,9 @@ class MessageRecords(Database):
         with self._transaction() as connection:
             message_id = connection.execute(group_messages.insert().values(**row)).inserted_primary_key[0]
             if usage is not None:  # with the fan who spoke
-                connection.execute(usage_events.insert().values(clone_id=speaker_id, message_id=message_id,
-                                                                status=status, created_at=row["created_at"], **usage))
+                usage = dict(usage)
+                self._write_usage(connection, speaker_id, usage.pop("fan_id"), message_id, status, row["created_at"],
+                                  usage)
         return GroupMessage(id=message_id, **row)
 
     def recent_group_messages(self, group_id: str, limit: int = 60) -> list[GroupMessage]:

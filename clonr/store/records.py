@@ -234,3 +234,50 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    """What one audience pays for a clone: `free_messages` a month (None: unlimited), then `price_micros` each
+    (millionths of the currency; 0: only bought packs)."""
+
+    clone_id: str
+    audience: str
+    free_messages: int | None
+    price_micros: int
+
+
+@dataclass(frozen=True)
+class PackRecord:
+    id: str
+    clone_id: str
+    messages: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """Who pays for a clone's replies (a fan, or `owner:<id>` for an API key's owner) and where they stand."""
+
+    id: str
+    clone_id: str
+    payer: str
+    period: str
+    free_used: int  # this month's (`period`); zero once a new month starts
+    pack_balance: int
+    customer_id: str | None
+    subscription_id: str | None
+    subscription_status: str | None
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A metered reply's Billing Meter event, waiting to be sent (or sent)."""
+
+    id: int
+    usage_id: int
+    customer_id: str
+    identifier: str
+    created_at: datetime
+    attempts: int
+    sent_at: datetime | None

@@ -270,5 +270,83 @@ usage_events = Table(  # the ledger: one row per reply attempt; no foreign keys,
     Column("total_ms", Integer, nullable=False),
     Column("status", String(12), nullable=False),  # complete, interrupted, failed
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("audience", String(12), nullable=True),  # who paid for it: anonymous, signed_in, discord, api; or none
+    Column("charge", String(8), nullable=True),  # free, pack, metered, unpaid; none when not billable
+    Column("price_micros", Integer, nullable=False, server_default="0"),  # what a metered reply costs
     Index("ix_usage_owner_time", "owner_id", "created_at"),
+)
+
+prices = Table(  # what a clone costs one audience; no row: free and unlimited
+    "prices", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("audience", String(12), primary_key=True),
+    Column("free_messages", Integer, nullable=True),  # a month; null: unlimited
+    Column("price_micros", Integer, nullable=False),  # a message beyond them, in millionths of the currency; 0: none
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+message_packs = Table(
+    "message_packs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_message_packs_clone", "clone_id"),
+)
+
+billing_accounts = Table(  # who pays for a clone's replies: a fan, or an API key's owner ("owner:<id>")
+    "billing_accounts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), nullable=False),  # no foreign keys: a deleted clone keeps its bills
+    Column("payer", String(600), nullable=False),
+    Column("period", String(7), nullable=False),  # the month free_used counts, YYYY-MM
+    Column("free_used", Integer, nullable=False),
+    Column("pack_balance", Integer, nullable=False),  # messages bought and not yet used
+    Column("customer_id", String(255), nullable=True),  # Stripe's
+    Column("subscription_id", String(255), nullable=True),
+    Column("subscription_status", String(24), nullable=True),  # as Stripe last said
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("clone_id", "payer", name="uq_billing_accounts_payer"),
+    Index("ix_billing_accounts_customer", "customer_id"),
+)
+
+billing_grants = Table(  # messages bought: one row per paid Checkout session, so a payment is granted once
+    "billing_grants", metadata,
+    Column("id", String(255), primary_key=True),  # the Checkout session's id
+    Column("account_id", String(32), nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+billing_outbox = Table(  # a metered reply's Billing Meter event, written with its ledger row, sent later
+    "billing_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("usage_id", Integer, nullable=False, unique=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("identifier", String(100), nullable=False, unique=True),  # Stripe drops a second event with it
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=False),  # the next attempt; a sender claims it by moving it
+    Column("claimed_by", String(300), nullable=True),
+    Index("ix_billing_outbox_due", "sent_at", "due_at"),
+)
+
+stripe_events = Table(  # webhook events handled, by Stripe's event id: a duplicate or replay changes nothing
+    "stripe_events", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(80), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+stripe_prices = Table(  # the metered Stripe Price made for a clone's audience at a price, reused while it holds
+    "stripe_prices", metadata,
+    Column("clone_id", String(32), primary_key=True),
+    Column("audience", String(12), primary_key=True),
+    Column("price_micros", Integer, primary_key=True),
+    Column("price_id", String(255), nullable=False),
 )
