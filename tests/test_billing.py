@@ -87,7 +87,7 @@ def test_a_metered_reply_writes_its_outbox_row_in_the_same_transaction(app: Clon
     assert (row["charge"], row["price_micros"], row["audience"]) == ("metered", 20_000, "anonymous")
     (event,) = app.store.outbox()
     assert (event.usage_id, event.customer_id, event.identifier, event.sent_at) == (
-        row["id"], "cus_A", f"clonr-msg-{reply.id}", None)
+        row["id"], "cus_A", f"cus_A-msg-{reply.id}", None)
 
     with app.store.engine.begin() as connection:  # the next outbox insert fails: nothing of that reply stays
         connection.execute(sa.text("CREATE TRIGGER no_outbox BEFORE INSERT ON billing_outbox "

@@ -84,7 +84,7 @@ class LedgerRecords(Database):
         ).inserted_primary_key[0]
         if charge == "metered":
             connection.execute(billing_outbox.insert().values(
-                usage_id=usage_id, customer_id=customer, identifier=meter_identifier(usage_id, message_id),
+                usage_id=usage_id, customer_id=customer, identifier=meter_identifier(customer, usage_id, message_id),
                 created_at=created_at, due_at=created_at))
         return usage_id
 
@@ -344,14 +344,16 @@ class LedgerRecords(Database):
         with self._transaction() as connection:
             row = connection.execute(sa.select(usage_events).where(usage_events.c.id == usage_id)).mappings().one()
             connection.execute(billing_outbox.insert().values(
-                usage_id=usage_id, customer_id=customer_id, identifier=meter_identifier(usage_id, row["message_id"]),
+                usage_id=usage_id, customer_id=customer_id,
+                identifier=meter_identifier(customer_id, usage_id, row["message_id"]),
                 created_at=row["created_at"], due_at=_now()))
 
 
-def meter_identifier(usage_id: int, message_id: int | None) -> str:
+def meter_identifier(customer_id: str, usage_id: int, message_id: int | None) -> str:
     """The Billing Meter event's identifier: the reply's message id (a draft's: its ledger row's), so Stripe
-    counts a reply once however often it is sent."""
-    return f"clonr-msg-{message_id}" if message_id is not None else f"clonr-usage-{usage_id}"
+    counts a reply once however often it is sent; after the customer's id, which no other database (a restored
+    backup, another deployment on the same Stripe account) gives to its own customers."""
+    return f"{customer_id}-msg-{message_id}" if message_id is not None else f"{customer_id}-usage-{usage_id}"
 
 
 def _account(row: Any) -> AccountRecord:
