@@ -6,6 +6,7 @@ only for its owner's API end users (fans `a_…`, see tests/test_api.py): on fan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import inspect
 import uuid
@@ -19,9 +20,10 @@ import pytest
 from clonr import Clonr
 from clonr.access import NOBODY, SYSTEM, Actor, Creator, Fan
 from clonr.clones import CloneService
-from clonr.errors import ClonrError, ForbiddenError, NotFoundError
+from clonr.errors import ClonrError, ForbiddenError, InvalidInputError, NotFoundError, PaymentError
 from clonr.fans import FanService
 from clonr.ingest.documents import Document
+from clonr.store import Grant
 from tests.conftest import FakeChatModel
 
 # Called outside a page, the widget's notices to a refused caller come out as Python warnings.
@@ -35,7 +37,7 @@ NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_crea
                        "end_user", "clones_for"}  # the last two take an API key: tests/test_api.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory", "usage")
+                    "memory", "usage", "billing")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -61,6 +63,9 @@ ARGUMENTS: dict[str, Callable[[World], object]] = {
     "filename": lambda w: "card.json", "data": lambda w: b"{}", "spec": lambda w: "ccv3", "memories": lambda w: [],
     "document": lambda w: Document("note", "Title", text="Some text."), "texts": lambda w: ["x"],
     "dialogues.items": lambda w: [("Hello", "Good day!", "general")],
+    "audience": lambda w: "anonymous", "free_messages": lambda w: 10, "price_micros": lambda w: 0,
+    "messages": lambda w: 10, "amount_cents": lambda w: 100, "pack_id": lambda w: "missing",
+    "return_url": lambda w: "https://example.invalid/",
     **{name: (lambda w: "Some words.") for name in ("message", "text", "user_text", "char_text", "thought", "title",
                                                     "name", "me", "fan_name", "query")},
 }
@@ -108,6 +113,10 @@ def make_world(app: Clonr, fake_chat: FakeChatModel) -> World:
               "api_key_of_owner": app.keys.authenticate(app.keys.create(OWNER, f"key {suffix}").secret),
               **{name: visit.fan for name, visit in visits.items()}}
     tokens = {name: None for name in actors} | {name: visit.token for name, visit in visits.items()}
+    app.billing.acting_as(OWNER).set_price(ada.id, "anonymous", 1000, 0)  # fan A has bought 7 messages
+    account = app.store.ensure_account(ada.id, visits["fan_a"].fan.fan_id)
+    app.store.handle_event(f"evt_{suffix}", "checkout.session.completed",
+                           Grant(f"cs_{suffix}", account.id, 7, 99, "usd"))
     group = app.groups.acting_as(OWNER).create(f"Group {suffix}", [ada.id])
     job = app.ingest.acting_as(OWNER).start_job(ada.id, [("missing.txt", {})])
     return World(app, ada.id, draft.id, visits["fan_a"].fan, tokens, actors, memory.id, group.id, job.id)
@@ -137,7 +146,16 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "fans.conversations": lambda: fans.conversations(actor, world.ada, a.fan_id),
         "fans.exchange": lambda: fans.exchange(actor, world.ada, a.fan_id, tuple(  # type: ignore[arg-type]
             m.id for m in fans.history(SYSTEM, world.ada, a.fan_id, 2))),
+        "fans.standing": lambda: fans.standing(actor, world.ada, a.fan_id),
+        "fans.checkout": lambda: _past_the_check(lambda: fans.checkout(actor, world.ada, a.fan_id, "subscription",
+                                                                       "https://example.invalid/")),
     }
+
+
+def _past_the_check(call: Callable[[], object]) -> None:
+    """Payments are not set up here: a call that gets as far as Stripe, or finds nothing to charge, was allowed."""
+    with contextlib.suppress(PaymentError, InvalidInputError):
+        call()
 
 
 def _present(clone_id: str, clones: list) -> None:
@@ -153,6 +171,11 @@ def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
     fn = next(f.fn for f in blocks.fns.values() if f.api_name == operation.removeprefix("widget ").lstrip("/"))
     app, a = world.app, world.fan_a
     before = (len(app.fans.history(SYSTEM, world.ada, a.fan_id)), len(app.fans.memories(SYSTEM, world.ada, a.fan_id)))
+    if operation == "widget buy":
+        bought = []
+        app.payments.checkout = lambda clone, bill, offer, url: bought.append(bill.payer) or "https://pay.invalid/"
+        fn(token, "subscription")
+        return bought == [a.fan_id]
     if operation == "widget /chat":
         asyncio.run(_drain(fn("What is my secret code word?", [], token)))
         return len(app.fans.history(SYSTEM, world.ada, a.fan_id)) > before[0]
@@ -162,6 +185,8 @@ def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
         return False
     if operation == "widget start":
         return SECRET in str(result)
+    if operation == "widget standing":
+        return "7 bought messages" in result[0]
     if operation == "widget remembered":
         return "fan_a likes parsnips" in str(result.choices)
     if operation == "widget download":
@@ -222,7 +247,7 @@ def test_every_operation_and_endpoint_has_a_row_for_every_actor(app: Clonr) -> N
         assert not missing, f"operations without a row in {MATRIX.name}: {sorted(missing)}"
     from widget.app import build_app  # every function the widget page exposes, private ones included
 
-    app_functions = {"chat", "start", "remembered", "forget_one", "forget_me", "download"}
+    app_functions = {"chat", "start", "remembered", "forget_one", "forget_me", "download", "standing", "buy"}
     assert {op.removeprefix("widget ").lstrip("/") for op in table if op.startswith("widget ")} == app_functions
     assert build_app  # imported: the widget's functions are enumerated in test_the_widget_exposes_only_these
     for operation, row in table.items():

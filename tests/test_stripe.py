@@ -238,3 +238,35 @@ def test_the_api_answers_402_past_the_free_messages_and_says_what_is_left(paid: 
     assert (session["mode"], session["metadata"]["audience"]) == ("subscription", "api")  # the key owner subscribes
     (account,) = paid.store.accounts_of([ada.id])
     assert (account.payer, session["customer"]) == ("owner:local", account.customer_id)
+
+
+def test_the_cli_prices_a_clone_sends_the_outbox_and_reconciles(paid: Clonr, ada, stripe_server: LocalStripe,
+                                                                fake_chat: FakeChatModel) -> None:
+    from click.testing import CliRunner
+
+    from clonr.cli import LazyApp, cli
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), obj=LazyApp(paid))
+        return result.exit_code, result.output
+
+    assert run("billing", "price", ada.slug, "--audience", "anonymous", "--free", "0", "--per-message", "0.02") == (
+        0, "Anonymous widget visitors: 0 free messages a month, then $0.02 each.\n")
+    assert run("billing", "add-pack", ada.slug, "--messages", "100", "--price", "4.99")[0] == 0
+    code, shown = run("billing", "show", ada.slug)
+    assert "anonymous widget visitors  0 free a month, then $0.02 a message" in shown
+    assert "100 messages for $4.99" in shown and "API keys                   free, unlimited" in shown
+    assert run("billing", "price", ada.slug, "--audience", "api", "--free", "lots") == (
+        1, "Error: --free 'lots': give a number of messages a month, or `unlimited`.\n")
+    fan = paid.fans.visit(ada.id, None).fan
+    subscribe(paid, stripe_server, ada, fan)
+    fake_chat.enqueue("Metered.", "Metered.")
+    say(paid, fan), say(paid, fan)
+    code, shown = run("billing", "reconcile")
+    assert code == 1 and "2 in the ledger, 0 counted by Stripe" in shown
+    code, shown = run("billing", "send")
+    assert code == 0 and "2 sent, 0 to retry later." in shown
+    assert run("billing", "reconcile") == (0, "metered replies without an outbox row: 0\n"
+                                              "meter events unsent for over 10 minutes: 0\nNothing to repair.\n")
+    code, shown = run("billing", "report", ada.slug)
+    assert "revenue " in shown and "$0.04" in shown and "paying fans        1" in shown

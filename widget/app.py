@@ -22,7 +22,16 @@ import gradio as gr
 from clonr import Clonr
 from clonr.access import NOBODY, derived_key, secret_key
 from clonr.access import Fan as FanActor
-from clonr.errors import ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError, SignInError
+from clonr.billing import Standing
+from clonr.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    PaymentError,
+    PaymentRequiredError,
+    RateLimitedError,
+    SignInError,
+)
 from clonr.store import Message
 
 log = logging.getLogger(__name__)
@@ -48,13 +57,19 @@ def _shown(messages: list[Message]) -> list[dict[str, str]]:
 def _friendly(exc: Exception, clone_name: str) -> str:
     """The fan's own mistake (a message too long, too many messages) as it is; anything else as one line with a
     reference id that finds the details in the server log."""
-    if isinstance(exc, InvalidInputError | RateLimitedError):
+    if isinstance(exc, InvalidInputError | RateLimitedError | PaymentRequiredError):
         return str(exc)
+    if isinstance(exc, PaymentError):
+        return f"Payments are not available right now: {clone_name} cannot sell messages at the moment."
     if isinstance(exc, NotFoundError | ForbiddenError):
         return ENDED
     reference = uuid.uuid4().hex[:8]
     log.error("widget error %s for %s", reference, clone_name, exc_info=exc)
     return f"{clone_name} cannot answer right now. Please try again in a moment (reference {reference})."
+
+
+def _standing_text(standing: Standing | None) -> str:
+    return standing.summary() if standing else ""
 
 
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
@@ -109,8 +124,29 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
             for piece in fans.turn(fan, clone.id, fan.fan_id, message, address=address):
                 reply += piece
                 yield reply
+        except PaymentRequiredError as exc:  # the paywall: what to buy is under "Messages" below the chat
+            yield f"*{exc}*" + ("\n\nOpen **Messages** below the chat to buy more." if exc.offers else "")
         except Exception as exc:  # every failure reaches the fan as one friendly line
             yield (reply + "\n\n" if reply else "") + f"*{_friendly(exc, clone.name)}*"
+
+    @fan_facing(outputs=2)
+    def standing(token: str | None) -> tuple[str, gr.Radio]:
+        """This month's free messages left, bought ones, and what can be bought."""
+        fan = known(token)
+        found = fans.standing(fan, clone.id, fan.fan_id)
+        offers = found.offers if found else ()
+        return _standing_text(found), gr.Radio(choices=[(o.label, o.id) for o in offers], value=None,
+                                               visible=bool(offers))
+
+    @fan_facing(outputs=1)
+    def buy(token: str | None, offer: str | None) -> str:
+        """A Stripe Checkout link for the chosen offer; the fan comes back to this page once paid."""
+        if not offer:
+            raise InvalidInputError("Choose what to buy first.")
+        fan = known(token)
+        url = fans.checkout(fan, clone.id, fan.fan_id, offer, app.clones.widget_url(clone))
+        return (f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">Continue to payment '
+                "(Stripe)</a>, then come back and press Refresh.")
 
     @fan_facing(outputs=1)
     def remembered(token: str | None) -> gr.Dropdown:
@@ -155,6 +191,13 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[token], title=clone.name,
                          description=clone.short_description or None, api_name="chat", autofocus=False,
                          flagging_mode="never")
+        with gr.Accordion("Messages", open=False):
+            balance = gr.Markdown()
+            offers = gr.Radio(choices=[], label="Buy messages", visible=False)
+            with gr.Row():
+                refresh = gr.Button("Refresh", size="sm")
+                pay = gr.Button("Pay with Stripe", variant="primary", size="sm")
+            paying = gr.HTML()
         with gr.Accordion("Your data", open=False):
             memories = gr.Dropdown(choices=[], label=f"What {clone.name} remembers about you")
             with gr.Row():
@@ -170,6 +213,9 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         delete.click(forget_one, [token, memories], [memories], **private)
         forget.click(forget_me, [token, sure], [token, chatbot, memories, sure], **private)
         export.click(download, [token], [exported], **private)
+        refresh.click(standing, [token], [balance, offers], **private)
+        pay.click(buy, [token, offers], [paying], **private)
         id_token = gr.Textbox(visible=False)
-        blocks.load(start, inputs=[token, id_token], outputs=[token, chatbot], js=READ_SIGN_IN, **private)
+        blocks.load(start, inputs=[token, id_token], outputs=[token, chatbot], js=READ_SIGN_IN, **private).then(
+            standing, [token], [balance, offers], **private)
     return blocks

@@ -73,24 +73,26 @@ class Meter:
             log.info("Sent %d metered messages to Stripe (%d to retry)", sent, failed)
         return Sent(sent, failed)
 
+    def pending(self) -> int:
+        """Meter events not sent yet."""
+        return len(self._store.outbox(unsent=True))
+
     def reconcile(self, repair: bool = False, since: datetime | None = None) -> Reconciliation:
-        """Compare the ledger, the outbox and Stripe's meter (this month unless `since`); with `repair`, write
-        missing outbox rows and send every unsent one now. Stripe counting more than the ledger is reported
-        only: it needs a person to look (a refund or a meter event adjustment)."""
+        """Compare the ledger, the outbox and Stripe's meter (this month unless `since`); with `repair`, first
+        write missing outbox rows and send every unsent event now, then compare. Stripe counting more than the
+        ledger is reported only: it needs a person to look (a refund or a meter event adjustment)."""
         now = datetime.now(UTC)
         since = since or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         found = Reconciliation()
-        missing = self._store.metered_without_outbox()
-        found.missing_outbox = len(missing)
         if repair:
-            for row in missing:
+            for row in self._store.metered_without_outbox():
                 account = self._store.account_by_payer(row["clone_id"], _payer(row))
                 if account is not None and account.customer_id:
                     self._store.restore_outbox(row["id"], account.customer_id)
                     found.repaired += 1
-        found.late = sum(1 for e in self._store.outbox(unsent=True) if e.created_at < now - LATE)
-        if repair:
             found.repaired += self.send_due(limit=10_000, everything=True).sent
+        found.missing_outbox = len(self._store.metered_without_outbox())
+        found.late = sum(1 for e in self._store.outbox(unsent=True) if e.created_at < now - LATE)
         ledger = Counter(e.customer_id for e in self._store.outbox(since=since))
         for customer, count in sorted(ledger.items()):
             counted = self._payments.gateway.metered_total(customer, since, now + timedelta(minutes=1))
