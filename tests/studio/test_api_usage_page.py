@@ -177,15 +177,17 @@ def api_turn(app: Clonr, secret: str, clone: Clone, user: str) -> None:
 def test_usage_is_plotted_per_day_and_tabled_by_clone_and_key(studio: AppTest, app: Clonr, ada: Clone,
                                                              fake_chat: FakeChatModel,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    ledger = importlib.import_module("clonr.store.messages")
+    stores = [importlib.import_module(f"clonr.store.{name}") for name in ("messages", "ledger")]
     made = app.keys.create(LOCAL_CREATOR, "My app")
-    monkeypatch.setattr(ledger, "_now", lambda: DAY_ONE)
+    for store in stores:
+        monkeypatch.setattr(store, "_now", lambda: DAY_ONE)
     for user, wait in (("1", 0.01), ("2", 0.03), ("1", 0.05)):
         fake_chat.first_word_delay_s = wait  # as a model reading prompts of different lengths
         api_turn(app, made.secret, ada, user)
     fake_chat.first_word_delay_s = 0.07
     app.chat.start_turn(ada.id, "Hello from the studio", fan_id="studio").text()
-    monkeypatch.setattr(ledger, "_now", lambda: DAY_THREE)
+    for store in stores:
+        monkeypatch.setattr(store, "_now", lambda: DAY_THREE)
     api_turn(app, made.secret, ada, "2")
     fake_chat.fail_with(ConnectionError("down"))
     with pytest.raises(ModelError):
