@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/groups.py", title="9 · Group chats", icon=":material/groups:"),
     st.Page("app_pages/api_usage.py", title="10 · API & usage", icon=":material/key:"),
     st.Page("app_pages/monetise.py", title="11 · Monetise", icon=":material/payments:"),
+    st.Page("app_pages/conversations.py", title="12 · Conversations", icon=":material/forum:"),
 ]
 
 try:

@@ -147,9 +147,16 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "fans.exchange": lambda: fans.exchange(actor, world.ada, a.fan_id, tuple(  # type: ignore[arg-type]
             m.id for m in fans.history(SYSTEM, world.ada, a.fan_id, 2))),
         "fans.standing": lambda: fans.standing(actor, world.ada, a.fan_id),
+        "fans.fans_of": lambda: _present_fan(a.fan_id, fans.fans_of(actor, world.ada)),
+        "fans.step_in": lambda: fans.step_in(actor, world.ada, a.fan_id, "Hello, it is really me."),
         "fans.checkout": lambda: _past_the_check(lambda: fans.checkout(actor, world.ada, a.fan_id, "subscription",
                                                                        "https://example.invalid/")),
     }
+
+
+def _present_fan(fan_id: str, found: list) -> None:
+    if fan_id not in [f.fan_id for f in found]:
+        raise ForbiddenError("not listed")
 
 
 def _past_the_check(call: Callable[[], object]) -> None:

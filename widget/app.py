@@ -50,8 +50,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _shown(messages: list[Message]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")} for m in messages]
+def _shown(messages: list[Message], creator: str) -> list[dict[str, str]]:
+    """The conversation as the chat shows it: a reply cut short says so, and one the creator wrote themselves is
+    signed with their name (the rest is the AI clone's, as the page's label says)."""
+    return [{"role": m.role, "content": m.content + (INTERRUPTED if m.interrupted else "")
+             + (f"\n\n*— {creator}, in person*" if m.by_creator else "")} for m in messages]
 
 
 def _friendly(exc: Exception, clone_name: str) -> str:
@@ -110,7 +113,7 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
                 visit = fans.sign_in(clone.id, visit.token, id_token)
             except SignInError as exc:
                 gr.Warning(str(exc))
-        past = _shown(fans.history(visit.fan, clone.id, visit.fan.fan_id, HISTORY_SHOWN))
+        past = _shown(fans.history(visit.fan, clone.id, visit.fan.fan_id, HISTORY_SHOWN), clone.name)
         return visit.token, past or greeting
 
     def respond(message: str, history: list, token: str | None,

@@ -31,6 +31,7 @@ class Operation(Enum):
     LIST_FANS = "list this clone's fans"
     READ_FAN_DATA = "read a fan's conversation and memories"
     EDIT_FAN_DATA = "change or delete a fan's memories"
+    STEP_IN = "write in a fan's conversation as the creator"
     CHAT = "talk with this clone"
     READ_OWN_DATA = "read your conversation and memories"
     DELETE_OWN_DATA = "delete your memories or conversation"

@@ -64,6 +64,7 @@ class MessageOut(BaseModel):
     content: str
     created_at: datetime
     interrupted: bool = Field(description="A reply cut short: the client went away or the model failed.")
+    written_by_creator: bool = Field(False, description="A reply the creator wrote themselves, not the clone.")
 
 
 class MessagePage(BaseModel):
@@ -100,7 +101,7 @@ def _clone_out(clone: Clone) -> CloneOut:
 
 def _message_out(message: Message) -> MessageOut:
     return MessageOut(id=message.id, role=message.role, content=message.content, created_at=message.created_at,
-                      interrupted=message.interrupted)
+                      interrupted=message.interrupted, written_by_creator=message.by_creator)
 
 
 def _stored(conversation_id: str) -> str:

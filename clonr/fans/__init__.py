@@ -8,6 +8,7 @@ the clone's owner reaches every fan's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from clonr.clones import CloneService
 from clonr.errors import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError, SignInError
 from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
-from clonr.store import Clone, ConversationRecord, Memory, Message, SqlStore
+from clonr.store import Clone, ConversationRecord, FanActivity, Memory, Message, SqlStore
 
 __all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
 
@@ -227,6 +228,29 @@ class FanService:
             raise NotFoundError("That exchange is not in this end user's conversations.")
         return found  # type: ignore[return-value]
 
+    # -- the creator's view ---------------------------------------------------------------------
+
+    def fans_of(self, actor: Actor, clone_ref: str) -> list[FanActivity]:
+        """The clone's fans who have talked with it, most recently active first: for its creator."""
+        clone = self._store.get_clone(clone_ref)
+        authorize(actor, Operation.LIST_FANS, clone)
+        return self._store.fan_activity(clone.id)
+
+    def step_in(self, actor: Actor, clone_ref: str, fan_id: str, text: str, conversation_id: str = "") -> Message:
+        """The creator writes in the fan's conversation themselves: stored as a reply marked as theirs (the fan
+        sees it so), remembered like any other line of the conversation, never charged."""
+        clone = self._allowed(actor, Operation.STEP_IN, clone_ref, fan_id)
+        text = self._chat.validate_message(text)
+        if self._store.get_fan(clone.id, fan_id) is None:
+            raise NotFoundError(f"{clone.name} has no fan {fan_id!r}: choose one from the list.")
+        if conversation_id:
+            self._conversation_of(clone, fan_id, conversation_id)
+        reply = self._store.add_creator_reply(clone.id, fan_id, text, conversation_id)
+        self._chat.worker.submit(functools.partial(
+            self._memory.remember, clone.id, fan_id, [f"{clone.name}: {text}"], happened_at=[reply.created_at],
+            sources=["chat"], message_ids=[reply.id]))
+        return reply
+
     # -- conversations --------------------------------------------------------------------------
 
     def start_conversation(self, actor: Actor, clone_ref: str, fan_id: str) -> ConversationRecord:
@@ -276,7 +300,8 @@ class FanService:
             "clone": clone.name,
             "exported_at": datetime.now(UTC).isoformat(),
             "messages": [{"role": m.role, "content": m.content, "at": m.created_at.isoformat(),
-                          **({"interrupted": True} if m.interrupted else {})}
+                          **({"interrupted": True} if m.interrupted else {}),
+                          **({"written_by": "creator"} if m.by_creator else {})}
                          for m in self._store.recent_messages(clone.id, fan_id, None)],
             "memories": [{"id": m.id, "kind": m.kind, "text": m.text, "at": m.happened_at.isoformat()}
                          for m in self._store.list_memories(clone.id, [fan_id], limit=None)],

@@ -16,6 +16,7 @@ from clonr.store.records import (
     ConversationRecord,
     Dialogue,
     DialogueCandidate,
+    FanActivity,
     FanMemories,
     FanRecord,
     GroupChat,
@@ -34,9 +35,9 @@ from clonr.store.records import (
 from clonr.store.sql import SqlStore, redact_url
 
 __all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "Clone", "ConversationRecord",
-           "Dialogue", "DialogueCandidate", "FanMemories", "FanRecord", "Grant", "GroupChat", "GroupMessage",
-           "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord", "PriceRecord", "Proposal",
-           "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store",
+           "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord", "Grant", "GroupChat",
+           "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord", "PriceRecord",
+           "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store",
            "redact_url"]
 
 

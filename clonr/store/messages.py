@@ -13,12 +13,14 @@ from clonr.store.database import _aware, _now
 from clonr.store.ledger import LedgerRecords
 from clonr.store.records import (
     ConversationRecord,
+    FanActivity,
     GroupChat,
     GroupMessage,
     Message,
 )
 from clonr.store.schema import (
     conversations,
+    fans,
     group_chats,
     group_members,
     group_messages,
@@ -61,6 +63,28 @@ class MessageRecords(LedgerRecords):
                 [dict(clone_id=clone_id, fan_id=fan_id, role=role, content=content, created_at=when)
                  for role, content, when in items])
             return list(result.scalars().all())
+
+    def add_creator_reply(self, clone_id: str, fan_id: str, text: str, conversation_id: str = "") -> Message:
+        """A reply the creator wrote in the fan's conversation, marked as theirs; no ledger row (no model ran)."""
+        now = _now()
+        with self._transaction() as connection:
+            message_id = connection.execute(messages.insert().values(
+                clone_id=clone_id, fan_id=fan_id, role="assistant", content=text, created_at=now,
+                conversation_id=conversation_id, written_by="creator")).inserted_primary_key[0]
+        return Message(message_id, clone_id, fan_id, "assistant", text, now, conversation_id=conversation_id,
+                       written_by="creator")
+
+    def fan_activity(self, clone_id: str) -> list[FanActivity]:
+        """The clone's fans who have messages (not the creator's own conversations), most recently active first."""
+        query = (sa.select(messages.c.fan_id, sa.func.count().label("count"), sa.func.max(messages.c.created_at)
+                           .label("last_at"), fans.c.subject)
+                 .select_from(messages.join(fans, sa.and_(fans.c.clone_id == messages.c.clone_id,
+                                                               fans.c.id == messages.c.fan_id)))
+                 .where(messages.c.clone_id == clone_id).group_by(messages.c.fan_id, fans.c.subject)
+                 .order_by(sa.func.max(messages.c.created_at).desc()))
+        with self._transaction() as connection:
+            return [FanActivity(row.fan_id, row.subject is not None, row.count, _aware(row.last_at))
+                    for row in connection.execute(query)]
 
     def recent_messages(self, clone_id: str, fan_id: str, limit: int | None = 50, *,
                         conversation_id: str | None = None, before: int | None = None) -> list[Message]:

@@ -131,10 +131,25 @@ class Message:
     context: str | None = None  # on a fan's message: JSON of what the turn was given (see clonr.chat.context)
     status: str = "complete"  # on a reply: "interrupted" when the fan left before it was finished
     conversation_id: str = ""  # '': the fan's first conversation; others were started through the API
+    written_by: str | None = None  # "creator" on a reply the creator wrote themselves (stepping in)
 
     @property
     def interrupted(self) -> bool:
         return self.status == "interrupted"
+
+    @property
+    def by_creator(self) -> bool:
+        return self.written_by == "creator"
+
+
+@dataclass(frozen=True)
+class FanActivity:
+    """One fan's conversation with a clone, at a glance, for its creator."""
+
+    fan_id: str
+    signed_in: bool
+    messages: int
+    last_at: datetime
 
 
 SHARED_FAN = "*"  # fan_id of memories every fan shares; never a valid fan id

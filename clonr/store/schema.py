@@ -93,6 +93,7 @@ messages = Table(
     Column("context", Text, nullable=True),  # JSON: what the turn was given (memory, note, example ids)
     Column("status", String(12), nullable=False, server_default="complete"),  # or "interrupted"
     Column("conversation_id", String(40), nullable=False, server_default=""),  # '': the fan's first conversation
+    Column("written_by", String(8), nullable=True),  # "creator" on a reply the creator wrote; none: the clone's
     Index("ix_messages_conversation", "clone_id", "fan_id", "id"),
     Index("ix_messages_thread", "clone_id", "fan_id", "conversation_id", "id"),
 )
