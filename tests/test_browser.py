@@ -24,6 +24,7 @@ import uvicorn
 from clonr import Clonr
 from clonr.api import create_server
 from tests.conftest import ROOT, FakeChatModel, FixtureSite
+from tests.stripe_local import SECRET_KEY, WEBHOOK_SECRET, LocalStripe, local_stripe, signed_event
 from tests.test_sign_in import ISSUER, jwk
 from tests.test_sign_in import KEY as SIGNING_KEY
 from tests.test_sign_in import token as signed_token
@@ -47,7 +48,17 @@ def served_changes(request: pytest.FixtureRequest, site: FixtureSite) -> dict[st
     if changes == "sign-in":
         site.add("/jwks.json", json.dumps({"keys": [jwk(SIGNING_KEY, "k1")]}), content_type="application/json")
         return {"auth_jwks_url": site.url("/jwks.json"), "auth_issuer": ISSUER}
+    if changes == "stripe":
+        stripe: LocalStripe = request.getfixturevalue("stripe_server")
+        return {"stripe_secret_key": SECRET_KEY, "stripe_webhook_secret": WEBHOOK_SECRET,
+                "stripe_api_base": stripe.api_base}
     return changes
+
+
+@pytest.fixture
+def stripe_server() -> Iterator[LocalStripe]:
+    with local_stripe() as server:
+        yield server
 
 
 @pytest.fixture
@@ -160,6 +171,48 @@ def test_a_fan_sees_what_is_remembered_and_is_forgotten_from_the_widget(served, 
         expect(page.get_by_text("has forgotten you")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("I keep bees in Sintra.")).to_have_count(0)
     assert _fans(app, clone.id) == [] and app.memory.fans(clone.id) == [], "no message or memory of the fan is left"
+
+
+@pytest.mark.parametrize("served_changes", ["stripe"], indirect=True)
+def test_a_fan_uses_the_free_message_pays_through_checkout_and_keeps_chatting(
+        served, stripe_server: LocalStripe, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect
+
+    app, _folder, _port = served
+    clone = app.clones.publish(app.clones.create("Ada Lovelace", greeting="Good day, friend!").id)
+    app.billing.set_price(clone.id, "anonymous", 1, 0)
+    app.billing.add_pack(clone.id, 3, 99)
+    fake_chat.default_reply = "The free one."  # (memory work asks the model too: no queue to consume)
+    with browser_page() as page:
+        page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+        expect(page.get_by_text("Good day, friend!")).to_be_visible(timeout=30_000)
+        box = page.locator("textarea").first
+        box.fill("Hello!")
+        box.press("Enter")
+        expect(page.get_by_text("The free one.")).to_be_visible(timeout=30_000)
+        box.fill("One more?")
+        box.press("Enter")
+        expect(page.get_by_text("You have used your 1 message free with Ada Lovelace this month")).to_be_visible(
+            timeout=30_000)
+        page.get_by_role("button", name="Messages").click()
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.get_by_text("0 of 1 free messages left this month.")).to_be_visible(timeout=30_000)
+        page.get_by_label("3 messages for $0.99").check()
+        page.get_by_role("button", name="Pay with Stripe").click()
+        link = page.get_by_role("link", name="Continue to payment (Stripe)")
+        expect(link).to_be_visible(timeout=30_000)
+        session = stripe_server.pay(link.get_attribute("href").rsplit("/", 1)[1])  # the fan pays on Stripe's page
+        payload, signature = signed_event("checkout.session.completed", session)
+        delivered = httpx.post(f"{app.settings.widget_url}/webhooks/stripe", content=payload,
+                               headers={"Stripe-Signature": signature, "Content-Type": "application/json"})
+        assert delivered.json() == {"received": True, "outcome": "handled"}
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.get_by_text("3 bought messages left")).to_be_visible(timeout=30_000)
+        fake_chat.default_reply = "The paid one."
+        box.fill("One more?")
+        box.press("Enter")
+        expect(page.get_by_text("The paid one.")).to_be_visible(timeout=30_000)
+    assert [r["charge"] for r in app.store.usage_rows()] == ["free", "pack"]
 
 
 @contextlib.contextmanager
