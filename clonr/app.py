@@ -169,6 +169,12 @@ class Clonr:
         else:
             checks.append(Check("embeddings", bool(s.openai_api_key), f"openai {s.openai_embedding_model}"))
         checks.append(Check("widget", True, s.widget_url))
+        checks.append(Check("payments", not s.stripe_secret_key or bool(s.stripe_webhook_secret),
+                            "off (no STRIPE_SECRET_KEY): allowances only, nothing can be bought"
+                            if not s.stripe_secret_key else
+                            f"Stripe at {s.stripe_api_base or 'api.stripe.com'}, {s.currency.upper()}"
+                            + ("" if s.stripe_webhook_secret else ": set STRIPE_WEBHOOK_SECRET, or purchases are "
+                                                                  "never granted")))
         return checks
 
     @staticmethod

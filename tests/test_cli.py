@@ -89,6 +89,7 @@ def test_publish_prints_the_address_and_an_escaped_snippet(run, app: Clonr) -> N
 def test_doctor_reports_backends(run) -> None:
     result = run("doctor")
     assert "records" in result.output and "sqlite" in result.output and "embedded" in result.output
+    assert "off (no STRIPE_SECRET_KEY): allowances only" in result.output
 
 
 def test_an_unwritable_home_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:

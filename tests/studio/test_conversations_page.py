@@ -5,8 +5,7 @@ from __future__ import annotations
 from clonr import Clonr
 from clonr.access import LOCAL_CREATOR
 from tests.conftest import FakeChatModel
-from tests.studio.test_api_usage_page import open_page, page_text
-from tests.studio.test_monetise_page import ada, studio  # noqa: F401 (fixtures)
+from tests.studio.test_api_usage_page import ada, open_page, page_text, studio  # noqa: F401 (fixtures)
 
 
 def test_the_creator_reads_a_fans_conversation_and_replies_as_themselves(studio, app: Clonr, ada,  # noqa: F811

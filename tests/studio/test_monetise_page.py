@@ -3,40 +3,19 @@ earnings plotted from the real ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from clonr import Clonr
 from clonr.store import Clone, Grant
-from studio import auth, resources
 from tests.conftest import FakeChatModel
-from tests.studio.test_api_usage_page import open_page
-
-ENTRYPOINT = str(Path(__file__).resolve().parents[2] / "studio" / "streamlit_app.py")
+from tests.studio.test_api_usage_page import ada, open_page, studio  # noqa: F401 (fixtures)
 
 
-@pytest.fixture
-def studio(app: Clonr, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
-    monkeypatch.setattr(resources, "make_clonr", lambda: app)
-    monkeypatch.setattr(auth, "listening_address", lambda: "127.0.0.1")
-    st.cache_resource.clear()
-    yield AppTest.from_file(ENTRYPOINT, default_timeout=30)
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def ada(app: Clonr) -> Clone:
-    return app.clones.publish(app.clones.create("Ada Lovelace").id)
-
-
-def test_a_creator_prices_audiences_and_sells_a_pack(studio: AppTest, app: Clonr, ada: Clone) -> None:
+def test_a_creator_prices_audiences_and_sells_a_pack(studio: AppTest, app: Clonr, ada: Clone) -> None:  # noqa: F811
     studio.run()
     open_page(studio, "monetise")
     assert "Stripe is not set up" in studio.warning[0].value
@@ -61,7 +40,7 @@ def test_a_creator_prices_audiences_and_sells_a_pack(studio: AppTest, app: Clonr
     assert "No billed messages yet" in studio.info[0].value
 
 
-def test_earnings_revenue_charges_and_busy_hours_are_plotted(studio: AppTest, app: Clonr, ada: Clone,
+def test_earnings_revenue_charges_and_busy_hours_are_plotted(studio: AppTest, app: Clonr, ada: Clone,  # noqa: F811
                                                               fake_chat: FakeChatModel) -> None:
     app.billing.set_price(ada.id, "anonymous", 1, 0)
     fans = [app.fans.visit(ada.id, None).fan for _ in range(2)]
