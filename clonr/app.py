@@ -22,6 +22,7 @@ from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
 from clonr.fans import FanService, MessageRates
 from clonr.ingest import IngestService
+from clonr.integrations.discord import DiscordService
 from clonr.jobs import BackgroundWorker
 from clonr.llm import (
     LOCAL_CHAT_MODELS,
@@ -101,6 +102,7 @@ class Clonr:
         self.meter = Meter(self.store, self.payments)
         secret = secret_key(self.settings)
         self.keys = ApiKeyService(self.store, secret)
+        self.discord = DiscordService(self.store, clones, secret)
         self.fans = FanService(self.store, clones, chat, memory,
                                FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
@@ -112,7 +114,7 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity", "usage", "billing"):
+                     "cards", "fidelity", "usage", "billing", "discord"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 

@@ -34,10 +34,11 @@ ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_crea
 OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")
 # Not operations on a clone's data: binding to an actor, formatting, checks, and the fan's token calls.
 NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_creator", "visit", "known", "sign_in",
-                       "end_user", "clones_for"}  # the last two take an API key: tests/test_api.py
+                       "end_user", "clones_for",  # these two take an API key: tests/test_api.py
+                       "discord_user"}  # a user Discord vouched for, to the bot: tests/test_discord.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory", "usage", "billing")
+                    "memory", "usage", "billing", "discord")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -50,6 +51,7 @@ INTERNAL = {
 REACHES: dict[str, Callable[[World, object], bool]] = {
     "groups.list": lambda w, groups: w.group_id in [g.id for g in groups],
     "usage.summary": lambda w, lines: w.app.clones.acting_as(SYSTEM).get(w.ada).slug in [u.group for u in lines],
+    "discord.bots": lambda w, bots: w.ada in [clone.id for clone, _ in bots],
 }
 CHOSEN = {"usage.summary": {"by": "clone"}}  # arguments that have a default, chosen so REACHES can tell
 ARGUMENTS: dict[str, Callable[[World], object]] = {
@@ -117,6 +119,7 @@ def make_world(app: Clonr, fake_chat: FakeChatModel) -> World:
     account = app.store.ensure_account(ada.id, visits["fan_a"].fan.fan_id)
     app.store.handle_event(f"evt_{suffix}", "checkout.session.completed",
                            Grant(f"cs_{suffix}", account.id, 7, 99, "usd"))
+    app.discord.acting_as(OWNER).connect(ada.id, token_env="ADA_DISCORD_TOKEN")
     group = app.groups.acting_as(OWNER).create(f"Group {suffix}", [ada.id])
     job = app.ingest.acting_as(OWNER).start_job(ada.id, [("missing.txt", {})])
     return World(app, ada.id, draft.id, visits["fan_a"].fan, tokens, actors, memory.id, group.id, job.id)

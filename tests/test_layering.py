@@ -43,6 +43,10 @@ def test_only_llm_adapters_touch_model_runtimes() -> None:
     assert offenders("clonr", runtimes, allowed_in=("clonr/llm/",)) == []
 
 
+def test_only_the_discord_integration_loads_discord_py() -> None:
+    assert offenders("clonr", ("discord",), allowed_in=("clonr/integrations/discord/bot.py",)) == []
+
+
 def test_only_the_billing_package_talks_to_stripe() -> None:
     assert offenders("clonr", ("stripe",), allowed_in=("clonr/billing/",)) == []
     assert offenders("studio", ("stripe",)) == [] and offenders("widget", ("stripe",)) == []
@@ -56,7 +60,7 @@ def test_surfaces_go_through_services_not_adapters() -> None:
 # Each package of the core may import only those before it; a TYPE_CHECKING import (a type in a signature)
 # is exempt. The top-level `clonr` package is the public API built from all of them.
 PACKAGE_ORDER = ("errors", "config", "store", "access", "llm", "vectors", "jobs", "clones", "ingest", "memory",
-                 "persona", "chat", "billing", "fans", "app", "api", "cli")
+                 "persona", "chat", "billing", "fans", "integrations", "app", "api", "cli")
 
 
 def _clonr_imports(path: Path) -> list[tuple[str, list[str]]]:

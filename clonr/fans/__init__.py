@@ -36,10 +36,11 @@ from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
 from clonr.store import Clone, ConversationRecord, FanActivity, Memory, Message, SqlStore
 
-__all__ = ["Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
+__all__ = ["DISCORD_SUBJECT", "Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
 
 _FAN_PREFIX = "f_"  # fans the server made; creators' own conversations ("studio", "me") never look like this
 _CONVERSATION_PREFIX = "conv_"
+DISCORD_SUBJECT = "discord:"  # a Discord user's fan: `discord:<user id>`
 IDEMPOTENCY_STALE = timedelta(minutes=10)  # an attempt this old that stored nothing died with its process
 
 
@@ -105,6 +106,15 @@ class FanService:
             if not create:
                 raise NotFoundError(f"{clone.name} has no end user {user!r}: nothing to do.")
             fan_id = self._store.add_fan(clone.id, fan_id, subject)
+        return Fan(clone.id, fan_id)
+
+    def discord_user(self, clone_ref: str, user_id: int) -> Fan:
+        """The fan a Discord user is to this published clone (Discord proved who they are to the bot), made on
+        first use."""
+        clone = self._published(clone_ref)
+        subject = f"{DISCORD_SUBJECT}{int(user_id)}"
+        known = self._store.fan_by_subject(clone.id, subject)
+        fan_id = known.id if known else self._store.add_fan(clone.id, _FAN_PREFIX + uuid.uuid4().hex, subject)
         return Fan(clone.id, fan_id)
 
     def clones_for(self, actor: ApiKey) -> list[Clone]:

@@ -12,6 +12,7 @@ from clonr.store.records import (
     SHARED_FAN,
     AccountRecord,
     ApiKeyRecord,
+    BotRecord,
     Clone,
     ConversationRecord,
     Dialogue,
@@ -34,11 +35,11 @@ from clonr.store.records import (
 )
 from clonr.store.sql import SqlStore, redact_url
 
-__all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "Clone", "ConversationRecord",
-           "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord", "Grant", "GroupChat",
-           "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord", "PriceRecord",
-           "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store",
-           "redact_url"]
+__all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "BotRecord", "Clone",
+           "ConversationRecord", "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord", "Grant",
+           "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord",
+           "PriceRecord", "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState",
+           "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

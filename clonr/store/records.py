@@ -296,3 +296,15 @@ class OutboxEvent:
     created_at: datetime
     attempts: int
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BotRecord:
+    """A clone's Discord bot: where its token is (`token_env`, or `token_secret` encrypted) and the servers it
+    answers in."""
+
+    clone_id: str
+    token_env: str | None
+    token_secret: str | None
+    guild_ids: tuple[int, ...]
+    created_at: datetime

@@ -351,3 +351,12 @@ stripe_prices = Table(  # the metered Stripe Price made for a clone's audience a
     Column("price_micros", Integer, primary_key=True),
     Column("price_id", String(255), nullable=False),
 )
+
+discord_bots = Table(  # a clone's Discord bot: its token comes from the environment, or is stored encrypted
+    "discord_bots", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_env", String(120), nullable=True),  # the name of the environment variable holding the token
+    Column("token_secret", Text, nullable=True),  # the token, encrypted with a key derived from CLONR_SECRET_KEY
+    Column("guild_ids", Text, nullable=False),  # JSON list: the servers it answers in (direct messages always)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

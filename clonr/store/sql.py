@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from clonr.store.bots import BotRecords
 from clonr.store.clones import CloneRecords
 from clonr.store.database import redact_url
 from clonr.store.fulltext import FullTextSearch
@@ -20,5 +21,5 @@ __all__ = ["SqlStore", "redact_url"]
 
 
 class SqlStore(CloneRecords, SourceRecords, PersonaRecords, JobRecords, MessageRecords, MemoryRecords,
-               FullTextSearch, KeyRecords):
+               FullTextSearch, KeyRecords, BotRecords):
     """Clones, sources, persona, jobs, conversations and memories in one SQL database."""
