@@ -14,7 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.vectorstores import VectorStore
 
-from clonr.access import SYSTEM, Actor, ApiKeyService, FanTokens, IdentityTokens, secret_key
+from clonr.access import SYSTEM, Actor, ApiKeyService, FanTokens, IdentityTokens, LinkCodes, secret_key
 from clonr.billing import BillingService, Meter, Payments, Pricing, UsageService
 from clonr.chat import ChatService, GroupChatService
 from clonr.clones import CloneService
@@ -106,7 +106,7 @@ class Clonr:
         self.fans = FanService(self.store, clones, chat, memory,
                                FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
-                               Pricing(self.store, self.settings.currency), self.payments,
+                               Pricing(self.store, self.settings.currency), self.payments, LinkCodes(secret),
                                IdentityTokens.from_settings(self.settings))
 
     def acting_as(self, actor: Actor) -> Clonr:

@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/api_usage.py", title="10 · API & usage", icon=":material/key:"),
     st.Page("app_pages/monetise.py", title="11 · Monetise", icon=":material/payments:"),
     st.Page("app_pages/conversations.py", title="12 · Conversations", icon=":material/forum:"),
+    st.Page("app_pages/discord.py", title="13 · Discord", icon=":material/smart_toy:"),
 ]
 
 try:

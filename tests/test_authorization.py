@@ -35,7 +35,7 @@ OWNER, OTHER_CREATOR = Creator("owner-1"), Creator("owner-2")
 # Not operations on a clone's data: binding to an actor, formatting, checks, and the fan's token calls.
 NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_creator", "visit", "known", "sign_in",
                        "end_user", "clones_for",  # these two take an API key: tests/test_api.py
-                       "discord_user"}  # a user Discord vouched for, to the bot: tests/test_discord.py
+                       "discord_user", "link_discord"}  # a user Discord vouched for: tests/test_discord.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
                     "memory", "usage", "billing", "discord")
@@ -115,7 +115,8 @@ def make_world(app: Clonr, fake_chat: FakeChatModel) -> World:
               "api_key_of_owner": app.keys.authenticate(app.keys.create(OWNER, f"key {suffix}").secret),
               **{name: visit.fan for name, visit in visits.items()}}
     tokens = {name: None for name in actors} | {name: visit.token for name, visit in visits.items()}
-    app.billing.acting_as(OWNER).set_price(ada.id, "anonymous", 1000, 0)  # fan A has bought 7 messages
+    app.store.set_fan_subject(ada.id, visits["fan_a"].fan.fan_id, "https://auth.example|fan-a")  # signed in
+    app.billing.acting_as(OWNER).set_price(ada.id, "signed_in", 1000, 0)  # fan A has bought 7 messages
     account = app.store.ensure_account(ada.id, visits["fan_a"].fan.fan_id)
     app.store.handle_event(f"evt_{suffix}", "checkout.session.completed",
                            Grant(f"cs_{suffix}", account.id, 7, 99, "usd"))
@@ -151,6 +152,7 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
             m.id for m in fans.history(SYSTEM, world.ada, a.fan_id, 2))),
         "fans.standing": lambda: fans.standing(actor, world.ada, a.fan_id),
         "fans.fans_of": lambda: _present_fan(a.fan_id, fans.fans_of(actor, world.ada)),
+        "fans.link_code": lambda: fans.link_code(actor, world.ada, a.fan_id),
         "fans.step_in": lambda: fans.step_in(actor, world.ada, a.fan_id, "Hello, it is really me."),
         "fans.checkout": lambda: _past_the_check(lambda: fans.checkout(actor, world.ada, a.fan_id, "subscription",
                                                                        "https://example.invalid/")),
@@ -195,6 +197,10 @@ def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
         return False
     if operation == "widget start":
         return SECRET in str(result)
+    if operation == "widget discord_code":  # a code that names fan A, not just any fan
+        codes = __import__("re").findall(r"```\n(.+)\n```", str(result))
+        return bool(codes) and app.fans._links.check(codes[0], world.ada) is not None and \
+            app.fans._links.check(codes[0], world.ada)[0] == a.fan_id
     if operation == "widget standing":
         return "7 bought messages" in result[0]
     if operation == "widget remembered":
@@ -257,7 +263,8 @@ def test_every_operation_and_endpoint_has_a_row_for_every_actor(app: Clonr) -> N
         assert not missing, f"operations without a row in {MATRIX.name}: {sorted(missing)}"
     from widget.app import build_app  # every function the widget page exposes, private ones included
 
-    app_functions = {"chat", "start", "remembered", "forget_one", "forget_me", "download", "standing", "buy"}
+    app_functions = {"chat", "start", "remembered", "forget_one", "forget_me", "download", "standing", "buy",
+                     "discord_code"}
     assert {op.removeprefix("widget ").lstrip("/") for op in table if op.startswith("widget ")} == app_functions
     assert build_app  # imported: the widget's functions are enumerated in test_the_widget_exposes_only_these
     for operation, row in table.items():

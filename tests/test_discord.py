@@ -232,3 +232,42 @@ def test_a_discord_user_is_a_fan_of_published_clones_only(app: Clonr, ada) -> No
     draft = app.clones.create("Draft clone")
     with pytest.raises(NotFoundError):
         app.fans.discord_user(draft.id, 1300)
+
+
+def test_link_ties_a_discord_user_to_the_signed_in_fan_and_their_balance(app: Clonr, ada,
+                                                                        fake_chat: FakeChatModel) -> None:
+    from clonr.store import Grant
+
+    app.billing.set_price(ada.id, "signed_in", 0, 0)
+    app.billing.set_price(ada.id, "discord", 0, 0)
+    visit = app.fans.visit(ada.id, None)
+    with pytest.raises(InvalidInputError, match="Sign in first"):
+        app.fans.link_code(visit.fan, ada.id, visit.fan.fan_id)
+    app.store.set_fan_subject(ada.id, visit.fan.fan_id, "https://auth.example|grace")  # signed in on the widget
+    account = app.store.ensure_account(ada.id, visit.fan.fan_id)
+    app.store.handle_event("evt_1", "checkout.session.completed", Grant("cs_1", account.id, 5, 199, "usd"))
+    code = app.fans.link_code(visit.fan, ada.id, visit.fan.fan_id)
+    fake_chat.enqueue("Welcome back, Grace.")
+
+    async def scenario(bot: CloneBot, fake: FakeDiscord) -> None:
+        feed(bot, "MESSAGE_CREATE", message(ALICE_DM, ALICE, "Before linking"))
+        await fake.wait_for("POST", rf"^/channels/{ALICE_DM}/messages$")
+        for attempt in (code, code, "forged.code.here"):
+            feed(bot, "INTERACTION_CREATE", slash("link", ALICE, ALICE_DM,
+                                                  options=[{"name": "code", "type": 3, "value": attempt}]))
+            await fake.wait_for("POST", r"^/webhooks/", count=len(followups(fake)) + 1)
+        feed(bot, "MESSAGE_CREATE", message(ALICE_DM, ALICE, "After linking"))
+        await fake.wait_for("POST", rf"^/channels/{ALICE_DM}/messages$", count=2)
+
+    fake = with_bot(app, scenario)
+    before, after = [m["content"] for m in fake.sent(ALICE_DM)]
+    assert before.startswith("Messages with Ada Lovelace are paid") and after == "Welcome back, Grace."
+    linked, reused, forged = followups(fake)
+    assert linked.startswith("Linked: on Discord you are now your signed-in self")
+    assert reused == "That link code was used already: get a new one."
+    assert forged.startswith("That link code is not valid")
+    assert [m.content for m in app.fans.history(SYSTEM, ada.id, visit.fan.fan_id)] == [
+        "After linking", "Welcome back, Grace."], "the signed-in fan's conversation, paid from their pack"
+    assert app.fans.standing(visit.fan, ada.id, visit.fan.fan_id).pack_balance == 4
+    app.fans.forget(visit.fan, ada.id, visit.fan.fan_id)
+    assert app.fans.discord_user(ada.id, 1300).fan_id != visit.fan.fan_id, "forgetting unties Discord too"

@@ -176,6 +176,14 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         return visit.token, greeting, gr.Dropdown(choices=[], value=None), False
 
     @fan_facing(outputs=1)
+    def discord_code(token: str | None) -> str:
+        """A one-time code for `/link` in Discord (signed-in fans only)."""
+        fan = known(token)
+        code = fans.link_code(fan, clone.id, fan.fan_id)
+        return (f"In Discord, send {clone.name}'s bot `/link` with this code within 15 minutes (it works once):"
+                f"\n\n```\n{code}\n```")
+
+    @fan_facing(outputs=1)
     def download(token: str | None) -> str:
         fan = known(token)
         folder = exports / fan.fan_id  # one file per fan, replaced by their next download (Gradio serves a copy)
@@ -210,12 +218,15 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
                 sure = gr.Checkbox(label="I want to be forgotten: my messages and memories", value=False)
                 forget = gr.Button("Forget me", variant="stop", size="sm")
             export = gr.Button("Download my conversation (JSON)", size="sm")
+            link_discord = gr.Button("Link Discord", size="sm")
+            linking = gr.Markdown()
             exported = gr.File(label="Your conversation", interactive=False)
         private = {"api_visibility": "private"}
         show.click(remembered, [token], [memories], **private)
         delete.click(forget_one, [token, memories], [memories], **private)
         forget.click(forget_me, [token, sure], [token, chatbot, memories, sure], **private)
         export.click(download, [token], [exported], **private)
+        link_discord.click(discord_code, [token], [linking], **private)
         refresh.click(standing, [token], [balance, offers], **private)
         pay.click(buy, [token, offers], [paying], **private)
         id_token = gr.Textbox(visible=False)

@@ -90,5 +90,30 @@ class FanTokens:
         return str(claims["sub"])
 
 
+class LinkCodes:
+    """One-time codes that tie an account elsewhere (Discord) to a signed-in fan: signed, for one clone, valid
+    `lifetime`; the caller records each code's `jti` so it is used once."""
+
+    def __init__(self, secret: bytes, lifetime: timedelta = timedelta(minutes=15)) -> None:
+        self._key = derived_key(secret, "account-link")
+        self._lifetime = lifetime
+
+    def issue(self, clone_id: str, fan_id: str) -> str:
+        issued = datetime.now(UTC)
+        return jwt.encode({"iss": _ISSUER, "aud": f"clonr-link:{clone_id}", "sub": fan_id, "iat": issued,
+                           "exp": issued + self._lifetime, "jti": secrets.token_hex(8)}, self._key,
+                          algorithm=_ALGORITHM)
+
+    def check(self, code: str, clone_id: str) -> tuple[str, str] | None:
+        """(fan id, code id) of a valid code for this clone, or None (the reason is logged, never the code)."""
+        try:
+            claims = jwt.decode(code.strip(), self._key, algorithms=[_ALGORITHM], audience=f"clonr-link:{clone_id}",
+                                issuer=_ISSUER, options={"require": ["iss", "aud", "sub", "exp", "jti"]})
+        except jwt.InvalidTokenError as exc:
+            log.info("link code refused: %s", exc)
+            return None
+        return str(claims["sub"]), str(claims["jti"])
+
+
 def _audience(clone_id: str) -> str:
     return f"clonr-fan:{clone_id}"

@@ -24,6 +24,7 @@ from clonr.access import (
     Fan,
     FanTokens,
     IdentityTokens,
+    LinkCodes,
     Operation,
     allowed,
     authorize,
@@ -69,9 +70,10 @@ def fingerprint(clone_id: str, fan_id: str, conversation_id: str, message: str,
 
 class FanService:
     def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, memory: MemoryService,
-                 tokens: FanTokens, rates: MessageRates, pricing: Pricing, payments: Payments,
+                 tokens: FanTokens, rates: MessageRates, pricing: Pricing, payments: Payments, links: LinkCodes,
                  identities: IdentityTokens | None = None) -> None:
         self._store = store
+        self._links = links
         self._pricing = pricing
         self._payments = payments
         self._identities = identities
@@ -113,8 +115,33 @@ class FanService:
         first use."""
         clone = self._published(clone_ref)
         subject = f"{DISCORD_SUBJECT}{int(user_id)}"
+        linked = self._store.fan_alias(clone.id, subject)
+        if linked and self._store.get_fan(clone.id, linked):
+            return Fan(clone.id, linked)
         known = self._store.fan_by_subject(clone.id, subject)
         fan_id = known.id if known else self._store.add_fan(clone.id, _FAN_PREFIX + uuid.uuid4().hex, subject)
+        return Fan(clone.id, fan_id)
+
+    def link_code(self, actor: Actor, clone_ref: str, fan_id: str) -> str:
+        """A one-time code (15 minutes) that ties a Discord account to this signed-in fan: their balance and
+        purchases then apply on Discord too (`/link` there)."""
+        clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
+        record = self._store.get_fan(clone.id, fan_id)
+        if record is None or record.subject is None or record.subject.startswith(DISCORD_SUBJECT):
+            raise InvalidInputError("Sign in first: a link code ties Discord to your signed-in account.")
+        return self._links.issue(clone.id, fan_id)
+
+    def link_discord(self, clone_ref: str, user_id: int, code: str) -> Fan:
+        """Tie the Discord user to the signed-in fan a link code names (once per code); they are that fan on
+        Discord from now on. Their earlier Discord-only conversation stays with the fan they were."""
+        clone = self._published(clone_ref)
+        checked = self._links.check(code, clone.id)
+        if checked is None or self._store.get_fan(clone.id, checked[0]) is None:
+            raise InvalidInputError(f"That link code is not valid or is older than 15 minutes: get a new one on "
+                                    f"{clone.name}'s chat page (Your data → Link Discord) while signed in.")
+        fan_id, link_id = checked
+        if not self._store.add_fan_alias(clone.id, f"{DISCORD_SUBJECT}{int(user_id)}", fan_id, link_id):
+            raise InvalidInputError("That link code was used already: get a new one.")
         return Fan(clone.id, fan_id)
 
     def clones_for(self, actor: ApiKey) -> list[Clone]:

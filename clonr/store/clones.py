@@ -15,6 +15,7 @@ from clonr.store.records import (
 )
 from clonr.store.schema import (
     clones,
+    fan_aliases,
     fans,
 )
 
@@ -110,8 +111,32 @@ class CloneRecords(Database):
                                .values(subject=subject))
 
     def delete_fan_record(self, clone_id: str, fan_id: str) -> None:
+        """The fan, and the other accounts tied to them."""
         with self._transaction() as connection:
             connection.execute(fans.delete().where(fans.c.clone_id == clone_id, fans.c.id == fan_id))
+            connection.execute(fan_aliases.delete().where(fan_aliases.c.clone_id == clone_id,
+                                                          fan_aliases.c.fan_id == fan_id))
+
+    def add_fan_alias(self, clone_id: str, subject: str, fan_id: str, link_id: str) -> bool:
+        """Tie `subject` (another account) to the fan, in place of any fan it was tied to; False when the link
+        code `link_id` was used before."""
+        try:
+            with self._transaction() as connection:
+                if connection.execute(sa.select(fan_aliases.c.subject).where(fan_aliases.c.link_id == link_id)).first():
+                    return False
+                connection.execute(fan_aliases.delete().where(fan_aliases.c.clone_id == clone_id,
+                                                              fan_aliases.c.subject == subject))
+                connection.execute(fan_aliases.insert().values(clone_id=clone_id, subject=subject, fan_id=fan_id,
+                                                               link_id=link_id, created_at=_now()))
+        except IntegrityError:
+            return False
+        return True
+
+    def fan_alias(self, clone_id: str, subject: str) -> str | None:
+        """The fan another account was tied to."""
+        with self._transaction() as connection:
+            return connection.execute(sa.select(fan_aliases.c.fan_id).where(
+                fan_aliases.c.clone_id == clone_id, fan_aliases.c.subject == subject)).scalar()
 
     def _fan(self, *conditions: Any) -> FanRecord | None:
         with self._transaction() as connection:

@@ -360,3 +360,12 @@ discord_bots = Table(  # a clone's Discord bot: its token comes from the environ
     Column("guild_ids", Text, nullable=False),  # JSON list: the servers it answers in (direct messages always)
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+fan_aliases = Table(  # another account of a fan (a Discord user) tied to them with a one-time link code
+    "fan_aliases", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject", String(512), primary_key=True),  # e.g. discord:<user id>
+    Column("fan_id", String(64), nullable=False),
+    Column("link_id", String(64), nullable=False, unique=True),  # the code's id: each code links once
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -4,8 +4,9 @@
   memory across conversations.
 - Servers on the bot's allow-list: the clone answers when mentioned or replied to; each speaker is their own
   fan. Anywhere else it stays silent.
-- Slash commands: `/usage` (what is left this month), `/buy` (Checkout links), `/new` (a new conversation; the
-  clone still remembers you), `/forget` (delete my data, once confirmed).
+- Slash commands: `/usage` (what is left this month), `/buy` (Checkout links), `/link` (use the signed-in
+  account a one-time code from the chat page names: its balance and purchases), `/new` (a new conversation;
+  the clone still remembers you), `/forget` (delete my data, once confirmed).
 - The typing indicator runs while the reply is written; replies are split at Discord's 2,000 characters; the
   fan's rate limits, allowances and the paywall are the same as on the widget. A fan sees one friendly line for
   any failure; the details go to the log with a reference.
@@ -132,6 +133,11 @@ class CloneBot(discord.Client):
         async def new(interaction: discord.Interaction) -> None:
             await self._ephemeral(interaction, self._new)
 
+        @self.tree.command(name="link", description=f"Use your {name} account (balance, purchases) here")
+        @app_commands.describe(code="The code from the chat page: Your data → Link Discord, while signed in.")
+        async def link(interaction: discord.Interaction, code: str) -> None:
+            await self._ephemeral(interaction, lambda fan: self._link(interaction.user.id, code))
+
         @self.tree.command(name="forget", description=f"Delete your messages and what {name} remembers of you")
         @app_commands.describe(confirm="True: yes, delete everything. It cannot be undone.")
         async def forget(interaction: discord.Interaction, confirm: bool = False) -> None:
@@ -158,6 +164,11 @@ class CloneBot(discord.Client):
         links = [f"{offer.label}: <{self._fans.checkout(fan, self.clone.id, fan.fan_id, offer.id, self._return_url)}>"
                  for offer in standing.offers]
         return "Pay on Stripe's page, then come back here:\n" + "\n".join(links)
+
+    def _link(self, user_id: int, code: str) -> str:
+        self._fans.link_discord(self.clone.id, user_id, code)
+        return (f"Linked: on Discord you are now your signed-in self with {self.clone.name}, with your balance and "
+                "what you bought.")
 
     def _new(self, fan: Fan) -> str:
         self._fans.start_conversation(fan, self.clone.id, fan.fan_id)
