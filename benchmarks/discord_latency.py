@@ -60,8 +60,8 @@ async def measure(app: Clonr, turns: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"to typing": [], "bot turn": [], "direct turn": []}
     fake = FakeDiscord()
     async with offline(fake):
-        [(bot, token)] = DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM),
-                                     app.fans).bots(guild_ready_timeout=0.1)
+        [(bot, token)] = DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM), app.fans,
+                                     app.groups.acting_as(SYSTEM)).bots(guild_ready_timeout=0.1)
         await ready(bot, token, guild_ids=())
         fan = app.fans.discord_user(bot.clone.id, int(ALICE["id"]))
         loop = asyncio.get_running_loop()

@@ -107,6 +107,7 @@ class Clonr:
                                FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
                                Pricing(self.store, self.settings.currency), self.payments, LinkCodes(secret),
+                               self.groups.acting_as(SYSTEM),
                                IdentityTokens.from_settings(self.settings))
 
     def acting_as(self, actor: Actor) -> Clonr:

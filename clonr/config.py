@@ -319,6 +319,12 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
     )
 
 
+def named_secret(name: str, environ: dict[str, str] | None = None) -> str:
+    """A secret whose variable the creator named (a Discord bot's token: `clonr discord connect --token-env`),
+    read from the environment when it is needed; "" when unset."""
+    return (os.environ if environ is None else environ).get(name, "").strip()
+
+
 def settings_table() -> str:
     """The Markdown table of settings that cog writes into the README."""
     rows = ["| setting | default | what it does |", "| --- | --- | --- |"]

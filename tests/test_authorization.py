@@ -27,7 +27,8 @@ from clonr.store import Grant
 from tests.conftest import FakeChatModel
 
 # Called outside a page, the widget's notices to a refused caller come out as Python warnings.
-pytestmark = pytest.mark.filterwarnings("ignore:This conversation has ended:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:This conversation has ended:UserWarning"),
+              pytest.mark.filterwarnings("ignore:Sign in first:UserWarning")]
 
 MATRIX = Path(__file__).parent / "data" / "authorization_matrix.csv"
 ACTORS = ("nobody", "fan_a", "fan_b", "fan_of_other_clone", "owner", "other_creator", "system", "api_key_of_owner")
@@ -153,6 +154,8 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "fans.standing": lambda: fans.standing(actor, world.ada, a.fan_id),
         "fans.fans_of": lambda: _present_fan(a.fan_id, fans.fans_of(actor, world.ada)),
         "fans.link_code": lambda: fans.link_code(actor, world.ada, a.fan_id),
+        "fans.group_post": lambda: [("".join(turn)) for turn in fans.group_post(
+            actor, world.app.groups.acting_as(SYSTEM).get(world.group_id), world.ada, a.fan_id, "Fan A", "Ada?")],
         "fans.step_in": lambda: fans.step_in(actor, world.ada, a.fan_id, "Hello, it is really me."),
         "fans.checkout": lambda: _past_the_check(lambda: fans.checkout(actor, world.ada, a.fan_id, "subscription",
                                                                        "https://example.invalid/")),

@@ -44,7 +44,8 @@ def ada(app: Clonr, monkeypatch: pytest.MonkeyPatch):
 
 
 def host(app: Clonr) -> DiscordHost:
-    return DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM), app.fans)
+    return DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM), app.fans,
+                       app.groups.acting_as(SYSTEM))
 
 
 def with_bot(app: Clonr, scenario: Callable[[CloneBot, FakeDiscord], Awaitable[None]]) -> FakeDiscord:
@@ -271,3 +272,41 @@ def test_link_ties_a_discord_user_to_the_signed_in_fan_and_their_balance(app: Cl
     assert app.fans.standing(visit.fan, ada.id, visit.fan.fan_id).pack_balance == 4
     app.fans.forget(visit.fan, ada.id, visit.fan.fan_id)
     assert app.fans.discord_user(ada.id, 1300).fan_id != visit.fan.fan_id, "forgetting unties Discord too"
+
+
+def test_in_a_joined_channel_the_clone_takes_part_as_a_group_member(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    app.discord.connect(ada.id, token_env="ADA_DISCORD_TOKEN", guild_ids=(GUILD_ID,),
+                        joined_channels=(TEXT_CHANNEL,), talkativeness=0.0)  # it speaks only when asked
+    app.billing.set_price(ada.id, "discord", 1, 0)
+    fake_chat.enqueue("Alice said the weather is lovely.")
+
+    async def scenario(bot: CloneBot, fake: FakeDiscord) -> None:
+        feed(bot, "MESSAGE_CREATE", message(TEXT_CHANNEL, ALICE, "Lovely weather today.", guild_id=GUILD_ID))
+        feed(bot, "MESSAGE_CREATE", message(TEXT_CHANNEL, BOB, f"<@{bot.user.id}> what did Alice say?",
+                                            guild_id=GUILD_ID, mentions=(BOT_USER,)))
+        await fake.wait_for("POST", rf"^/channels/{TEXT_CHANNEL}/messages$")
+        assert "Alice: Lovely weather today." in fake_chat.prompt(), "the channel's lines, with who said them"
+        answer = message(TEXT_CHANNEL, BOT_USER, "Alice said the weather is lovely.", guild_id=GUILD_ID)
+        feed(bot, "MESSAGE_CREATE", message(TEXT_CHANNEL, BOB, "And now?", guild_id=GUILD_ID, replying_to=answer))
+        await fake.wait_for("POST", rf"^/channels/{TEXT_CHANNEL}/messages$", count=2)
+        feed(bot, "MESSAGE_CREATE", message(TEXT_CHANNEL, BOB, "Ada, you there?", guild_id=GUILD_ID))
+        feed(bot, "MESSAGE_CREATE", message(TEXT_CHANNEL, ALICE, "just chatting", guild_id=GUILD_ID))
+        await asyncio.sleep(0.5)
+
+    fake = with_bot(app, scenario)
+    said = [m["content"] for m in fake.sent(TEXT_CHANNEL)]
+    assert said[0] == "Alice said the weather is lovely." and said[1].startswith(
+        "You have used your 1 message free with Ada Lovelace this month"), "asked again, Bob hears why not"
+    assert len(said) == 2, "named but not mentioned, or unasked: silence (Bob cannot pay, Ada is not talkative)"
+    [group] = app.groups.acting_as(SYSTEM).list(ada.id)
+    lines = [(m.speaker_name, m.content) for m in app.groups.acting_as(SYSTEM).history(group.id)]
+    assert lines == [("Alice", "Lovely weather today."), ("Bob", "@Ada what did Alice say?"),
+                     ("Ada Lovelace", "Alice said the weather is lovely."), ("Alice", "just chatting")], \
+        "a line nobody pays a reply for is not stored; Alice's free line is"
+    [row] = app.store.usage_rows()
+    people = discord_fans(app, ada.id)
+    assert (row["channel"], row["audience"], row["charge"], row["fan_id"]) == ("discord", "discord", "free",
+                                                                               people["1400"])
+    assert any("Lovely weather" in m.text for m in app.fans.memories(SYSTEM, ada.id, people["1300"])) is False, \
+        "Alice was not answered: nothing of hers is remembered yet"
+    assert any("what did Alice say" in m.text for m in app.fans.memories(SYSTEM, ada.id, people["1400"]))

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from clonr.chat.service import HISTORY_TO_LOAD, ChatService, Conversation, Turn, TurnOptions, ledger_row
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
-from clonr.errors import InvalidInputError
+from clonr.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from clonr.memory import MemoryService
-from clonr.store import Clone, GroupChat, GroupMessage, Message, SqlStore
+from clonr.store import Bill, Clone, GroupChat, GroupMessage, Message, SqlStore
 
 DEFAULT_TALKATIVENESS = 0.5
 
@@ -70,7 +70,9 @@ class GroupChatService(ActsFor):
         mine = {c.id for c in self._clones.list()}
         return [group for group in groups if set(group.members) <= mine]
 
-    def next_speakers(self, group: GroupChat, text: str) -> list[Clone]:
+    def next_speakers(self, group: GroupChat, text: str, someone_answers: bool = True) -> list[Clone]:
+        """The clones named in `text`, in the order named; when none is, each at its talkativeness, and one at
+        least when `someone_answers` (a group of clones and fans; not a Discord channel full of people)."""
         members = sorted((self._store.get_clone(clone_id) for clone_id in group.members),
                          key=lambda c: (-group.members[c.id], c.name))  # the most talkative speak first
         lowered = text.lower()
@@ -83,26 +85,39 @@ class GroupChatService(ActsFor):
         if named:
             return [clone for _, clone in sorted(named, key=lambda item: item[0])]
         chosen = [c for c in members if self._rng.random() < group.members[c.id]]
-        return chosen or members[:1]
+        return chosen or (members[:1] if someone_answers else [])
 
-    def post(self, group_ref: str, fan_id: str, fan_name: str, text: str) -> Iterator[Turn]:
-        """Store the fan's message, then yield one Turn per clone that answers; run each before the next."""
+    def ensure(self, name: str, clone_refs: Sequence[str], talkativeness: dict[str, float] | None = None) -> GroupChat:
+        """The group chat called `name`, made with these clones when there is none (a Discord channel's)."""
+        try:
+            return self.get(name)
+        except NotFoundError:
+            try:
+                return self.create(name, clone_refs, talkativeness)
+            except AlreadyExistsError:  # another process made it meanwhile
+                return self.get(name)
+
+    def post(self, group_ref: str, fan_id: str, fan_name: str, text: str, channel: str = "group",
+             bill: Bill | None = None, someone_answers: bool = True) -> Iterator[Turn]:
+        """Store the fan's message, then yield one Turn per clone that answers (`next_speakers`); run each before
+        the next. The replies are recorded under `channel` in the usage ledger and charged to `bill` (none:
+        nobody pays)."""
         group = self.get(group_ref)
         fan_id = self._chat.validate_fan(fan_id)
         text = self._chat.validate_message(text)
         fan_name = " ".join((fan_name or "Fan").split())[:60] or "Fan"
         before = self._store.recent_group_messages(group.id, HISTORY_TO_LOAD)
         posted = self._store.add_group_message(group.id, "fan", fan_id, fan_name, text)
-        speakers = self.next_speakers(group, text)
+        speakers = self.next_speakers(group, text, someone_answers)
         said: list[GroupMessage] = []  # replies of this round so far; each finished turn adds its own
         for clone in speakers:
-            yield self._turn(group, clone, before, posted, said)
+            yield self._turn(group, clone, before, posted, said, TurnOptions(channel=channel, bill=bill))
 
     def history(self, group_ref: str, limit: int = 100) -> list[GroupMessage]:
         return self._store.recent_group_messages(self.get(group_ref).id, limit)
 
     def _turn(self, group: GroupChat, clone: Clone, before: list[GroupMessage], posted: GroupMessage,
-              said: list[GroupMessage]) -> Turn:
+              said: list[GroupMessage], options: TurnOptions) -> Turn:
         history = [Message(m.id, clone.id, m.speaker_id, "assistant" if m.speaker_id == clone.id else "user",
                            m.content if m.speaker_id == clone.id else f"{m.speaker_name}: {m.content}", m.created_at)
                    for m in before]
@@ -126,5 +141,5 @@ class GroupChatService(ActsFor):
         conversation = Conversation(("group", group.id, clone.id), history, from_the_start=False, private=False,
                                     line_source=group_line_source)
         with self._chat.worker.foreground:
-            return self._chat.compose(clone, posted.speaker_id, cue, conversation, TurnOptions(channel="group"),
-                                      finish, query=posted.content)
+            return self._chat.compose(clone, posted.speaker_id, cue, conversation, options, finish,
+                                      query=posted.content)

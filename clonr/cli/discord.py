@@ -28,14 +28,21 @@ def discord(ctx: click.Context) -> None:
 @click.option("--guild", "guilds", multiple=True, type=int,
               help="A server (its id) where the clone may answer when mentioned; repeat for more. Direct messages "
                    "always work.")
+@click.option("--join-channel", "channels", multiple=True, type=int,
+              help="A channel (its id, in one of those servers) where the clone takes part in the conversation, not "
+                   "only when mentioned; repeat for more.")
+@click.option("--talkativeness", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="In joined channels, its chance to speak when nobody mentions or names it.")
 @click.pass_context
-def connect(ctx: click.Context, clone: str, token_env: str | None, token_stdin: bool, guilds: tuple[int, ...]) -> None:
+def connect(ctx: click.Context, clone: str, token_env: str | None, token_stdin: bool, guilds: tuple[int, ...],
+            channels: tuple[int, ...], talkativeness: float) -> None:
     """Give CLONE a Discord bot (made in the Discord developer portal, with the Message Content intent on)."""
     if token_stdin == bool(token_env):
         raise InvalidInputError("Give the token one way: --token-env VAR, or --token-stdin (then paste it).")
     token = sys.stdin.readline().strip() if token_stdin else None
     app = app_from(ctx)
-    app.discord.connect(clone, token_env=token_env, token=token, guild_ids=guilds)
+    app.discord.connect(clone, token_env=token_env, token=token, guild_ids=guilds, joined_channels=channels,
+                        talkativeness=talkativeness)
     where = f"in {len(guilds)} server(s) when mentioned, and " if guilds else ""
     click.echo(f"Connected: {app.clones.get(clone).name} answers {where}in direct messages once `clonr discord` "
                "runs.")
@@ -70,7 +77,8 @@ def run(ctx: click.Context) -> None:
     from clonr.integrations.discord.bot import DiscordHost
 
     app = app_from(ctx)  # the host is infrastructure: it runs every creator's connected bots
-    host = DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM), app.fans)
+    host = DiscordHost(app.discord.acting_as(SYSTEM), app.clones.acting_as(SYSTEM), app.fans,
+                       app.groups.acting_as(SYSTEM))
     click.echo("Discord bots starting; Ctrl-C stops them.", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(host.run())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,12 +30,12 @@ from clonr.access import (
     authorize,
 )
 from clonr.billing import Payments, Pricing, Standing
-from clonr.chat import ChatService, Turn
+from clonr.chat import ChatService, GroupChatService, Turn
 from clonr.clones import CloneService
 from clonr.errors import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError, SignInError
 from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
-from clonr.store import Clone, ConversationRecord, FanActivity, Memory, Message, SqlStore
+from clonr.store import Clone, ConversationRecord, FanActivity, GroupChat, Memory, Message, SqlStore
 
 __all__ = ["DISCORD_SUBJECT", "Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
 
@@ -71,8 +71,9 @@ def fingerprint(clone_id: str, fan_id: str, conversation_id: str, message: str,
 class FanService:
     def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, memory: MemoryService,
                  tokens: FanTokens, rates: MessageRates, pricing: Pricing, payments: Payments, links: LinkCodes,
-                 identities: IdentityTokens | None = None) -> None:
+                 groups: GroupChatService, identities: IdentityTokens | None = None) -> None:
         self._store = store
+        self._groups = groups
         self._links = links
         self._pricing = pricing
         self._payments = payments
@@ -221,6 +222,20 @@ class FanService:
         return self._chat.start_turn(clone.id, message, fan_id=fan_id, channel=channel, key_id=key_id,
                                      conversation_id=conversation_id, history=history, idempotency=idempotency,
                                      bill=bill)
+
+    def group_post(self, actor: Actor, group: GroupChat, clone_ref: str, fan_id: str, fan_name: str, text: str,
+                   channel: str = "discord") -> Iterator[Turn]:
+        """The fan speaks in a group chat the clone is in (a Discord channel it joined): their line is stored and
+        a Turn is yielded for each clone that answers (named, or at its talkativeness: none may), each reply
+        charged to the fan like a one-to-one reply. `PaymentRequiredError` before anything is stored when nothing
+        would pay."""
+        clone = self._allowed(actor, Operation.CHAT, clone_ref, fan_id)
+        if clone.id not in group.members:
+            raise NotFoundError(f"{clone.name} is not in the group chat {group.name!r}.")
+        bill = self._pricing.bill_for(actor, clone, fan_id)
+        self._pricing.admit(clone, bill)
+        self._rates.count(f"{clone.id}:{fan_id}", None)
+        return self._groups.post(group.id, fan_id, fan_name, text, channel=channel, bill=bill, someone_answers=False)
 
     def draft(self, actor: Actor, clone_ref: str, fan_id: str, text: str) -> Turn:
         """Continue `text` in the creator's voice (`ChatService.draft`), counted like a message of the fan."""

@@ -308,3 +308,5 @@ class BotRecord:
     token_secret: str | None
     guild_ids: tuple[int, ...]
     created_at: datetime
+    joined_channels: tuple[int, ...] = ()  # channels where it takes part in the conversation, not only when asked
+    talkativeness: float = 0.3  # its chance to speak there when nobody names it

@@ -359,6 +359,8 @@ discord_bots = Table(  # a clone's Discord bot: its token comes from the environ
     Column("token_secret", Text, nullable=True),  # the token, encrypted with a key derived from CLONR_SECRET_KEY
     Column("guild_ids", Text, nullable=False),  # JSON list: the servers it answers in (direct messages always)
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("joined_channels", Text, nullable=False, server_default="[]"),  # JSON list: channels it takes part in
+    Column("talkativeness", Float, nullable=False, server_default="0.3"),  # its chance to speak there unasked
 )
 
 fan_aliases = Table(  # another account of a fan (a Discord user) tied to them with a one-time link code

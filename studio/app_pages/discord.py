@@ -28,7 +28,9 @@ bot = connected.get(clone.id)
 if bot is not None:
     where = f"the environment variable {bot.token_env}" if bot.token_env else "Clonr's database, encrypted"
     servers = ", ".join(str(g) for g in bot.guild_ids) or "none (direct messages only)"
-    st.success(f"Connected. The token is read from {where}. Servers: {servers}.")
+    joined = ", ".join(str(c) for c in bot.joined_channels)
+    st.success(f"Connected. The token is read from {where}. Servers: {servers}."
+               + (f" Joined channels: {joined} (talkativeness {bot.talkativeness:.2f})." if joined else ""))
     if not clone.published:
         st.warning("The clone is a draft: its bot starts once it is published (step 7).")
 
@@ -37,17 +39,26 @@ with st.form("discord_connect", clear_on_submit=True):
                           help="Stored encrypted with CLONR_SECRET_KEY; never shown again.")
     token_env = st.text_input("…or the environment variable that holds it", key="discord_token_env",
                               placeholder="ADA_DISCORD_TOKEN")
-    guilds = st.text_input("Servers where it may answer (ids, comma-separated)", key="discord_guilds")
+    guilds = st.text_input("Servers where it may answer when mentioned (ids, comma-separated)", key="discord_guilds")
+    channels = st.text_input("Channels where it joins the conversation (ids, comma-separated)",
+                             key="discord_channels", help="There it also speaks unasked, at its talkativeness.")
+    talkativeness = st.slider("Talkativeness in those channels", 0.0, 1.0, 0.3, 0.05, key="discord_talkativeness")
     save = st.form_submit_button("Connect", type="primary")
+
+
+def ids_in(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+
+
 if save:
     try:
-        ids = tuple(int(part) for part in guilds.replace(" ", "").split(",") if part)
+        server_ids, channel_ids = ids_in(guilds), ids_in(channels)
     except ValueError:
-        st.error("Server ids are numbers, separated by commas.")
+        st.error("Server and channel ids are numbers, separated by commas.")
         st.stop()
     try:
         app.discord.connect(clone.id, token=token.strip() or None, token_env=token_env.strip() or None,
-                            guild_ids=ids)
+                            guild_ids=server_ids, joined_channels=channel_ids, talkativeness=talkativeness)
         st.rerun()
     except ClonrError as exc:
         st.error(str(exc))

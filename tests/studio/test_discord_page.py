@@ -21,12 +21,12 @@ def test_a_creator_connects_a_bot_and_the_token_is_never_shown(studio, app: Clon
     connect(studio, token="hunter2")
     assert "does not look like a Discord bot token" in studio.error[0].value and app.discord.bots() == []
     connect(studio, guilds="12, x")
-    assert "Server ids are numbers" in studio.error[0].value
-    connect(studio, token=GOOD_TOKEN, guilds="2000, 2500")
+    assert "Server and channel ids are numbers" in studio.error[0].value
+    connect(studio, token=GOOD_TOKEN, guilds="2000, 2500", channels="2100")
     [(clone, bot)] = app.discord.bots()
-    assert (clone.id, bot.guild_ids, bot.token_env) == (ada.id, (2000, 2500), None)
-    assert "Connected. The token is read from Clonr's database, encrypted. Servers: 2000, 2500." in \
-        studio.success[0].value
+    assert (clone.id, bot.guild_ids, bot.joined_channels, bot.token_env) == (ada.id, (2000, 2500), (2100,), None)
+    assert "Connected. The token is read from Clonr's database, encrypted. Servers: 2000, 2500. Joined channels: " \
+           "2100 (talkativeness 0.30)." in studio.success[0].value
     assert GOOD_TOKEN not in page_text(studio)
     connect(studio, token_env="ADA_DISCORD_TOKEN")
     assert app.discord.bots()[0][1].token_env == "ADA_DISCORD_TOKEN"

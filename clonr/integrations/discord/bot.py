@@ -3,7 +3,8 @@
 - Direct messages: each Discord user is a fan of the clone (`discord:<user id>`, audience "discord"), with
   memory across conversations.
 - Servers on the bot's allow-list: the clone answers when mentioned or replied to; each speaker is their own
-  fan. Anywhere else it stays silent.
+  fan. In the channels it joined, it takes part as a member of the channel's group chat (the group engine:
+  named, it answers; otherwise it speaks at its talkativeness). Anywhere else it stays silent.
 - Slash commands: `/usage` (what is left this month), `/buy` (Checkout links), `/link` (use the signed-in
   account a one-time code from the chat page names: its balance and purchases), `/new` (a new conversation;
   the clone still remembers you), `/forget` (delete my data, once confirmed).
@@ -21,12 +22,14 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 
 import discord
 from discord import app_commands
 
 from clonr.access import Fan
+from clonr.chat import GroupChatService, Turn
 from clonr.clones import CloneService
 from clonr.errors import (
     ClonrError,
@@ -55,12 +58,17 @@ def intents() -> discord.Intents:
 
 
 class CloneBot(discord.Client):
-    def __init__(self, clone: Clone, bot: BotRecord, fans: FanService, return_url: str, **options: object) -> None:
+    def __init__(self, clone: Clone, bot: BotRecord, fans: FanService, groups: GroupChatService, return_url: str,
+                 **options: object) -> None:
         super().__init__(intents=intents(), **options)  # type: ignore[arg-type]
         self.clone = clone
         self.guild_ids = frozenset(bot.guild_ids)
+        self.joined_channels = frozenset(bot.joined_channels)
+        self.talkativeness = bot.talkativeness
         self._fans = fans
+        self._groups = groups
         self._return_url = return_url
+        self._channels: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # a joined channel's lines in order
         self.tree = app_commands.CommandTree(self)
         self._commands()
 
@@ -72,18 +80,60 @@ class CloneBot(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or self.user is None:
             return
-        if message.guild is not None and not (message.guild.id in self.guild_ids and self._addressed(message)):
+        if message.guild is not None and message.guild.id not in self.guild_ids:
+            return
+        if message.guild is not None and message.channel.id in self.joined_channels:
+            await self._take_part(message)
+            return
+        if message.guild is not None and not self._addressed(message):
             return
         text = re.sub(rf"<@!?{self.user.id}>", "", message.content).strip()
         if not text:
             return
         async with message.channel.typing():
             reply = await asyncio.to_thread(self._reply, message.author.id, text)
+        await self._send(message, reply)
+
+    async def _send(self, message: discord.Message, reply: str) -> None:
+        """The reply in as many messages as it takes; in a server, the first answers the fan's message."""
         for n, chunk in enumerate(split_message(reply)):
             if n == 0 and message.guild is not None:
                 await message.reply(chunk, mention_author=False)
             else:
                 await message.channel.send(chunk)
+
+    async def _take_part(self, message: discord.Message) -> None:
+        """A channel the clone joined: every line goes into the channel's group chat, whose engine decides if the
+        clone speaks (named or mentioned: always; otherwise at its talkativeness). A fan who cannot pay, or who
+        writes too fast, is told only when they addressed the clone; otherwise it stays silent."""
+        assert self.user is not None
+        addressed = self._addressed(message)
+        first_name = self.clone.name.split()[0]
+        text = re.sub(rf"<@!?{self.user.id}>", f"@{first_name}", message.content).strip()
+        if addressed and f"@{first_name}" not in text:
+            text = f"@{first_name} {text}"
+        if not text:
+            return
+        async with self._channels[message.channel.id]:  # each line stored, and answered, in the order it came
+            await self._speak_in_group(message, text, addressed)
+
+    async def _speak_in_group(self, message: discord.Message, text: str, addressed: bool) -> None:
+        try:
+            turns = await asyncio.to_thread(self._group_turns, message, text)
+            while (turn := await asyncio.to_thread(next, turns, None)) is not None:
+                async with message.channel.typing():
+                    reply = await asyncio.to_thread("".join, turn)
+                await self._send(message, reply)
+        except Exception as exc:  # told as one friendly line when the fan spoke to the clone; else silence
+            line = self._failure(exc)
+            if addressed:
+                await self._send(message, line)
+
+    def _group_turns(self, message: discord.Message, text: str) -> Iterator[Turn]:
+        group = self._groups.ensure(f"Discord channel {message.channel.id} · {self.clone.slug}"[:120],
+                                    [self.clone.id], {self.clone.id: self.talkativeness})
+        fan = self._fans.discord_user(self.clone.id, message.author.id)
+        return iter(self._fans.group_post(fan, group, self.clone.id, fan.fan_id, message.author.display_name, text))
 
     def _addressed(self, message: discord.Message) -> bool:
         """Mentioned, or replied to."""
@@ -103,18 +153,23 @@ class CloneBot(discord.Client):
     def _told(self, act: Callable[[Fan], str], user_id: int) -> str:
         try:
             return act(self._fans.discord_user(self.clone.id, user_id))
-        except PaymentRequiredError as exc:
+        except Exception as exc:  # every failure reaches the fan as one line
+            return self._failure(exc)
+
+    def _failure(self, exc: Exception) -> str:
+        """What a fan is told when there is no reply: their own mistake or limit as it is, anything else as one
+        friendly line whose reference finds the details in the log."""
+        if isinstance(exc, PaymentRequiredError):
             return f"{exc}" + (" Use /buy to see what you can buy." if exc.offers else "")
-        except (InvalidInputError, RateLimitedError) as exc:
+        if isinstance(exc, InvalidInputError | RateLimitedError):
             return str(exc)
-        except (NotFoundError, ForbiddenError):
+        if isinstance(exc, NotFoundError | ForbiddenError):
             return f"{self.clone.name} is not available right now."
-        except PaymentError:
+        if isinstance(exc, PaymentError):
             return "Payments are not available right now: try again later."
-        except Exception:  # every other failure reaches the fan as one friendly line, the details go to the log
-            reference = uuid.uuid4().hex[:8]
-            log.exception("discord error %s for %s", reference, self.clone.name)
-            return f"{self.clone.name} cannot answer right now. Please try again in a moment (reference {reference})."
+        reference = uuid.uuid4().hex[:8]
+        log.error("discord error %s for %s", reference, self.clone.name, exc_info=exc)
+        return f"{self.clone.name} cannot answer right now. Please try again in a moment (reference {reference})."
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -185,10 +240,12 @@ class CloneBot(discord.Client):
 class DiscordHost:
     """Runs the bots of every connected clone in one process until stopped; each reconnects on its own."""
 
-    def __init__(self, discord_service: DiscordService, clones: CloneService, fans: FanService) -> None:
+    def __init__(self, discord_service: DiscordService, clones: CloneService, fans: FanService,
+                 groups: GroupChatService) -> None:
         self._connections = discord_service
         self._clones = clones
         self._fans = fans
+        self._groups = groups
 
     def bots(self, **options: object) -> list[tuple[CloneBot, str]]:
         """A bot and its token for each connected, published clone; a missing token is a one-line error."""
@@ -197,7 +254,7 @@ class DiscordHost:
             if not clone.published:
                 log.warning("%s is not published: its Discord bot is not started", clone.name)
                 continue
-            made.append((CloneBot(clone, record, self._fans, self._clones.widget_url(clone), **options),
+            made.append((CloneBot(clone, record, self._fans, self._groups, self._clones.widget_url(clone), **options),
                          self._connections.token(clone, record)))
         return made
 

@@ -4,7 +4,6 @@ with a key derived from CLONR_SECRET_KEY. A token is never logged, never shown b
 from __future__ import annotations
 
 import base64
-import os
 import re
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -12,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from clonr.access import Operation, allowed, derived_key
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
+from clonr.config import named_secret
 from clonr.errors import ConfigError, InvalidInputError, NotFoundError
 from clonr.store import BotRecord, Clone, SqlStore
 
@@ -22,18 +22,21 @@ _TOKEN = re.compile(r"[A-Za-z0-9._-]{50,100}")  # Discord bot tokens: three base
 class DiscordService(ActsFor):
     """The creator connects, lists and disconnects their clones' bots."""
 
-    def __init__(self, store: SqlStore, clones: CloneService, secret: bytes,
-                 environ: dict[str, str] | None = None) -> None:
+    def __init__(self, store: SqlStore, clones: CloneService, secret: bytes) -> None:
         self._store = store
         self._clones = clones
         self._fernet = Fernet(base64.urlsafe_b64encode(derived_key(secret, "discord-bot-tokens")))
-        self._environ = os.environ if environ is None else environ
 
     def connect(self, clone_ref: str, *, token_env: str | None = None, token: str | None = None,
-                guild_ids: tuple[int, ...] = ()) -> BotRecord:
+                guild_ids: tuple[int, ...] = (), joined_channels: tuple[int, ...] = (),
+                talkativeness: float = 0.3) -> BotRecord:
         """Give the clone a bot: its token in environment variable `token_env` (read when the bot starts), or
-        `token` itself, stored encrypted. `guild_ids`: the servers it may answer in (direct messages always)."""
+        `token` itself, stored encrypted. `guild_ids`: the servers it may answer in when mentioned or replied to
+        (direct messages always); `joined_channels`: channels of those servers where it takes part in the
+        conversation as a group member, speaking unasked with `talkativeness` as the chance."""
         clone = self._owned(clone_ref)
+        if not 0.0 <= talkativeness <= 1.0:
+            raise InvalidInputError(f"Talkativeness {talkativeness} is out of range: use a number from 0 to 1.")
         if (token_env is None) == (token is None):
             raise InvalidInputError("Give the bot's token either as an environment variable's name or itself.")
         if token_env is not None and not _ENV_NAME.fullmatch(token_env):
@@ -43,7 +46,8 @@ class DiscordService(ActsFor):
             raise InvalidInputError("That does not look like a Discord bot token: copy it from the Bot page of your "
                                     "application in the Discord developer portal.")
         secret = self._fernet.encrypt(token.strip().encode()).decode() if token is not None else None
-        return self._store.set_bot(clone.id, token_env, secret, tuple(guild_ids))
+        return self._store.set_bot(clone.id, token_env, secret, tuple(guild_ids), tuple(joined_channels),
+                                   talkativeness)
 
     def disconnect(self, clone_ref: str) -> None:
         clone = self._owned(clone_ref)
@@ -62,7 +66,7 @@ class DiscordService(ActsFor):
     def token(self, clone: Clone, bot: BotRecord) -> str:
         """The bot's token, for the process that runs it; `ConfigError` says what to set when it is missing."""
         if bot.token_env is not None:
-            value = self._environ.get(bot.token_env, "").strip()
+            value = named_secret(bot.token_env)
             if not value:
                 raise ConfigError(f"{clone.name}'s Discord bot reads its token from {bot.token_env}, which is not "
                                   f"set: export {bot.token_env}=<the bot's token> before `clonr discord`.")
