@@ -31,6 +31,9 @@ SETTINGS: tuple[Setting, ...] = (
             "DATABASE_URL Postgres), or `auto` (pgvector when DATABASE_URL is Postgres)."),
     Setting("CLONR_CHAT_MODEL", "auto", "Chat model: `qwen2.5-1.5b`, `qwen2.5-0.5b`, `smollm2` (local, bundled), "
             "`openai`, or `auto` (openai when OPENAI_API_KEY is set, else the best local model installed)."),
+    Setting("CLONR_PGVECTOR_EF_SEARCH", "100", "pgvector: candidates the HNSW index looks at per search in a "
+            "collection of 20,000 vectors or more (smaller ones are searched exactly). Higher: better recall, "
+            "slower (see benchmarks/RESULTS.md)."),
     Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
     Setting("CLONR_IMPORTANCE", "auto", "How memory importance is scored, off the reply path: `model` (asks the "
             "chat model), `heuristic` (a fixed rule, no model calls), or `auto` (the model, unless it is SmolLM2, "
@@ -124,6 +127,7 @@ class Settings:
     home: Path
     database_url: str
     vectors: str
+    pgvector_ef_search: int
     chat_model: str
     embeddings: str
     importance: str
@@ -268,6 +272,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         home=home,
         database_url=database_url,
         vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector")),
+        pgvector_ef_search=_int(values, "CLONR_PGVECTOR_EF_SEARCH", 1),
         chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
         importance=_choice(values, "CLONR_IMPORTANCE", ("auto", "model", "heuristic")),

@@ -31,7 +31,7 @@ def _pgvector(settings: Settings, store: SqlStore, embeddings: Embeddings, colle
     if not settings.is_postgres:
         raise ConfigError("CLONR_VECTORS=pgvector needs DATABASE_URL to point at Postgres: set DATABASE_URL, or "
                           "use CLONR_VECTORS=embedded.")
-    return PgVectorStore(embeddings, store.engine, collection)
+    return PgVectorStore(embeddings, store.engine, collection, ef_search=settings.pgvector_ef_search)
 
 
 register_index("embedded", lambda settings, _store, embeddings, collection:

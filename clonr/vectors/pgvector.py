@@ -1,8 +1,14 @@
-"""Vectors in the records' Postgres, with pgvector: one table, one row per chunk, cosine distance."""
+"""Vectors in the records' Postgres, with pgvector: one table, one row per chunk, cosine distance.
+
+A collection below `HNSW_FROM` vectors is searched exactly (its rows are found by the primary key, and exact
+is as fast as an index there); a larger one through the HNSW index for its embedding size (migration 0023),
+with pgvector's iterative scan, so the collection filter still gets `k` results, at `ef_search` candidates.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -21,18 +27,36 @@ _UPSERT = sa.text(
     "text = EXCLUDED.text, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding")
 
 
+HNSW_SIZES = (384, 1536)  # the sizes migration 0023 indexes
+HNSW_FROM = 20_000  # vectors in a collection from which its searches use the HNSW index
+_SIZE_TTL_S = 60.0  # how long a collection's counted size is trusted
+_SIZES: dict[tuple[str, str], tuple[float, int]] = {}  # (database, collection) -> (when counted, vectors)
+
+
 def _literal(vector: Iterable[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+def nearest_by_hnsw(size: int) -> str:
+    """The search through the HNSW index for vectors of `size` (parameters :c, :q, :k). `collection || ''`: the
+    primary key cannot serve this filter, so the planner walks the HNSW index instead of sorting the collection."""
+    distance = f"embedding::vector({size}) <=> CAST(:q AS vector({size}))"
+    return (f"SELECT id, text, metadata, 1 - distance AS score FROM (SELECT id, text, metadata, {distance} AS "
+            f"distance FROM clonr_vectors WHERE collection || '' = :c AND vector_dims(embedding) = {size} "
+            f"ORDER BY {distance} LIMIT :k) AS nearest ORDER BY distance, id")
 
 
 class PgVectorStore(CosineVectorStore):
     """A LangChain `VectorStore` over the `clonr_vectors` table that the Alembic migration creates."""
 
-    def __init__(self, embedding: Embeddings, engine: Engine, collection: str) -> None:
+    def __init__(self, embedding: Embeddings, engine: Engine, collection: str, ef_search: int = 100,
+                 hnsw_from: int = HNSW_FROM) -> None:
         self._embedding = embedding
         self._engine = engine
         self._collection = collection
         self._model_id = index_model_id(embedding)
+        self._ef_search = ef_search
+        self._hnsw_from = hnsw_from
 
     @property
     def embeddings(self) -> Embeddings:
@@ -87,13 +111,39 @@ class PgVectorStore(CosineVectorStore):
 
     def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4,
                                                **kwargs: Any) -> list[tuple[Document, float]]:
+        parameters = {"c": self._collection, "q": _literal(embedding), "k": k}
         with self._engine.begin() as connection:
             check_model(self._stored_model(connection), self._model_id)
-            rows = connection.execute(sa.text(
-                "SELECT id, text, metadata, 1 - (embedding <=> CAST(:q AS vector)) AS score FROM clonr_vectors "
-                "WHERE collection = :c ORDER BY embedding <=> CAST(:q AS vector), id LIMIT :k"),
-                {"c": self._collection, "q": _literal(embedding), "k": k}).all()
+            if len(embedding) in HNSW_SIZES and self._count(connection) >= self._hnsw_from:
+                rows = self._approximate(connection, len(embedding), parameters)
+            else:
+                rows = connection.execute(sa.text(
+                    "SELECT id, text, metadata, 1 - (embedding <=> CAST(:q AS vector)) AS score FROM clonr_vectors "
+                    "WHERE collection = :c ORDER BY embedding <=> CAST(:q AS vector), id LIMIT :k"), parameters).all()
         return [(Document(id=r.id, page_content=r.text, metadata=r.metadata), float(r.score)) for r in rows]
+
+    def _approximate(self, connection: sa.Connection, size: int, parameters: dict[str, Any]) -> list[Any]:
+        """The nearest through the HNSW index of this size; the iterative scan keeps looking past rows of other
+        collections until `k` are found (relaxed order, so the few found are sorted again)."""
+        self.tune_for_hnsw(connection)
+        return connection.execute(sa.text(nearest_by_hnsw(size)), parameters).all()
+
+    def tune_for_hnsw(self, connection: sa.Connection) -> None:
+        """This transaction's HNSW settings: candidates per search, the iterative scan, and no sequential scan."""
+        connection.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(self._ef_search)}"))
+        connection.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+
+    def _count(self, connection: sa.Connection) -> int:
+        """The collection's size, counted at most once a minute (only which way it falls of `hnsw_from`
+        matters)."""
+        now, key = time.monotonic(), (str(self._engine.url), self._collection)
+        known = _SIZES.get(key)
+        if known is None or now - known[0] > _SIZE_TTL_S:
+            counted = connection.execute(sa.text("SELECT count(*) FROM clonr_vectors WHERE collection = :c"),
+                                         {"c": self._collection}).scalar_one()
+            known = _SIZES[key] = (now, int(counted))
+        return known[1]
 
 
     @classmethod

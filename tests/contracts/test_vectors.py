@@ -13,6 +13,7 @@ from clonr.errors import StorageError
 from clonr.store import SqlStore
 from clonr.vectors import EmbeddedVectorStore, PgVectorStore
 from clonr.vectors.base import nearest_ids
+from clonr.vectors.pgvector import nearest_by_hnsw
 
 
 class OtherEmbedding(DeterministicFakeEmbedding):
@@ -162,3 +163,38 @@ def test_a_collection_is_replaced_whole_even_by_another_model_and_a_failure_chan
     assert other.get_by_ids(["c"])[0].metadata == {"n": 2}
     with pytest.raises(StorageError):  # the collection is the new model's now
         make_index(fake_embeddings).similarity_search("old one")
+
+
+def test_pgvector_searches_a_large_collection_through_its_hnsw_index(postgres_url: str) -> None:
+    """With `hnsw_from=0` the HNSW path serves even this small collection: the index is used (EXPLAIN), the
+    collection filter still yields k results from the collection alone, and they are nearly the exact ones."""
+    import random
+
+    import sqlalchemy as sa
+
+    engine = SqlStore(postgres_url).engine
+    embedding = DeterministicFakeEmbedding(size=384)
+    rng = random.Random(7)
+    vectors = {name: [[rng.gauss(0, 1) for _ in range(384)] for _ in range(400)] for name in ("mine", "other")}
+    for name, rows in vectors.items():
+        store = PgVectorStore(embedding, engine, name)
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO clonr_vectors (collection, id, embedding_model, text, metadata, embedding) "
+                "VALUES (:c, :id, :m, :t, '{}'::jsonb, CAST(:e AS vector))"),
+                [{"c": name, "id": f"{name}{n}", "m": store._model_id, "t": f"text {n}",
+                  "e": "[" + ",".join(f"{x:.6f}" for x in row) + "]"} for n, row in enumerate(rows)])
+    approximate = PgVectorStore(embedding, engine, "mine", ef_search=40, hnsw_from=0)
+    exact = PgVectorStore(embedding, engine, "mine", hnsw_from=10**9)
+    recalls = []
+    for query in (vectors["mine"][n] for n in range(0, 400, 40)):
+        found = [d.id for d in approximate.similarity_search_by_vector(query, k=10)]
+        truth = [d.id for d in exact.similarity_search_by_vector(query, k=10)]
+        assert len(found) == 10 and all(item.startswith("mine") for item in found)
+        recalls.append(len(set(found) & set(truth)) / 10)
+    assert sum(recalls) / len(recalls) >= 0.9, recalls
+    with engine.begin() as connection:
+        approximate.tune_for_hnsw(connection)
+        plan = "\n".join(connection.execute(sa.text("EXPLAIN " + nearest_by_hnsw(384)), {
+            "c": "mine", "q": "[" + ",".join("0.1" for _ in range(384)) + "]", "k": 10}).scalars())
+    assert "ix_clonr_vectors_hnsw_384" in plan, plan
