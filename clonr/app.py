@@ -105,7 +105,8 @@ class Clonr:
         self.discord = DiscordService(self.store, clones, secret)
         self.fans = FanService(self.store, clones, chat, memory,
                                FanTokens(secret, timedelta(days=self.settings.fan_token_days)),
-                               MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit),
+                               MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit,
+                                            self.settings.limits_storage),
                                Pricing(self.store, self.settings.currency), self.payments, LinkCodes(secret),
                                self.groups.acting_as(SYSTEM),
                                IdentityTokens.from_settings(self.settings))

