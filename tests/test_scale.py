@@ -31,10 +31,10 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serving(environment: dict[str, str]) -> Iterator[str]:
+def serving(environment: dict[str, str], *options: str) -> Iterator[str]:
     """`clonr serve` in its own process; its base URL."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "clonr", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "clonr", "serve", "--port", str(port), *options],
                                env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -50,23 +50,47 @@ def serving(environment: dict[str, str]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(20)
+        process.wait(30)
+
+
+def published_clone_and_key(environment: dict[str, str]) -> tuple[str, dict[str, str]]:
+    app = Clonr(load_settings({**os.environ, **environment}))
+    clone = app.clones.publish(app.clones.create("Ada Lovelace").id)
+    secret = app.keys.create(LOCAL_CREATOR, "app").secret
+    app.store.close()
+    return clone.slug, {"Authorization": f"Bearer {secret}"}
 
 
 def test_a_keys_request_limit_holds_across_two_server_processes(redis_url: str, isolated_env: Path) -> None:
     environment = {"CLONR_LIMITS_STORAGE": redis_url, "CLONR_KEY_REQUEST_LIMIT": "3/minute",
                    "CLONR_CHAT_MODEL": "smollm2"}  # a model is named, never loaded: these requests ask none
-    app = Clonr(load_settings({**os.environ, **environment}))
-    clone = app.clones.publish(app.clones.create("Ada Lovelace").id)
-    secret = app.keys.create(LOCAL_CREATOR, "app").secret
-    app.store.close()
-    headers = {"Authorization": f"Bearer {secret}"}
+    slug, headers = published_clone_and_key(environment)
     with serving(environment) as first, serving(environment) as second:
-        answers = [httpx.get(f"{url}/v1/clones/{clone.slug}", headers=headers) for url in (first, second, first)]
+        answers = [httpx.get(f"{url}/v1/clones/{slug}", headers=headers) for url in (first, second, first)]
         assert [a.status_code for a in answers] == [200, 200, 200]
         assert [a.headers["x-ratelimit-remaining-requests"] for a in answers] == ["2", "1", "0"]
-        refused = httpx.get(f"{second}/v1/clones/{clone.slug}", headers=headers)
+        refused = httpx.get(f"{second}/v1/clones/{slug}", headers=headers)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_serve_with_two_workers_answers_as_one_service(redis_url: str, isolated_env: Path) -> None:
+    environment = {"CLONR_LIMITS_STORAGE": redis_url, "CLONR_KEY_REQUEST_LIMIT": "5/minute",
+                   "CLONR_CHAT_MODEL": "smollm2"}
+    slug, headers = published_clone_and_key(environment)
+    with serving(environment, "--workers", "2") as url:
+        answers = [httpx.get(f"{url}/v1/clones/{slug}", headers=headers) for _ in range(6)]
+        workers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_worker(p)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429], "one limit, whichever process answers"
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert len(workers) >= 2, "two worker processes served"
+
+
+def _is_worker(process: Path) -> bool:
+    try:
+        command = (process / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"multiprocessing" in command and b"spawn" in command
 
 
 def test_a_fans_message_limit_is_shared_through_redis(redis_url: str) -> None:

@@ -23,7 +23,7 @@ from clonr.api.rest import mount_rest
 from clonr.api.webhooks import mount_webhooks
 from clonr.app import Clonr, freeze_startup_objects
 
-__all__ = ["SURFACES_GROUP", "create_api", "create_server", "serve"]
+__all__ = ["SURFACES_GROUP", "create_api", "create_server", "serve", "worker_server"]
 
 log = logging.getLogger(__name__)
 SURFACES_GROUP = "clonr.surfaces"
@@ -70,18 +70,39 @@ def create_server(app: Clonr) -> ASGIApp:
     return asgi
 
 
-def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None) -> None:
-    """Run the server until interrupted (`clonr serve`)."""
+def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None, workers: int = 1) -> None:
+    """Run the server until interrupted (`clonr serve`); with `workers` > 1, that many processes on one port,
+    each with its own app over the shared database (`worker_server`)."""
     import uvicorn
 
+    port = port or app.settings.widget_port
+    if workers > 1:
+        uvicorn.run("clonr.api.server:worker_server", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+        return
     server = create_server(app)
-    app.worker.submit(app.memory.catch_up)  # exchanges whose memory work died with the last process
+    stop = _start_background(app)
+    freeze_startup_objects()
+    try:
+        uvicorn.run(server, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+
+
+def worker_server() -> ASGIApp:
+    """One process of `clonr serve --workers N`: its own app, from the same settings, over the shared database."""
+    app = Clonr()
+    _start_background(app)
+    freeze_startup_objects()
+    return create_server(app)
+
+
+def _start_background(app: Clonr) -> threading.Event:
+    """What a serving process does besides answering: make up memory work lost with the last process, and send
+    the meter outbox (every process may: each event is claimed by one). Set the event to stop the sender."""
+    app.worker.submit(app.memory.catch_up)
     stop = threading.Event()
     if app.payments.configured and app.settings.meter_send_seconds:
         threading.Thread(target=app.meter.run, args=(stop, app.settings.meter_send_seconds), name="clonr-meter",
                          daemon=True).start()
-    freeze_startup_objects()
-    try:
-        uvicorn.run(server, host=host, port=port or app.settings.widget_port, log_level="warning")
-    finally:
-        stop.set()
+    return stop
