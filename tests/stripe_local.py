@@ -18,6 +18,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -34,6 +35,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 SECRET_KEY = "sk_test_clonr"
+# localstripe, kept in memory: by default it loads /tmp/localstripe.pickle when it starts and rewrites it on every
+# change, which makes one test's server read another's state (or a half-written file) and slows as state grows.
+_LOCALSTRIPE = ("from localstripe import resources; resources.Store.dump_to_disk = lambda self: None; "
+                "from localstripe.server import start; start()")
 WEBHOOK_SECRET = "whsec_clonr_test"
 
 
@@ -233,30 +238,39 @@ def signed_event(event_type: str, obj: dict[str, Any], *, event_id: str | None =
 def local_stripe() -> Iterator[LocalStripe]:
     """localstripe in a subprocess and the fake in front of it, both on free loopback ports."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/v1/customers", auth=(SECRET_KEY, ""), timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, "localstripe did not start"
-                time.sleep(0.1)
-        fake_port = free_port()
-        stripe = LocalStripe(f"http://127.0.0.1:{port}", fake_port)
-        server = uvicorn.Server(uvicorn.Config(stripe.app(), host="127.0.0.1", port=fake_port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            assert time.monotonic() < deadline, "the Stripe fake did not start"
-            time.sleep(0.05)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-c", _LOCALSTRIPE, "--port", str(port), "--from-scratch"],
+                                   stdout=subprocess.DEVNULL, stderr=log)
         try:
-            yield stripe
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/v1/customers", auth=(SECRET_KEY, ""), timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        log.seek(0)
+                        raise AssertionError("localstripe did not start: " + log.read().decode()[-2000:]) from None
+                    time.sleep(0.1)
+            with _fake_in_front(f"http://127.0.0.1:{port}", deadline) as stripe:
+                yield stripe
         finally:
-            server.should_exit = True
-            thread.join(10)
+            process.terminate()
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def _fake_in_front(localstripe_url: str, deadline: float) -> Iterator[LocalStripe]:
+    fake_port = free_port()
+    stripe = LocalStripe(localstripe_url, fake_port)
+    server = uvicorn.Server(uvicorn.Config(stripe.app(), host="127.0.0.1", port=fake_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert time.monotonic() < deadline, "the Stripe fake did not start"
+        time.sleep(0.05)
+    try:
+        yield stripe
     finally:
-        process.terminate()
-        process.wait(10)
+        server.should_exit = True
+        thread.join(10)
