@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import csv
 import inspect
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -201,9 +202,9 @@ def _reaches_fan_a(world: World, operation: str, token: str | None) -> bool:
     if operation == "widget start":
         return SECRET in str(result)
     if operation == "widget discord_code":  # a code that names fan A, not just any fan
-        codes = __import__("re").findall(r"```\n(.+)\n```", str(result))
-        return bool(codes) and app.fans._links.check(codes[0], world.ada) is not None and \
-            app.fans._links.check(codes[0], world.ada)[0] == a.fan_id
+        codes = re.findall(r"```\n(.+)\n```", str(result))
+        checked = app.fans._links.check(codes[0], world.ada) if codes else None
+        return checked is not None and checked[0] == a.fan_id
     if operation == "widget standing":
         return "7 bought messages" in result[0]
     if operation == "widget remembered":

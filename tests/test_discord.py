@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from clonr import Clonr
-from clonr.access import LOCAL_CREATOR, SYSTEM
+from clonr.access import LOCAL_CREATOR, SYSTEM, Creator
 from clonr.errors import ConfigError, InvalidInputError
 from clonr.integrations.discord import split_message
 from clonr.integrations.discord.bot import CloneBot, DiscordHost
@@ -221,8 +221,7 @@ def test_connecting_a_bot_checks_the_token_and_stores_it_encrypted(app: Clonr, a
     assert GOOD_TOKEN not in (record.token_secret or "") and record.token_env is None
     [(clone, stored)] = app.discord.bots()
     assert clone.id == ada.id and app.discord.token(clone, stored) == GOOD_TOKEN
-    assert app.discord.acting_as(LOCAL_CREATOR).bots() and not app.discord.acting_as(
-        __import__("clonr.access", fromlist=["Creator"]).Creator("someone-else")).bots()
+    assert app.discord.acting_as(LOCAL_CREATOR).bots() and not app.discord.acting_as(Creator("someone-else")).bots()
 
 
 def test_a_discord_user_is_a_fan_of_published_clones_only(app: Clonr, ada) -> None:

@@ -22,7 +22,7 @@ from clonr.billing.payments import AUDIENCES, MICROS, Payments, money
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError, PaymentRequiredError
-from clonr.store import SUBSCRIBED, Bill, Clone, PackRecord, PriceRecord, SqlStore
+from clonr.store import SUBSCRIBED, AccountRecord, Bill, Clone, PackRecord, PriceRecord, SqlStore
 
 
 def parse_money(text: str) -> int:
@@ -95,10 +95,12 @@ class Pricing:
         """`PaymentRequiredError` (with what can be bought) when nothing would pay for the next reply."""
         if bill is None:
             return
-        standing = self.standing(clone, bill)
+        price, account = self._store.billing_state(clone.id, bill.payer, bill.audience)
+        standing = self._standing(clone, bill, price, account, offers=False)
         if standing.free_messages is None or standing.free_left or standing.pack_balance or (
                 standing.subscribed and standing.price_micros):
             return
+        standing = self._standing(clone, bill, price, account, offers=True)  # what to buy: read only when refused
         if bill.audience == "api":
             raise PaymentRequiredError(
                 f"The {_messages(standing.free_messages)} free a month for API keys with {clone.name} are used: "
@@ -112,13 +114,17 @@ class Pricing:
 
     def standing(self, clone: Clone, bill: Bill) -> Standing:
         price, account = self._store.billing_state(clone.id, bill.payer, bill.audience)
+        return self._standing(clone, bill, price, account, offers=True)
+
+    def _standing(self, clone: Clone, bill: Bill, price: PriceRecord | None, account: AccountRecord | None,
+                  offers: bool) -> Standing:
         free = price.free_messages if price else None
         used = account.free_used if account else 0
         subscribed = bool(account and account.subscription_status in SUBSCRIBED)
         micros = price.price_micros if price else 0
         return Standing(bill.audience, free, None if free is None else max(0, free - used),
                         account.pack_balance if account else 0, subscribed, micros, self._currency,
-                        self._offers(clone, bill, price, subscribed))
+                        self._offers(clone, bill, price, subscribed) if offers else ())
 
     def _offers(self, clone: Clone, bill: Bill, price: PriceRecord | None, subscribed: bool) -> tuple[Offer, ...]:
         if price is None or price.free_messages is None:
