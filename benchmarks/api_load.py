@@ -4,7 +4,7 @@
                                             [--max-tokens 32] [--memory-work]
 
 The model server is llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`, SmolLM2;
-`pip install -r requirements-test.txt`). Clonr's server (`SERVER_COMMAND`) runs in front of it with
+installed by scripts/setup). Clonr's server (`SERVER_COMMAND`) runs in front of it with
 `CLONR_CHAT_MODEL=openai`, in a temporary CLONR_HOME holding one published clone and one API key. For each
 number of streams N, N clients each send `--requests-per-stream` streaming requests one after another, either
 (a) straight to the model server or (b) through Clonr's /v1/chat/completions, timing each request's first

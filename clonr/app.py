@@ -23,7 +23,7 @@ from clonr.errors import ClonrError
 from clonr.fans import FanService, MessageRates
 from clonr.ingest import IngestService
 from clonr.integrations.discord import DiscordService
-from clonr.jobs import BackgroundWorker
+from clonr.jobs import open_jobs
 from clonr.llm import (
     LOCAL_CHAT_MODELS,
     MINILM_ONNX,
@@ -69,14 +69,14 @@ class Clonr:
         self._embeddings = embeddings
         self._importance = importance
         self._lock = threading.Lock()
-        self.worker = BackgroundWorker()
-        # Ingestion jobs get their own thread, so a long crawl never delays memory work; both yield to replies.
-        self.ingest_worker = BackgroundWorker("clonr-ingest", foreground=self.worker.foreground)
+        # Ingestion and memory work: named tasks each service registers here, run by this process or (CLONR_JOBS
+        # =postgres) by any `clonr worker`; both yield to replies in progress in this process.
+        self.worker = open_jobs(self.settings)
         # Each service acts for the local creator unless a surface binds it to another actor (`acting_as`).
         # A service that has checked its caller uses the others through instances bound to the system.
         self.clones = CloneService(self.store, self.settings)
         clones = self.clones
-        self.ingest = IngestService(self.store, clones, self.settings, self.index_for, self.ingest_worker)
+        self.ingest = IngestService(self.store, clones, self.settings, self.index_for, self.worker)
         self.memory = MemoryService(
             self.store, clones, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model,
             clock=clock, policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
@@ -119,6 +119,20 @@ class Clonr:
                      "cards", "fidelity", "usage", "billing", "discord"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
+
+    def start_background(self, *, run_jobs: bool | None = None) -> threading.Event:
+        """What a long-running process (a server, the studio, a worker) does besides its own work: queue the memory
+        work lost with the last process, send the meter outbox (every process may: each event is claimed by one),
+        and run queued jobs when they wait in Postgres (CLONR_SERVER_JOBS, unless `run_jobs` says). Set the
+        returned event to stop."""
+        stop = threading.Event()
+        self.worker.submit(self.memory.catch_up)
+        if self.payments.configured and self.settings.meter_send_seconds:
+            threading.Thread(target=self.meter.run, args=(stop, self.settings.meter_send_seconds), name="clonr-meter",
+                             daemon=True).start()
+        if self.settings.server_jobs if run_jobs is None else run_jobs:
+            self.worker.start_running(stop)
+        return stop
 
     @property
     def chat_model(self) -> BaseChatModel:
@@ -172,6 +186,7 @@ class Clonr:
                                            lambda: locate(MINILM_TOKENIZER, s.home / "models")))
         else:
             checks.append(Check("embeddings", bool(s.openai_api_key), f"openai {s.openai_embedding_model}"))
+        checks.append(Check("jobs", True, self.worker.describe()))
         checks.append(Check("widget", True, s.widget_url))
         checks.append(Check("payments", not s.stripe_secret_key or bool(s.stripe_webhook_secret),
                             "off (no STRIPE_SECRET_KEY): allowances only, nothing can be bought"

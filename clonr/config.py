@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import limits
 from dotenv import dotenv_values
@@ -28,12 +29,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "", "SQLAlchemy URL of the records database; empty means SQLite under CLONR_HOME. "
             "Use postgresql+psycopg://user:pass@host/db (e.g. Supabase) to scale out."),
     Setting("CLONR_VECTORS", "auto", "Vector index: `embedded` (files under CLONR_HOME), `pgvector` (the "
-            "DATABASE_URL Postgres), or `auto` (pgvector when DATABASE_URL is Postgres)."),
+            "DATABASE_URL Postgres), `weaviate` (the Weaviate server at WEAVIATE_URL), or `auto` (pgvector when "
+            "DATABASE_URL is Postgres)."),
     Setting("CLONR_CHAT_MODEL", "auto", "Chat model: `qwen2.5-1.5b`, `qwen2.5-0.5b`, `smollm2` (local, bundled), "
             "`openai`, or `auto` (openai when OPENAI_API_KEY is set, else the best local model installed)."),
     Setting("CLONR_PGVECTOR_EF_SEARCH", "100", "pgvector: candidates the HNSW index looks at per search in a "
             "collection of 20,000 vectors or more (smaller ones are searched exactly). Higher: better recall, "
             "slower (see benchmarks/RESULTS.md)."),
+    Setting("WEAVIATE_URL", "", "Address of the Weaviate server (1.32 or later) for CLONR_VECTORS=weaviate, e.g. "
+            "http://localhost:8080, or a Weaviate Cloud cluster's https://….weaviate.cloud."),
+    Setting("WEAVIATE_GRPC_PORT", "50051", "Weaviate's gRPC port, on WEAVIATE_URL's host (Weaviate Cloud needs "
+            "none: its gRPC address is found from the cluster's)."),
+    Setting("WEAVIATE_API_KEY", "", "API key for Weaviate, when the server asks for one (Weaviate Cloud does); "
+            "never logged."),
     Setting("CLONR_EMBEDDINGS", "minilm", "Embedding model: `minilm` (local all-MiniLM-L6-v2) or `openai`."),
     Setting("CLONR_IMPORTANCE", "auto", "How memory importance is scored, off the reply path: `model` (asks the "
             "chat model), `heuristic` (a fixed rule, no model calls), or `auto` (the model, unless it is SmolLM2, "
@@ -114,6 +122,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_CURRENCY", "usd", "Currency of prices and packs (ISO code, lower case)."),
     Setting("CLONR_METER_SEND_SECONDS", "10", "How often `clonr serve` sends metered messages waiting in the outbox "
             "to Stripe; 0: never (run `clonr billing send` instead)."),
+    Setting("CLONR_JOBS", "auto", "Where background work (ingestion, memory work) is queued: `in-process` (a thread; "
+            "memory work lost with the process is made up at the next start), `postgres` (procrastinate's queue in "
+            "the DATABASE_URL Postgres, run by any number of `clonr worker` processes), or `auto` (postgres when "
+            "DATABASE_URL is Postgres)."),
+    Setting("CLONR_SERVER_JOBS", "on", "With CLONR_JOBS=postgres: `on` lets `clonr serve` and the studio run queued "
+            "jobs on a background thread too, so one process is a whole service; `off` leaves them to `clonr worker`."),
+    Setting("CLONR_WORKER_STALLED_SECONDS", "30", "A worker not heard from for this long is taken for dead and "
+            "its running jobs go back in the queue for another (workers report every third of this)."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port `clonr serve` (widgets and API) listens on."),
@@ -131,6 +147,9 @@ class Settings:
     database_url: str
     vectors: str
     pgvector_ef_search: int
+    weaviate_url: str
+    weaviate_grpc_port: int
+    weaviate_api_key: str = field(repr=False)
     chat_model: str
     embeddings: str
     importance: str
@@ -174,6 +193,9 @@ class Settings:
     stripe_meter_event: str
     currency: str
     meter_send_seconds: float
+    jobs: str
+    server_jobs: bool
+    worker_stalled_seconds: float
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -182,6 +204,13 @@ class Settings:
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @property
+    def job_queue(self) -> str:
+        """`postgres` or `in-process`, with `auto` resolved."""
+        if self.jobs == "auto":
+            return "postgres" if self.is_postgres else "in-process"
+        return self.jobs
 
     @property
     def vector_backend(self) -> str:
@@ -250,6 +279,24 @@ def _required_with(values: dict[str, str], name: str, other: str) -> str:
     return value
 
 
+def _weaviate_url(values: dict[str, str], name: str) -> str:
+    """The Weaviate server's address: required by CLONR_VECTORS=weaviate, an http(s) URL with a host."""
+    value = values[name].strip().rstrip("/")
+    if not value:
+        if values["CLONR_VECTORS"].strip().lower() == "weaviate":
+            raise ConfigError(f"CLONR_VECTORS=weaviate needs {name}: set it to your Weaviate server's address, e.g. "
+                              "http://localhost:8080.")
+        return ""
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or out of range
+        valid = False
+    if not valid:
+        raise ConfigError(f"{name}={value!r} is not a Weaviate address: write it like http://localhost:8080.")
+    return value
+
+
 def _algorithms(values: dict[str, str], name: str) -> tuple[str, ...]:
     chosen = tuple(a.strip() for a in values[name].split(",") if a.strip())
     allowed = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
@@ -284,8 +331,11 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
     return Settings(
         home=home,
         database_url=database_url,
-        vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector")),
+        vectors=_choice(values, "CLONR_VECTORS", ("auto", "embedded", "pgvector", "weaviate")),
         pgvector_ef_search=_int(values, "CLONR_PGVECTOR_EF_SEARCH", 1),
+        weaviate_url=_weaviate_url(values, "WEAVIATE_URL"),
+        weaviate_grpc_port=_int(values, "WEAVIATE_GRPC_PORT", 1),
+        weaviate_api_key=values["WEAVIATE_API_KEY"].strip(),
         chat_model=_choice(values, "CLONR_CHAT_MODEL", ("auto", "qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2", "openai")),
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
         importance=_choice(values, "CLONR_IMPORTANCE", ("auto", "model", "heuristic")),
@@ -330,6 +380,9 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         stripe_meter_event=values["STRIPE_METER_EVENT"].strip() or "clonr_messages",
         currency=_currency(values, "CLONR_CURRENCY"),
         meter_send_seconds=_float(values, "CLONR_METER_SEND_SECONDS", 0.0),
+        jobs=_choice(values, "CLONR_JOBS", ("auto", "in-process", "postgres")),
+        server_jobs=_flag(values, "CLONR_SERVER_JOBS"),
+        worker_stalled_seconds=_float(values, "CLONR_WORKER_STALLED_SECONDS", 1.0),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

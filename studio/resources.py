@@ -19,6 +19,7 @@ def make_clonr() -> Clonr:
 @st.cache_resource(show_spinner="Opening Clonr…")
 def shared_app() -> Clonr:
     app = make_clonr()
+    app.start_background()  # catch-up, the meter, and queued jobs (ingestion started here) when they are in Postgres
     freeze_startup_objects()
     return app
 

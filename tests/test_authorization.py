@@ -47,7 +47,8 @@ CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards",
 INTERNAL = {
     "chat": {"validate_message", "validate_fan", "prompt_budget", "information_budget", "count", "model"},
     "memory": {"remember", "remember_exchange", "recall", "lexical_search", "summaries", "entities", "mentioned",
-               "score_pending", "reflect", "summarize", "update_knowledge", "forget_messages", "catch_up"},
+               "score_pending", "reflect", "summarize", "update_knowledge", "forget_messages", "catch_up",
+               "remember_later", "remember_stored_exchange"},
 }
 # Operations that answer every actor, each with only what is theirs: allowed means Ada's data is in the answer.
 REACHES: dict[str, Callable[[World, object], bool]] = {

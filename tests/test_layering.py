@@ -52,6 +52,17 @@ def test_only_the_billing_package_talks_to_stripe() -> None:
     assert offenders("studio", ("stripe",)) == [] and offenders("widget", ("stripe",)) == []
 
 
+def test_only_the_weaviate_adapter_imports_the_weaviate_client() -> None:
+    assert offenders("clonr", ("weaviate",), allowed_in=("clonr/vectors/weaviate.py",)) == []
+    assert all(offenders(folder, ("weaviate",)) == [] for folder in ("studio", "widget", "tests"))
+
+
+def test_only_the_postgres_job_queue_uses_procrastinate() -> None:
+    allowed = ("clonr/jobs/postgres.py", "clonr/store/migrations/versions/0024_procrastinate.py")
+    assert offenders("clonr", ("procrastinate",), allowed_in=allowed) == []
+    assert offenders("studio", ("procrastinate",)) == [] and offenders("widget", ("procrastinate",)) == []
+
+
 def test_surfaces_go_through_services_not_adapters() -> None:
     adapters = ("clonr.store.sql", "clonr.vectors.", "clonr.llm.", "sqlalchemy", "llama_cpp")
     assert offenders("studio", adapters) == [] and offenders("widget", adapters) == []

@@ -9,7 +9,6 @@ read back from it separately: its own usage for the same prompt, and its tokeniz
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 
 from clonr import Clonr, load_settings
 from clonr.access import LOCAL_CREATOR
-from clonr.llm import LOCAL_CHAT_MODELS, is_installed, locate
+from clonr.llm import LOCAL_CHAT_MODELS, is_installed
 from tests.test_widget import free_port, serve
 
 pytestmark = pytest.mark.real_model
@@ -35,18 +34,13 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's server on a free loopback port, serving SmolLM2: its `/v1` base URL."""
     for module in ("llama_cpp", "sse_starlette", "starlette_context", "pydantic_settings"):
-        pytest.importorskip(module, reason="needs llama-cpp-python's server: pip install -r requirements-test.txt")
+        pytest.importorskip(module, reason="needs llama-cpp-python's server: run scripts/setup")
     if not is_installed(LOCAL_CHAT_MODELS["smollm2"]):
         pytest.skip(f"needs SmolLM2: {LOCAL_CHAT_MODELS['smollm2'].install_hint}")
-    gguf = locate(LOCAL_CHAT_MODELS["smollm2"], tmp_path_factory.mktemp("models"))
     port = free_port()
-    threads = str(os.cpu_count() or 1)
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    # interrupt_requests off: by default the server cuts a streaming reply short as soon as another request
-    # waits, and Clonr's fans overlap.
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", MODEL_ALIAS,
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", threads,
-               "--n_threads_batch", threads, "--interrupt_requests", "False", "--verbose", "False"]
+    command = [sys.executable, "-m", "clonr", "model-server", "--model", MODEL_ALIAS, "--port", str(port),
+               "--context", "2048"]  # what the deployment example runs (deploy/compose.yaml)
     with log.open("wb") as output:
         server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"

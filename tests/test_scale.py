@@ -20,6 +20,7 @@ from clonr.config import load_settings
 from clonr.errors import ConfigError, StorageError
 from clonr.fans import MessageRates
 from tests.test_widget import free_port
+from tests.test_workers import wait_until, workers
 
 
 @pytest.fixture
@@ -108,3 +109,36 @@ def test_an_unreachable_limit_store_is_a_one_line_error(tmp_path: Path) -> None:
         rates.count("ada:f_1", None)
     with pytest.raises(ConfigError, match="memory:// or a Redis URL"):
         load_settings({"CLONR_LIMITS_STORAGE": "postgres://x"}, env_file=None)
+
+
+def test_two_servers_and_two_workers_on_one_postgres_are_one_service(postgres_url: str, redis_url: str,
+                                                                     isolated_env: Path) -> None:
+    """A fan's conversation continues whichever process answers; the memory work of both servers is done by
+    the workers (the servers run none), once per exchange; a revoked key fails on both servers."""
+    environment = {"DATABASE_URL": postgres_url, "CLONR_LIMITS_STORAGE": redis_url, "CLONR_SERVER_JOBS": "off",
+                   "CLONR_CHAT_MODEL": "smollm2", "CLONR_REPLY_TOKENS": "16", "CLONR_IMPORTANCE": "heuristic"}
+    slug, headers = published_clone_and_key(environment)
+    app = Clonr(load_settings({**os.environ, **environment}))
+    with serving(environment) as first, serving(environment) as second:
+        said = []
+        for url, text in ((first, "I keep bees in Kent."), (second, "What do I keep?")):
+            said.append({"role": "user", "content": text})
+            answer = httpx.post(f"{url}/v1/chat/completions", headers=headers, timeout=120,
+                                json={"model": slug, "user": "grace", "messages": said})
+            assert answer.status_code == 200, answer.text
+            said.append({"role": "assistant", "content": answer.json()["choices"][0]["message"]["content"]})
+        secret = headers["Authorization"].removeprefix("Bearer ")
+        key = app.keys.authenticate(secret)
+        fan = app.fans.end_user(key, slug, "grace")
+        history = app.fans.history(key, slug, fan.fan_id)
+        assert [m.content for m in history] == [m["content"] for m in said], "one conversation over both"
+        asked = [m.id for m in history if m.role == "user"]
+        assert all(app.store.memories_of_message(i) == [] for i in asked), "the servers leave memory work queued"
+        with workers(environment, 2):
+            wait_until(lambda: all(app.store.memories_of_message(i) for i in asked), 120, "the workers' memories")
+            time.sleep(1)  # a duplicate task would land now
+        assert [len(app.store.memories_of_message(i)) for i in asked] == [1, 1], "each exchange remembered once"
+        app.keys.revoke(LOCAL_CREATOR, secret)  # the secret starts with its prefix
+        assert [httpx.get(f"{url}/v1/clones/{slug}", headers=headers).status_code
+                for url in (first, second)] == [401, 401]
+    app.store.close()

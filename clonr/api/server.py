@@ -9,7 +9,6 @@ request. The core never imports a UI: it only loads what is installed.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -81,7 +80,7 @@ def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None, workers:
                     log_level="warning")
         return
     server = create_server(app)
-    stop = _start_background(app)
+    stop = app.start_background()
     freeze_startup_objects()
     try:
         uvicorn.run(server, host=host, port=port, log_level="warning")
@@ -92,17 +91,6 @@ def serve(app: Clonr, host: str = "127.0.0.1", port: int | None = None, workers:
 def worker_server() -> ASGIApp:
     """One process of `clonr serve --workers N`: its own app, from the same settings, over the shared database."""
     app = Clonr()
-    _start_background(app)
+    app.start_background()
     freeze_startup_objects()
     return create_server(app)
-
-
-def _start_background(app: Clonr) -> threading.Event:
-    """What a serving process does besides answering: make up memory work lost with the last process, and send
-    the meter outbox (every process may: each event is claimed by one). Set the event to stop the sender."""
-    app.worker.submit(app.memory.catch_up)
-    stop = threading.Event()
-    if app.payments.configured and app.settings.meter_send_seconds:
-        threading.Thread(target=app.meter.run, args=(stop, app.settings.meter_send_seconds), name="clonr-meter",
-                         daemon=True).start()
-    return stop

@@ -40,7 +40,7 @@ from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
-from clonr.jobs import BackgroundWorker, Foreground
+from clonr.jobs import Foreground, JobQueue
 from clonr.llm import context_tokens, count_tokens, keep_prompt_state
 from clonr.memory import InPrompt, MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
@@ -235,7 +235,7 @@ def ledger_row(turn: Turn) -> dict[str, object]:
 
 class ChatService(ActsFor):
     def __init__(self, store: SqlStore, clones: CloneService, settings: Settings, model: Callable[[], BaseChatModel],
-                 index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: BackgroundWorker,
+                 index_for: Callable[[Clone], VectorStore], memory: MemoryService, worker: JobQueue,
                  dialogues: DialogueService) -> None:
         self._store = store
         self._clones = clones
@@ -469,8 +469,7 @@ class ChatService(ActsFor):
                                                usage=ledger_row(turn), conversation_id=turn.options.conversation_id,
                                                idempotency=turn.options.idempotency)
         turn.stored = message_ids
-        self.worker.submit(self._memory.remember_exchange, turn.clone, turn.fan_id, turn.message, turn.reply,
-                           message_ids)
+        self._memory.remember_later(turn.clone.id, turn.fan_id, *message_ids)
 
     def _failed(self, turn: Turn) -> None:
         self._store.add_usage(turn.clone.id, turn.fan_id, "failed", ledger_row(turn))

@@ -18,7 +18,11 @@ class LazyApp:
 
     def finish(self) -> None:
         """Let queued background work (memories of the last replies) finish before the process exits."""
-        if self._app is not None:
+        if self._app is None:
+            return
+        if self._app.worker.durable:  # its queued tasks wait in Postgres for the workers: leave at once
+            self._app.worker.local.drain()
+        else:
             self._app.worker.drain()
 
     def get(self) -> Clonr:

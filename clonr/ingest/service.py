@@ -22,6 +22,7 @@ from typing import Any
 
 from langchain_core.vectorstores import VectorStore
 
+from clonr.access import SYSTEM
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
@@ -33,7 +34,7 @@ from clonr.ingest.fetch import SafeFetcher
 from clonr.ingest.files import read_document
 from clonr.ingest.web import fetch_page, fetch_wikipedia, same_site_links, sitemap_urls
 from clonr.ingest.youtube import fetch_transcript, is_youtube
-from clonr.jobs import BackgroundWorker
+from clonr.jobs import JobQueue
 from clonr.store import Clone, DialogueCandidate, IngestJob, JobItem, Source, SqlStore
 from clonr.vectors.base import replace_all
 
@@ -41,6 +42,7 @@ __all__ = ["IngestResult", "IngestService"]
 
 log = logging.getLogger(__name__)
 _STALE_RUNNING = timedelta(minutes=10)  # a "running" job not heard from for this long died with its process
+RUN_JOB = "ingest.run"  # the queued task that runs an ingestion job (by id)
 _WIKI_URL = re.compile(r"^https?://[a-z\-]+\.(m\.)?wikipedia\.org/wiki/", re.IGNORECASE)
 
 
@@ -53,7 +55,7 @@ class IngestResult:
 
 class IngestService(ActsFor):
     def __init__(self, store: SqlStore, clones: CloneService, settings: Settings,
-                 index_for: Callable[[Clone], VectorStore], worker: BackgroundWorker | None = None,
+                 index_for: Callable[[Clone], VectorStore], worker: JobQueue | None = None,
                  fetcher: SafeFetcher | None = None) -> None:
         self._store = store
         self._clones = clones
@@ -61,6 +63,8 @@ class IngestService(ActsFor):
         self._index_for = index_for
         self._worker = worker
         self._fetcher = fetcher
+        if worker is not None:
+            worker.register(RUN_JOB, self._run_queued)
 
     @property
     def fetcher(self) -> SafeFetcher:
@@ -225,12 +229,16 @@ class IngestService(ActsFor):
         return self.start_job(clone_ref, [(reference, options) for reference in references])
 
     def submit_job(self, job_id: str) -> None:
-        """Run the job on the background worker; poll `job()` for progress."""
+        """Queue the job for a worker (this process's, or any `clonr worker`); poll `job()` for progress."""
         if self._worker is None:
             raise RuntimeError("IngestService has no worker: run_job() instead")
         job = self.job(job_id)
         self._store.set_job_status(job_id, "queued", only_from=self._claimable(job))  # shows as waiting at once
-        self._worker.submit(self.run_job, job_id)
+        self._worker.defer(RUN_JOB, job_id=job_id, lock=f"ingest:{job_id}", once=f"ingest:{job_id}")
+
+    def _run_queued(self, job_id: str) -> None:
+        """The queued task: the job was checked when it was submitted, so the worker runs it for the system."""
+        self.acting_as(SYSTEM).run_job(job_id)
 
     def job(self, job_id: str) -> IngestJob:
         job = self._store.get_job(job_id)

@@ -1,18 +1,24 @@
-"""Background work off the reply path: one worker thread per process, jobs run in submission order.
+"""Background work off the reply path.
 
-In-process is the embedded default; a queue on Postgres (procrastinate) can replace it when work must survive
-a restart or spread over machines.
+`JobQueue` is the port services use: `defer(name, **arguments)` queues a named task with JSON arguments (work that
+must not be lost: ingestion, memory work), `submit(callable)` runs process-local bookkeeping on a thread. The
+embedded default runs named tasks on that thread too; `clonr.jobs.postgres` queues them in Postgres with
+procrastinate, for any number of `clonr worker` processes (CLONR_JOBS).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BackgroundWorker", "Foreground"]
+from clonr.config import Settings
+from clonr.errors import ConfigError
+
+__all__ = ["BackgroundWorker", "Foreground", "JobQueue", "Task", "open_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +86,74 @@ class BackgroundWorker:
     def drain(self) -> None:
         """Wait until every job submitted so far has run (tests, benchmarks, and clean shutdown)."""
         self._queue.join()
+
+    @property
+    def busy(self) -> bool:
+        return self._queue.unfinished_tasks > 0
+
+
+Task = Callable[..., Any]
+
+
+class JobQueue:
+    """Named tasks, registered by the services that own them and deferred by name with JSON arguments, so a
+    queue in a database can hold them and another process can run them. This one runs them in this process: each
+    group of tasks (the name's part before the dot) on its own thread, so a long crawl never delays memory work;
+    memory tasks share the thread of `submit`.
+
+    `lock`: tasks with the same lock never run at the same time; `once`: deferring is skipped while a task with
+    the same key waits to start (scoring a fan's memories once covers every memory added meanwhile).
+    """
+
+    durable = False  # whether deferred work outlives this process
+
+    def __init__(self, worker: BackgroundWorker | None = None) -> None:
+        self.local = worker or BackgroundWorker("clonr-memory")
+        self.tasks: dict[str, Task] = {}
+        self._threads = {"memory": self.local}
+
+    @property
+    def foreground(self) -> Foreground:
+        return self.local.foreground
+
+    def register(self, name: str, task: Task) -> None:
+        self.tasks[name] = task
+
+    def defer(self, name: str, *, lock: str | None = None, once: str | None = None, **arguments: Any) -> None:
+        """Queue `tasks[name](**arguments)`; each thread runs its tasks one at a time, so locks hold."""
+        group = name.partition(".")[0]
+        thread = self._threads.setdefault(group, BackgroundWorker(f"clonr-{group}", self.foreground))
+        thread.submit(functools.partial(self.tasks[name], **arguments))
+
+    def submit(self, job: Callable[..., Any], *args: Any) -> None:
+        """Process-local work that may be lost with the process (bookkeeping, or work a restart makes up)."""
+        self.local.submit(job, *args)
+
+    def describe(self) -> str:
+        """One line for `clonr doctor`."""
+        return "in this process (work lost with it is made up at the next start)"
+
+    def start_running(self, stop: threading.Event) -> None:
+        """Also run queued tasks in this process until `stop` is set: nothing to start here, whose own threads
+        run them; a durable queue starts a worker thread."""
+
+    def close(self) -> None:
+        """Let go of connections (a durable queue's); a stopped runner is waited for."""
+
+    def drain(self) -> None:
+        """Wait until the work queued so far, and the work it queued in turn, has run."""
+        while any(thread.busy for thread in list(self._threads.values())):
+            for thread in list(self._threads.values()):
+                thread.drain()
+
+
+def open_jobs(settings: Settings) -> JobQueue:
+    """The queue CLONR_JOBS names: in this process, or procrastinate's in the DATABASE_URL Postgres."""
+    if settings.job_queue != "postgres":
+        return JobQueue()
+    if not settings.is_postgres:
+        raise ConfigError("CLONR_JOBS=postgres needs DATABASE_URL to point at Postgres: set DATABASE_URL, or use "
+                          "CLONR_JOBS=in-process.")
+    from clonr.jobs.postgres import PostgresQueue  # procrastinate loads only where it is used
+
+    return PostgresQueue(settings.database_url, stalled_seconds=settings.worker_stalled_seconds)

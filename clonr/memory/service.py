@@ -26,7 +26,7 @@ from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.ingest.untrusted import load_json
-from clonr.jobs import BackgroundWorker
+from clonr.jobs import JobQueue
 from clonr.memory import lexical, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
 from clonr.memory.timeframe import mentioned_period
@@ -38,6 +38,10 @@ TokenCounter = Callable[[str], int]
 Clock = Callable[[], datetime]
 SPEAKER_ROOM = 256  # a memory is a message plus who said it (and where: "Sam (in the group 'Engines'): …")
 CONVERSATION_GAP = timedelta(hours=3)  # a message this soon after another continues the same conversation
+# The queued tasks of memory work (JobQueue names): arguments are ids, so a worker anywhere can run them.
+SCORE = "memory.score"
+REMEMBER_EXCHANGE = "memory.remember_exchange"
+UPDATE_KNOWLEDGE = "memory.update_knowledge"
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ class MemoryService(ActsFor):
     What a creator does to memories (list, edit, pin, delete, forget, events, reindex) checks it here."""
 
     def __init__(self, store: SqlStore, clones: CloneService, index: Callable[[str], VectorStore],
-                 scorer: Callable[[], ImportanceScorer], worker: BackgroundWorker, model: Callable[[], BaseChatModel],
+                 scorer: Callable[[], ImportanceScorer], worker: JobQueue, model: Callable[[], BaseChatModel],
                  clock: Clock | None = None, weights: RetrievalWeights | None = None,
                  policy: MemoryPolicy | None = None) -> None:
         self._store = store
@@ -228,6 +232,14 @@ class MemoryService(ActsFor):
         self.policy = policy or MemoryPolicy()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.weights = weights or RetrievalWeights()
+        worker.register(SCORE, self.score_pending)
+        worker.register(REMEMBER_EXCHANGE, self.remember_stored_exchange)
+        worker.register(UPDATE_KNOWLEDGE, self._update_knowledge_of)
+
+    def _score_later(self, clone_id: str, fan_id: str) -> None:
+        """One scoring task per fan at a time: it scores every memory still unscored when it runs."""
+        key = f"memory:{clone_id}:{fan_id}"
+        self._worker.defer(SCORE, clone_id=clone_id, fan_id=fan_id, lock=key, once=key)
 
     def _vectors(self, clone_id: str, fan_id: str) -> VectorStore:
         return self._index(_collection(clone_id, fan_id))
@@ -258,7 +270,7 @@ class MemoryService(ActsFor):
             vectors.delete([m.id for m in items])  # never leave vectors without their records
             raise
         if importance is None and score_later:
-            self._worker.submit(self.score_pending, clone_id, fan_id)
+            self._score_later(clone_id, fan_id)
         return items
 
     def _embedding_texts(self, items: list[Memory]) -> list[str]:
@@ -278,24 +290,39 @@ class MemoryService(ActsFor):
         made = self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
                              happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
         if self.policy.knowledge_updates:
-            self._worker.submit(self.update_knowledge, made[0])
+            self._worker.defer(UPDATE_KNOWLEDGE, memory_id=made[0].id, lock=f"memory:{clone.id}:{fan_id}")
         return made
 
+    def remember_stored_exchange(self, asked_id: int, reply_id: int) -> list[Memory]:
+        """The queued form of `remember_exchange`, from the stored messages: nothing when they were deleted
+        meanwhile (the creator corrected the reply) or are remembered already (the task ran before, and its
+        worker died before it could say so)."""
+        asked, reply = self._store.get_message(asked_id), self._store.get_message(reply_id)
+        if asked is None or reply is None or self._store.memories_of_message(asked_id):
+            return []
+        return self.remember_exchange(self._store.get_clone(asked.clone_id), asked.fan_id, asked.content,
+                                      reply.content, (asked_id, reply_id), when=asked.created_at)
+
+    def remember_later(self, clone_id: str, fan_id: str, asked_id: int, reply_id: int) -> None:
+        """Queue the memories of a stored exchange (made on a worker, never delaying the fan)."""
+        self._worker.defer(REMEMBER_EXCHANGE, asked_id=asked_id, reply_id=reply_id,
+                           lock=f"memory:{clone_id}:{fan_id}")
+
     def catch_up(self, days: int = 7) -> int:
-        """Make the memories of exchanges stored in the last `days` whose memory work was lost (the process was
-        killed between storing a reply and remembering it); how many. A server runs this as it starts."""
-        done = 0
+        """Queue the memory work lost with a process killed in the last `days` (between storing a reply and
+        remembering it, or before scoring what it remembered); how many exchanges and fans. A server runs this as
+        it starts; work queued twice is done once (each task checks what is done, one at a time per fan)."""
         since = datetime.now(UTC) - timedelta(days=days)
-        for asked, reply in self._store.unremembered_exchanges(since):
-            if self._store.memories_of_message(asked.id):  # another process caught it up meanwhile
-                continue
-            clone = self._store.get_clone(asked.clone_id)
-            self.remember_exchange(clone, asked.fan_id, asked.content, reply.content, (asked.id, reply.id),
-                                   when=asked.created_at)
-            done += 1
-        if done:
-            log.info("made the memories of %d exchanges whose memory work was lost", done)
-        return done
+        exchanges = self._store.unremembered_exchanges(since)
+        for asked, reply in exchanges:
+            self.remember_later(asked.clone_id, asked.fan_id, asked.id, reply.id)
+        unscored = self._store.unscored_fans()
+        for clone_id, fan_id in unscored:
+            self._score_later(clone_id, fan_id)
+        if exchanges or unscored:
+            log.info("queued the memory work lost with the last process: %d exchanges, %d fans' scores",
+                     len(exchanges), len(unscored))
+        return len(exchanges) + len(unscored)
 
     def import_transcript(self, clone: Clone, fan_id: str, lines: Sequence[TranscriptLine],
                           on_progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
@@ -364,7 +391,7 @@ class MemoryService(ActsFor):
                 made += self.remember(clone_id, fan_id, [text], kind="reflection", sources=["reflection"],
                                       evidence=[m.id for m in cited], score_later=False)
         if made:
-            self._worker.submit(self.score_pending, clone_id, fan_id)
+            self._score_later(clone_id, fan_id)
         return made
 
     def summarize(self, clone_id: str, fan_id: str) -> str:
@@ -399,6 +426,11 @@ class MemoryService(ActsFor):
         """(the clone's current state, what it knows of this fan), either possibly empty."""
         found = self._store.summaries(clone_id, [SHARED_FAN, fan_id])
         return found.get(SHARED_FAN, ""), found.get(fan_id, "")
+
+    def _update_knowledge_of(self, memory_id: str) -> None:
+        found = self._store.get_memories([memory_id])
+        if found:  # forgotten meanwhile: nothing to compare
+            self.update_knowledge(found[0])
 
     def update_knowledge(self, new: Memory) -> list[Memory]:
         """Retire older memories that `new` makes out of date; they stay, marked `superseded_by`."""

@@ -90,6 +90,14 @@ class MemoryRecords(Database):
         with self._transaction() as connection:
             return [_memory(row) for row in connection.execute(query).all()]
 
+    def unscored_fans(self) -> list[tuple[str, str]]:
+        """(clone id, fan id) of the fans with memories whose importance is not scored yet (few: scoring follows
+        soon after remembering, and the partial index ix_memories_unscored holds just them)."""
+        query = (sa.select(memories.c.clone_id, memories.c.fan_id).distinct()
+                 .where(memories.c.importance.is_(None)))
+        with self._transaction() as connection:
+            return [(clone_id, fan_id) for clone_id, fan_id in connection.execute(query)]
+
     def update_memory(self, memory_id: str, **fields: Any) -> None:
         allowed = {"text", "importance", "pinned", "superseded_by", "last_accessed_at"}
         if set(fields) - allowed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
@@ -13,7 +14,10 @@ from clonr.store import SqlStore
 from clonr.vectors.embedded import EmbeddedVectorStore
 from clonr.vectors.pgvector import PgVectorStore
 
-__all__ = ["EmbeddedVectorStore", "PgVectorStore", "open_index", "register_index"]
+if TYPE_CHECKING:
+    from clonr.vectors.weaviate import WeaviateVectorStore
+
+__all__ = ["EmbeddedVectorStore", "PgVectorStore", "WeaviateVectorStore", "open_index", "register_index"]
 
 IndexFactory = Callable[[Settings, SqlStore, Embeddings, str], VectorStore]
 _INDEXES: dict[str, IndexFactory] = {}
@@ -37,3 +41,22 @@ def _pgvector(settings: Settings, store: SqlStore, embeddings: Embeddings, colle
 register_index("embedded", lambda settings, _store, embeddings, collection:
                EmbeddedVectorStore(embeddings, settings.home / "vectors", collection))
 register_index("pgvector", _pgvector)
+
+
+def _weaviate(settings: Settings, _store: SqlStore, embeddings: Embeddings, collection: str) -> VectorStore:
+    from clonr.vectors.weaviate import WeaviateVectorStore  # the client is slow to import: only when chosen
+
+    return WeaviateVectorStore(embeddings, collection, url=settings.weaviate_url,
+                               grpc_port=settings.weaviate_grpc_port, api_key=settings.weaviate_api_key)
+
+
+register_index("weaviate", _weaviate)
+
+
+def __getattr__(name: str) -> Any:
+    """`WeaviateVectorStore` is imported on first use, with the Weaviate client."""
+    if name == "WeaviateVectorStore":
+        from clonr.vectors.weaviate import WeaviateVectorStore
+
+        return WeaviateVectorStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

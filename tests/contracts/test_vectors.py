@@ -1,7 +1,14 @@
-"""The vector index contract, run against the embedded index and pgvector."""
+"""The vector index contract, run against the embedded index, pgvector and Weaviate.
+
+Weaviate runs only where a server is given: CLONR_TEST_WEAVIATE_URL (e.g. http://localhost:8080), with
+CLONR_TEST_WEAVIATE_GRPC_PORT (default 50051) and CLONR_TEST_WEAVIATE_API_KEY if it needs them.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +27,37 @@ class OtherEmbedding(DeterministicFakeEmbedding):
     model_id: str = "another-model"
 
 
-@pytest.fixture(params=["embedded", "pgvector"])
+@pytest.fixture(params=["embedded", "pgvector", "weaviate"])
 def make_index(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "embedded":
         return lambda embedding, collection="c": EmbeddedVectorStore(embedding, tmp_path / "vectors", collection)
+    if request.param == "weaviate":
+        return request.getfixturevalue("weaviate_index")
     engine = SqlStore(request.getfixturevalue("postgres_url")).engine
     return lambda embedding, collection="c": PgVectorStore(embedding, engine, collection)
+
+
+@pytest.fixture
+def weaviate_index() -> Iterator[Callable[..., VectorStore]]:
+    """Indexes on the test's Weaviate server, in collections named for this test alone (runs never collide),
+    removed afterwards."""
+    url = os.environ.get("CLONR_TEST_WEAVIATE_URL", "").strip()
+    if not url:
+        pytest.skip("needs a Weaviate server: set CLONR_TEST_WEAVIATE_URL")
+    from clonr.vectors import WeaviateVectorStore
+
+    prefix, made = f"test-{uuid.uuid4().hex[:12]}-", {}
+
+    def make(embedding, collection: str = "c") -> VectorStore:
+        store = WeaviateVectorStore(embedding, prefix + collection, url=url,
+                                    grpc_port=int(os.environ.get("CLONR_TEST_WEAVIATE_GRPC_PORT", "50051")),
+                                    api_key=os.environ.get("CLONR_TEST_WEAVIATE_API_KEY", ""))
+        made.setdefault(collection, store)
+        return store
+
+    yield make
+    for store in made.values():
+        store.delete_collection()
 
 
 @pytest.fixture
@@ -163,6 +195,19 @@ def test_a_collection_is_replaced_whole_even_by_another_model_and_a_failure_chan
     assert other.get_by_ids(["c"])[0].metadata == {"n": 2}
     with pytest.raises(StorageError):  # the collection is the new model's now
         make_index(fake_embeddings).similarity_search("old one")
+
+
+def test_a_collection_is_replaced_by_vectors_of_another_size(make_index, fake_embeddings) -> None:
+    """Switching to an embedding model with longer vectors (MiniLM to OpenAI): the whole collection takes them."""
+    make_index(fake_embeddings).add_texts(["old one", "old two"], ids=["a", "b"])
+    larger = make_index(OtherEmbedding(size=48))
+    larger.replace_all(["new one", "new two"], [{}, {}], ["a", "c"])
+    best = larger.similarity_search("new two", k=5)[0]
+    assert (best.id, best.page_content) == ("c", "new two")
+    larger.add_texts(["new three"], ids=["d"])
+    assert sorted(d.id for d in larger.get_by_ids(["a", "b", "c", "d"])) == ["a", "c", "d"]
+    with pytest.raises(StorageError):
+        make_index(fake_embeddings).add_texts(["old again"], ids=["b"])
 
 
 def test_pgvector_searches_a_large_collection_through_its_hnsw_index(postgres_url: str) -> None:

@@ -218,7 +218,7 @@ def test_sources_page_ingests_urls_in_the_background_and_shows_progress(web_app:
     form.input(f"{site.url('/about')}\n{site.url('/missing')}")
     next(b for b in studio.button if b.label == "Add").click().run()
     assert not studio.exception
-    web_app.ingest_worker.drain()
+    web_app.worker.drain()
     studio.run()
     assert [s.title for s in web_app.ingest.list_sources("ada")] == ["About Ada"]
     assert "1 added" in studio.success[0].value and "HTTP 404" in studio.error[0].value
@@ -253,7 +253,7 @@ def test_discover_page_searches_and_adds_the_approved_pages(web_app: Clonr, stud
     picks = [c.value for c in studio.checkbox if c.key.startswith("discover_pick_")]
     assert picks == [True, False], "only the likely page is ticked"
     next(b for b in studio.button if b.label == "Add the selected pages").click().run()
-    web_app.ingest_worker.drain()
+    web_app.worker.drain()
     studio.run()
     assert [s.location for s in web_app.ingest.list_sources("ada-lovelace")] == [site.url("/about")]
     assert "elsewhere.example" not in " ".join(site.paths())
@@ -270,7 +270,7 @@ def test_sources_page_offers_to_resume_a_stopped_job(web_app: Clonr, studio: App
     assert "stopped after 0 of 1 items" in studio.warning[0].value
     next(b for b in studio.button if b.label == "Resume it").click().run()
     assert not studio.exception
-    web_app.ingest_worker.drain()
+    web_app.worker.drain()
     studio.run()
     assert [s.title for s in web_app.ingest.list_sources("ada")] == ["About Ada"]
     assert not studio.warning and "1 added" in studio.success[0].value
