@@ -33,11 +33,24 @@ def transcript(tmp_path: Path) -> Path:
     return path
 
 
+def test_an_import_returns_once_the_lines_are_stored_and_a_server_does_the_model_work(app: Clonr, run,
+                                                                                    transcript: Path) -> None:
+    result = run("memory", "ada", "--fan", "f1", "import", str(transcript))
+    assert result.exit_code == 0 and "follow in the background" in result.output and "--wait" in result.output
+    ada = app.clones.get("ada")
+    stored = app.store.list_memories(ada.id, ["f1"], limit=None)
+    assert "Fan: I adopted a kitten named Pixel." in [m.text for m in stored], "stored and searchable at once"
+    assert app.memory.lexical_search(ada.id, ["f1"], "kitten") and all(m.importance is None for m in stored)
+    app.memory.catch_up()  # what a server does as it starts
+    app.worker.drain()
+    assert all(m.importance for m in app.store.list_memories(ada.id, ["f1"], limit=None))
+
+
 def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
-    assert "Imported 3 lines." in run("memory", "ada", "--fan", "f1", "import", str(transcript)).output
+    assert "Imported 3 lines." in run("memory", "ada", "--fan", "f1", "import", str(transcript), "--wait").output
     listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)
     assert listed[0]["text"] == "Fan: I adopted a kitten named Pixel."
-    assert all(m["importance"] for m in listed), "importance was scored before the command returned"
+    assert all(m["importance"] for m in listed), "with --wait, importance was scored before the command returned"
     answer = next(m for m in listed if m["text"] == "Ada: Lisbon is lovely in spring.")
     assert next(m for m in listed if m["id"] == answer["in_reply_to"])["text"] == "Fan: My sister lives in Lisbon."
     assert listed[0]["in_reply_to"] is None, "a day later: another conversation"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from pathlib import Path
 
 import click
@@ -163,17 +165,44 @@ def summary(ctx: click.Context) -> None:
 
 @memory.command(name="import")
 @click.argument("transcript", type=click.Path(path_type=Path))
+@click.option("--wait", is_flag=True, help="Stay until the background work on the imported lines (importance, "
+              "reflections, summaries) is done, with its progress.")
 @click.pass_context
-def import_transcript(ctx: click.Context, transcript: Path) -> None:
-    """Import a past conversation: a JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601}."""
+def import_transcript(ctx: click.Context, transcript: Path, wait: bool) -> None:
+    """Import a past conversation: a JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601}. It returns
+    once the lines are stored and searchable; the model's work on them follows in the background."""
     app, clone_id, fan = _target(ctx)
     lines = read_transcript(transcript, app.settings.max_file_bytes)
-    with click.progressbar(length=len(lines), label="Remembering",
+    with contextlib.ExitStack() as stack:
+        if not wait:  # the model's work is left to a server: none starts in this process
+            stack.enter_context(app.worker.held())
+        with click.progressbar(length=len(lines), label="Remembering",
+                               file=click.get_text_stream("stderr")) as bar:
+            done = app.memory.import_transcript(app.clones.get(clone_id), fan, lines,
+                                                on_progress=lambda n, _total: bar.update(n - bar.pos))
+    if wait:
+        _wait_for_memory_work(app, clone_id, fan)
+        click.echo(f"Imported {done} lines.")
+        return
+    where = ("the workers do it" if app.worker.durable else
+             "`clonr serve` or the studio does it when it next starts")
+    click.echo(f"Imported {done} lines. Their importance, reflections and summaries follow in the background "
+               f"({where}; --wait waits for them here).")
+
+
+def _wait_for_memory_work(app: Clonr, clone_id: str, fan: str) -> None:
+    """Drain the queued memory work, showing how many of the fan's memories are still unscored."""
+    def unscored() -> int:
+        return len(app.store.list_memories(clone_id, [fan], limit=None, unscored_only=True))
+
+    finished = threading.Event()
+    threading.Thread(target=lambda: (app.worker.drain(), finished.set()), daemon=True).start()
+    total = unscored()
+    with click.progressbar(length=max(total, 1), label="Scoring and reflecting",
                            file=click.get_text_stream("stderr")) as bar:
-        done = app.memory.import_transcript(app.clones.get(clone_id), fan, lines,
-                                            on_progress=lambda n, _total: bar.update(n - bar.pos))
-    app.worker.drain()
-    click.echo(f"Imported {done} lines.")
+        while not finished.wait(0.5):
+            bar.update(total - unscored() - bar.pos)
+        bar.update(bar.length - bar.pos)
 
 
 @click.command()

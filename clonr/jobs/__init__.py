@@ -8,11 +8,12 @@ procrastinate, for any number of `clonr worker` processes (CLONR_JOBS).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from clonr.config import Settings
@@ -111,6 +112,7 @@ class JobQueue:
         self.local = worker or BackgroundWorker("clonr-memory")
         self.tasks: dict[str, Task] = {}
         self._threads = {"memory": self.local}
+        self._held: list[str] | None = None
 
     @property
     def foreground(self) -> Foreground:
@@ -121,9 +123,23 @@ class JobQueue:
 
     def defer(self, name: str, *, lock: str | None = None, once: str | None = None, **arguments: Any) -> None:
         """Queue `tasks[name](**arguments)`; each thread runs its tasks one at a time, so locks hold."""
+        if self._held is not None:
+            self._held.append(name)
+            return
         group = name.partition(".")[0]
         thread = self._threads.setdefault(group, BackgroundWorker(f"clonr-{group}", self.foreground))
         thread.submit(functools.partial(self.tasks[name], **arguments))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[list[str]]:
+        """Tasks deferred inside are not run here: a short-lived command (an import) leaves them to the next start
+        of a server, which makes up the work (`MemoryService.catch_up`: only work it makes up may be held); the
+        process then exits at once, never inside the model. Yields the names held; a durable queue holds none."""
+        self._held = held = []
+        try:
+            yield held
+        finally:
+            self._held = None
 
     def submit(self, job: Callable[..., Any], *args: Any) -> None:
         """Process-local work that may be lost with the process (bookkeeping, or work a restart makes up)."""

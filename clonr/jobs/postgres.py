@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
@@ -93,6 +94,10 @@ class PostgresQueue(JobQueue):
         counts = self.pending()
         return (f"queued in Postgres, run by `clonr worker`: {counts['todo']} waiting, {counts['doing']} running, "
                 f"{counts['failed']} failed")
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[list[str]]:
+        yield []  # queued in Postgres, the workers run them
 
     def start_running(self, stop: threading.Event) -> None:
         self._runner = threading.Thread(target=self.run, kwargs={"stop": stop, "in_main_thread": False},
