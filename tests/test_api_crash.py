@@ -22,24 +22,35 @@ from tests.test_widget import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
-# The server process: the real `clonr serve` app, over a fake model that streams a word every 0.2 s.
+# The server process: the real `clonr serve` app, over a fake model that streams a word every 0.2 s (or, with
+# "quick", answers at once), scoring importance by a fixed rule, or 30 s per batch with "slow-memory".
 SERVER = """
 import sys
+import time
 import uvicorn
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from clonr import Clonr, load_settings
 from clonr.api import create_server
+from clonr.memory import HeuristicImportanceScorer
 from tests.conftest import FakeChatModel
 
-model = FakeChatModel(default_reply=" ".join(f"word{n}" for n in range(40)), word_delay_s=0.2)
-app = Clonr(load_settings(), chat_model=model, embeddings=DeterministicFakeEmbedding(size=32))
+class SlowScorer(HeuristicImportanceScorer):
+    def score(self, texts):
+        time.sleep(30)
+        return super().score(texts)
+
+model = FakeChatModel(default_reply=" ".join(f"word{n}" for n in range(40)),
+                      word_delay_s=0.0 if "quick" in sys.argv else 0.2)
+app = Clonr(load_settings(), chat_model=model, embeddings=DeterministicFakeEmbedding(size=32),
+            importance=SlowScorer() if "slow-memory" in sys.argv else HeuristicImportanceScorer())
+app.start_background()
 uvicorn.run(create_server(app), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CLONR_API_CONCURRENCY": "8", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), *options], cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -114,3 +125,43 @@ def test_a_killed_server_leaves_no_half_written_rows_and_the_next_request_works(
         server.kill()
         server.wait(10)
 
+
+
+def test_memory_work_killed_with_the_server_is_done_after_a_restart_once(isolated_env: Path) -> None:
+    """The server dies (`kill -9`) with the memory work of five exchanges waiting behind a slow importance
+    score: the next server makes every exchange's memories, each once, and scores them."""
+    app = Clonr(load_settings())
+    app.clones.publish(app.clones.create("Ada Lovelace").id)
+    headers = {"Authorization": f"Bearer {app.keys.create(LOCAL_CREATOR, 'crash').secret}"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    server = start_server(port, "quick", "slow-memory")
+    try:
+        for n in range(5):
+            answer = httpx.post(f"{url}/chat/completions", headers=headers, timeout=30, json={
+                "model": "ada-lovelace", "user": f"u{n}", "messages": [{"role": "user", "content": f"Hello {n}"}]})
+            assert answer.status_code == 200
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+    asked = [m.id for m in _messages(app) if m.role == "user"]
+    remembered = [bool(app.store.memories_of_message(i)) for i in asked]
+    assert len(asked) == 5 and not all(remembered), "the kill came before the memory work was done"
+
+    server = start_server(port, "quick")
+    try:
+        deadline = time.monotonic() + 60
+        while not all(app.store.memories_of_message(i) and all(m.importance is not None for m in
+                                                              app.store.memories_of_message(i)) for i in asked):
+            assert time.monotonic() < deadline, "the restarted server did not make up the memory work"
+            time.sleep(0.3)
+    finally:
+        server.kill()
+        server.wait(10)
+    assert [len(app.store.memories_of_message(i)) for i in asked] == [1] * 5, "each exchange remembered once"
+
+
+def _messages(app: Clonr) -> list:
+    with app.store._transaction() as connection:
+        ids = [row[0] for row in connection.exec_driver_sql("SELECT id FROM messages ORDER BY id")]
+    return [app.store.get_message(i) for i in ids]
