@@ -189,6 +189,17 @@ def test_the_page_says_it_is_an_ai_clone(app: Clonr, widget_url: str) -> None:
     assert "AI clone of Inês Duarte" in config
 
 
+def test_a_hostile_name_and_description_are_shown_as_text(app: Clonr, widget_url: str) -> None:
+    hostile = "Ada <img src=x onerror=alert(1)>\n\n![x](https://evil.example/t.png)"
+    clone = app.clones.create(hostile, short_description=hostile)
+    app.clones.publish(clone.id)
+    config = httpx.get(f"{widget_url}/c/{clone.slug}/config").json()
+    markdown = [c["props"]["value"] for c in config["components"]
+                if c.get("type") == "markdown" and isinstance(c["props"].get("value"), str)]
+    assert sum("&lt;img src=x" in value for value in markdown) == 2, "the title and the description, escaped"
+    assert not any("<img" in value or "\n\n" in value for value in markdown), "one line: Markdown stays out"
+
+
 def test_unpublished_and_unknown_clones_are_not_served(app: Clonr, widget_url: str) -> None:
     app.clones.create("Draft")
     assert httpx.get(f"{widget_url}/c/draft/").status_code == 404

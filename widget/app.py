@@ -71,6 +71,12 @@ def _friendly(exc: Exception, clone_name: str) -> str:
     return f"{clone_name} cannot answer right now. Please try again in a moment (reference {reference})."
 
 
+def _as_text(outside: str) -> str:
+    """A name or description (a hostile card's, perhaps) for Gradio's Markdown, which the title and description go
+    through inside an HTML block: escaped, and on one line, so no blank line ends the block and lets Markdown in."""
+    return html.escape(" ".join(outside.split()))
+
+
 def _standing_text(standing: Standing | None) -> str:
     return standing.summary() if standing else ""
 
@@ -199,8 +205,9 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         token = gr.BrowserState(None, storage_key=f"clonr-fan-{clone.slug}", secret=secret)
         gr.HTML(f'<p id="clonr-ai-label" role="note">AI clone of {html.escape(clone.name)}</p>')
         chatbot = gr.Chatbot(value=greeting, label=clone.name, height=460, sanitize_html=True)
-        gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[token], title=clone.name,
-                         description=clone.short_description or None, api_name="chat", autofocus=False,
+        gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[token], title=_as_text(clone.name),
+                         description=f"<p>{_as_text(clone.short_description)}</p>" if clone.short_description
+                         else None, api_name="chat", autofocus=False,
                          flagging_mode="never")
         with gr.Accordion("Messages", open=False):
             balance = gr.Markdown()

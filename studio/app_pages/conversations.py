@@ -8,6 +8,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from studio import auth
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 SHOWN = 60
@@ -16,15 +17,15 @@ app = get_app()
 creator = auth.creator()
 clone = current_clone()
 st.header("Conversations")
-st.caption(f"What fans said to {clone.name} (the most recently active fans first). Write a reply yourself and it "
-           "is sent as yours: the fan sees it signed with your name, and the clone remembers it.")
+st.caption(f"What fans said to {plain(clone.name)} (the most recently active fans first). Write a reply yourself "
+           "and it is sent as yours: the fan sees it signed with your name, and the clone remembers it.")
 try:
     fans = app.fans.fans_of(creator, clone.id)
 except ClonrError as exc:
     st.error(str(exc))
     st.stop()
 if not fans:
-    st.info(f"No fan has talked with {clone.name} yet: publish it (step 7) and share its widget.")
+    st.info(f"No fan has talked with {plain(clone.name)} yet: publish it (step 7) and share its widget.")
     st.stop()
 chosen = st.selectbox("Fan", fans, key="conversations_fan", format_func=lambda f: (
     f"{f.fan_id[:12]} · {'signed in' if f.signed_in else 'anonymous'} · {f.messages} messages · "

@@ -30,7 +30,7 @@ with st.expander("Create a group chat", expanded=not app.groups.list(clone.id)),
 
 groups = app.groups.list(clone.id)
 if not groups:
-    st.info(f"{clone.name} is in no group chat yet: create one above.")
+    st.info(f"{plain(clone.name)} is in no group chat yet: create one above.")
     st.stop()
 group = st.selectbox("Group chat", groups, format_func=lambda g: g.name, key="groups_selected")
 st.caption("Members: " + ", ".join(f"{plain(clones[i].name)} ({t:.2f})" for i, t in group.members.items()

@@ -15,7 +15,7 @@ from studio.resources import current_clone, get_app
 app = get_app()
 st.header("Memories")
 clone = current_clone()
-st.caption(f"What {clone.name} remembers of each fan, and what you have told it about your life. A pinned "
+st.caption(f"What {plain(clone.name)} remembers of each fan, and what you have told it about your life. A pinned "
            "memory is in every reply's prompt; a deleted one is forgotten everywhere.")
 
 
@@ -86,7 +86,7 @@ with events:
             try:
                 app.memory.post_event(clone.id, told)
                 app.worker.drain()  # the clone's current state may be rewritten from it: show the new one
-                st.success(f"{clone.name} will remember it, and every fan's chat can draw on it.")
+                st.success(f"{plain(clone.name)} will remember it, and every fan's chat can draw on it.")
             except ClonrError as exc:
                 st.error(str(exc))
     current, _ = app.memory.summaries(clone.id, SHARED_FAN)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.billing import AUDIENCES, money, parse_money
+from studio.markup import plain
 from studio.resources import current_clone, get_app
 
 UNLIMITED, NONE, SOME = "unlimited", "none", "this many"
@@ -16,7 +17,7 @@ app = get_app()
 clone = current_clone()
 currency = app.settings.currency
 st.header("Monetise")
-st.caption(f"Charge per message with {clone.name}: a free allowance each month for each audience, then a price "
+st.caption(f"Charge per message with {plain(clone.name)}: a free allowance each month for each audience, then a price "
            "per message for those who subscribe, and packs fans can buy. Fans pay through Stripe Checkout.")
 if not app.payments.configured:
     st.warning("Stripe is not set up on this server (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET): allowances work, "

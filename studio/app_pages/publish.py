@@ -4,6 +4,7 @@ import streamlit as st
 
 from clonr import ClonrError
 from clonr.store import Clone
+from studio.markup import plain
 from studio.resources import current_clone, get_app, my_clones
 
 FIDELITY_QUESTIONS = 6
@@ -54,12 +55,12 @@ show_fidelity(clone)
 st.subheader("Widget")
 try:
     if clone.published:
-        st.success(f"{clone.name} is live.")
+        st.success(f"{plain(clone.name)} is live.")
         if st.button("Take offline"):
             my_clones().publish(clone.id, published=False)
             st.rerun()
     else:
-        st.info(f"{clone.name} is a draft: only you can chat with it here.")
+        st.info(f"{plain(clone.name)} is a draft: only you can chat with it here.")
         if st.button("Publish", type="primary"):
             my_clones().publish(clone.id)
             st.rerun()

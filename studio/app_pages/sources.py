@@ -13,7 +13,7 @@ from studio.resources import current_clone, get_app
 app = get_app()
 st.header("Sources")
 clone = current_clone()
-st.caption(f"What {clone.name} knows comes from these sources. Adding the same thing twice is harmless.")
+st.caption(f"What {plain(clone.name)} knows comes from these sources. Adding the same thing twice is harmless.")
 
 
 def start(items: list[tuple[str, dict]]) -> None:

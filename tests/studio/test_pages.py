@@ -499,3 +499,18 @@ def test_profile_saves_boundaries_and_shows_an_error_for_a_bad_link(studio: AppT
     assert "line 1" in studio.error[0].value and "http" in studio.error[0].value
     after = app.clones.get("ada")
     assert (after.shared_links, after.greeting) == ("Shop -> https://shop.example", ""), "nothing was stored"
+
+
+def test_a_hostile_clone_name_is_shown_as_text_on_every_page(studio: AppTest, app: Clonr) -> None:
+    """A name from an imported card is the creator's outside text too: no page renders its Markdown or HTML."""
+    app.clones.create("Ada ![x](https://evil.example/t.png) <img src=x onerror=alert(1)> :red[boo]")
+    studio.run()
+    for page in ("profile", "discover", "sources", "icebreaker", "description", "test_chat", "publish",
+                 "memories", "groups", "api_usage", "monetise", "conversations", "discord"):
+        open_page(studio, page)
+        shown = [e.value for e in [*studio.markdown, *studio.caption, *studio.info, *studio.warning,
+                                   *studio.success, *studio.error, *studio.title, *studio.header,
+                                   *studio.subheader] if isinstance(e.value, str)]
+        for value in shown:  # plain() escapes each mark with a backslash, which shows the mark as text
+            raw = value.replace("\\<", "").replace("\\:", "")
+            assert "![x](" not in value and ":red[" not in raw and "<img" not in raw, f"{page}: {value!r}"
