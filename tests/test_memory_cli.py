@@ -41,9 +41,13 @@ def test_an_import_returns_once_the_lines_are_stored_and_a_server_does_the_model
     stored = app.store.list_memories(ada.id, ["f1"], limit=None)
     assert "Fan: I adopted a kitten named Pixel." in [m.text for m in stored], "stored and searchable at once"
     assert app.memory.lexical_search(ada.id, ["f1"], "kitten") and all(m.importance is None for m in stored)
+    job = app.ingest.start_job(ada.id, [("wiki:Ada_Lovelace", {})])  # never run
+    shown = run("jobs").output
+    assert "ada  memory work  3 memories waiting" in shown and f"ada  ingestion {job.id[:8]}  queued  0/1" in shown
     app.memory.catch_up()  # what a server does as it starts
     app.worker.drain()
     assert all(m.importance for m in app.store.list_memories(ada.id, ["f1"], limit=None))
+    assert "memory work" not in run("jobs", "ada").output
 
 
 def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:

@@ -61,6 +61,25 @@ def worker(ctx: click.Context, concurrency: int, until_empty: bool) -> None:
         stop.set()
 
 
+@click.command()
+@click.argument("clone", required=False)
+@click.pass_context
+def jobs(ctx: click.Context, clone: str | None) -> None:
+    """What background work is under way or waiting, for CLONE or every clone: ingestion jobs and their progress,
+    memories waiting for the model's work, and (with jobs in Postgres) the queue."""
+    app = app_from(ctx)
+    clones = [app.clones.get(clone)] if clone else app.clones.list()
+    for record in clones:
+        for job in app.ingest.jobs(record.id):
+            if job.status != "done":
+                where = f", by {job.claimed_by}" if job.status == "running" and job.claimed_by else ""
+                click.echo(f"{record.slug}  ingestion {job.id[:8]}  {job.status}  {job.finished}/{job.total} "
+                           f"items{where}")
+        if waiting := app.memory.waiting(record.id):
+            click.echo(f"{record.slug}  memory work  {waiting} memories waiting to be scored and reflected on")
+    click.echo(f"Jobs: {app.worker.describe()}.")
+
+
 @click.command("model-server")
 @click.option("--model", "name", type=click.Choice(sorted(LOCAL_CHAT_MODELS)), default="qwen2.5-1.5b",
               show_default=True, help="The bundled model to serve (installed by scripts/setup).")
@@ -88,4 +107,4 @@ def model_server(name: str, host: str, port: int, context: int | None) -> None:
     os.execv(sys.executable, command)
 
 
-COMMANDS = (serve, worker, model_server)
+COMMANDS = (serve, worker, jobs, model_server)

@@ -611,6 +611,11 @@ class MemoryService(ActsFor):
         self._owned(clone_id)
         return self._store.memory_fans(clone_id)
 
+    def waiting(self, clone_ref: str) -> int:
+        """Memories of the clone still waiting for the background work on them (importance, then reflections and
+        summaries): what `clonr jobs` and the studio show while an import is being worked through."""
+        return self._store.unscored_count(self._owned(clone_ref).id)
+
     def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0) -> list[Memory]:
         self._owned(clone_id)
         return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset)

@@ -90,6 +90,12 @@ class MemoryRecords(Database):
         with self._transaction() as connection:
             return [_memory(row) for row in connection.execute(query).all()]
 
+    def unscored_count(self, clone_id: str) -> int:
+        """How many of the clone's memories wait for their importance score (and the work it triggers)."""
+        query = sa.select(sa.func.count()).where(memories.c.clone_id == clone_id, memories.c.importance.is_(None))
+        with self._transaction() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
     def unscored_fans(self) -> list[tuple[str, str]]:
         """(clone id, fan id) of the fans with memories whose importance is not scored yet (few: scoring follows
         soon after remembering, and the partial index ix_memories_unscored holds just them)."""

@@ -514,3 +514,17 @@ def test_a_hostile_clone_name_is_shown_as_text_on_every_page(studio: AppTest, ap
         for value in shown:  # plain() escapes each mark with a backslash, which shows the mark as text
             raw = value.replace("\\<", "").replace("\\:", "")
             assert "![x](" not in value and ":red[" not in raw and "<img" not in raw, f"{page}: {value!r}"
+
+
+def test_memories_page_shows_the_memory_work_still_waiting(studio: AppTest, app: Clonr) -> None:
+    clone = app.clones.create("Ada")
+    studio.run()  # the studio starts: it makes up work left by the last process (none)
+    app.worker.drain()
+    with app.worker.held():  # an import whose background work no process has done yet
+        app.memory.remember(clone.id, "f_1", ["Fan: I keep bees.", "Fan: I moved to Porto."])
+    open_page(studio, "memories")
+    assert any("2 memories are waiting" in info.value for info in studio.info)
+    app.memory.catch_up()
+    app.worker.drain()
+    open_page(studio, "memories")
+    assert not any("are waiting" in info.value for info in studio.info)
