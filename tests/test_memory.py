@@ -516,3 +516,24 @@ def test_exchanges_whose_memory_work_was_lost_are_remembered_when_a_server_start
     assert "bees in Kent" in memory.text and memory.happened_at == app.store.get_message(asked).created_at
     assert [m.text for m in app.store.memories_of_message(reply)] == ["Ada: How lovely!"]
     assert app.memory.catch_up() == 0, "done once"
+
+
+def test_a_reply_stands_when_its_memory_work_cannot_be_queued(app: Clonr, fake_chat: FakeChatModel,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue is down after the exchange is stored and charged: the fan still gets the reply (an error would
+    invite a retry, stored and charged twice); the next start queues the memory work."""
+    ada = app.clones.create("Ada")
+
+    def queue_down(*_args: object) -> None:
+        raise StorageError("Could not queue memory.remember_exchange in Postgres (OperationalError)")
+
+    monkeypatch.setattr(app.memory, "remember_later", queue_down)
+    fake_chat.enqueue("How lovely!")
+    turn = app.chat.start_turn(ada.id, "I keep bees in Kent.", fan_id="f_1")
+    assert turn.text() == "How lovely!" and not turn.interrupted
+    monkeypatch.undo()
+    asked, reply = turn.stored
+    assert app.store.memories_of_message(asked) == [] and len(app.store.usage_rows()) == 1
+    assert app.memory.catch_up() == 1
+    app.worker.drain()
+    assert "bees in Kent" in app.store.memories_of_message(asked)[0].text

@@ -469,7 +469,10 @@ class ChatService(ActsFor):
                                                usage=ledger_row(turn), conversation_id=turn.options.conversation_id,
                                                idempotency=turn.options.idempotency)
         turn.stored = message_ids
-        self._memory.remember_later(turn.clone.id, turn.fan_id, *message_ids)
+        try:
+            self._memory.remember_later(turn.clone.id, turn.fan_id, *message_ids)
+        except Exception:  # the reply is stored and charged: the fan gets it; a server's start queues this again
+            log.exception("could not queue the memory work of messages %s; `catch_up` will", message_ids)
 
     def _failed(self, turn: Turn) -> None:
         self._store.add_usage(turn.clone.id, turn.fan_id, "failed", ledger_row(turn))
