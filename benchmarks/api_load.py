@@ -170,12 +170,7 @@ class Relay:
         if scope["type"] != "http":
             return
         received = time.perf_counter()
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         tag = None
         with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
             match = _TAG.search(json.loads(body)["messages"][-1]["content"])
@@ -206,6 +201,16 @@ class Relay:
             return
         async for line in response.aiter_lines():
             yield line + "\n"
+
+
+async def read_body(receive) -> bytes:
+    """An ASGI request's whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 def _has_words(line: str) -> bool:
