@@ -27,6 +27,14 @@ class TestPgVectorStoreStandard(VectorStoreIntegrationTests):
         return PgVectorStore(self.get_embeddings(), SqlStore(postgres_url).engine, "standard")
 
 
+class TestWeaviateVectorStoreStandard(VectorStoreIntegrationTests):
+    """Where CLONR_TEST_WEAVIATE_URL names a server (tests/contracts/test_vectors.py says how)."""
+
+    @pytest.fixture
+    def vectorstore(self, weaviate_index) -> VectorStore:
+        return weaviate_index(self.get_embeddings(), "standard")
+
+
 def _smollm2_params() -> dict:
     path = locate(LOCAL_CHAT_MODELS["smollm2"], Path(tempfile.gettempdir()) / "clonr-tests")
     return {"model_path": str(path), "model_name": "smollm2", "n_ctx": 2048, "max_tokens": 48, "temperature": 0.0}

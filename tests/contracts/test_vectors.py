@@ -6,9 +6,6 @@ CLONR_TEST_WEAVIATE_GRPC_PORT (default 50051) and CLONR_TEST_WEAVIATE_API_KEY if
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,29 +32,6 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path):
         return request.getfixturevalue("weaviate_index")
     engine = SqlStore(request.getfixturevalue("postgres_url")).engine
     return lambda embedding, collection="c": PgVectorStore(embedding, engine, collection)
-
-
-@pytest.fixture
-def weaviate_index() -> Iterator[Callable[..., VectorStore]]:
-    """Indexes on the test's Weaviate server, in collections named for this test alone (runs never collide),
-    removed afterwards."""
-    url = os.environ.get("CLONR_TEST_WEAVIATE_URL", "").strip()
-    if not url:
-        pytest.skip("needs a Weaviate server: set CLONR_TEST_WEAVIATE_URL")
-    from clonr.vectors import WeaviateVectorStore
-
-    prefix, made = f"test-{uuid.uuid4().hex[:12]}-", {}
-
-    def make(embedding, collection: str = "c") -> VectorStore:
-        store = WeaviateVectorStore(embedding, prefix + collection, url=url,
-                                    grpc_port=int(os.environ.get("CLONR_TEST_WEAVIATE_GRPC_PORT", "50051")),
-                                    api_key=os.environ.get("CLONR_TEST_WEAVIATE_API_KEY", ""))
-        made.setdefault(collection, store)
-        return store
-
-    yield make
-    for store in made.values():
-        store.delete_collection()
 
 
 @pytest.fixture
