@@ -126,13 +126,19 @@ class Clonr:
         and run queued jobs when they wait in Postgres (CLONR_SERVER_JOBS, unless `run_jobs` says). Set the
         returned event to stop."""
         stop = threading.Event()
-        self.worker.submit(self.memory.catch_up)
+        self.worker.submit(self._make_up_lost_work)
         if self.payments.configured and self.settings.meter_send_seconds:
             threading.Thread(target=self.meter.run, args=(stop, self.settings.meter_send_seconds), name="clonr-meter",
                              daemon=True).start()
         if self.settings.server_jobs if run_jobs is None else run_jobs:
             self.worker.start_running(stop)
         return stop
+
+    def _make_up_lost_work(self) -> None:
+        """Replies cut off by a process that died are stored (as interrupted), then the memory work it lost is
+        queued, theirs included."""
+        self.chat.recover_interrupted()
+        self.memory.catch_up()
 
     @property
     def chat_model(self) -> BaseChatModel:

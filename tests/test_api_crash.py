@@ -1,9 +1,11 @@
 """`kill -9` mid-stream: the server process dies while five replies stream. After it, no half-written exchange and
-no ledger row without its reply; a restarted server answers the next request, and a retry of a dead request's
-Idempotency-Key is told to wait rather than charged twice."""
+no ledger row without its reply; the restarted server stores each cut-off reply with what its fan was sent
+(interrupted, charged nothing), answers the next request, and tells a retry of a dead request's
+Idempotency-Key to wait rather than charging it twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,19 +75,20 @@ def test_a_killed_server_leaves_no_half_written_rows_and_the_next_request_works(
         "model": "ada-lovelace", "user": "before", "messages": [{"role": "user", "content": "Hi"}]})
     assert done.status_code == 200
     started = threading.Barrier(6)
+    seen: dict[int, str] = {}
 
     def stream(n: int) -> None:
+        seen[n] = ""
         try:
             with httpx.stream("POST", f"{url}/chat/completions", json={
                     "model": "ada-lovelace", "user": f"u{n}", "stream": True,
                     "messages": [{"role": "user", "content": f"Hello {n}"}]},
                     headers={**headers, "Idempotency-Key": f"crash-{n}"}, timeout=30) as answer:
-                lines = answer.iter_lines()
-                for _ in range(4):
-                    next(lines)
-                started.wait(20)
-                for _ in lines:
-                    pass
+                for count, line in enumerate(answer.iter_lines()):
+                    if line.startswith("data: {"):
+                        seen[n] += json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                    if count == 8:
+                        started.wait(20)  # every reply has sent its first words
         except (httpx.HTTPError, threading.BrokenBarrierError):
             pass  # the server died under it
 
@@ -115,6 +118,18 @@ def test_a_killed_server_leaves_no_half_written_rows_and_the_next_request_works(
 
     server = start_server(port)
     try:
+        deadline = time.monotonic() + 30
+        while len(app.store.usage_rows()) < 6:  # the restarted server stores the cut-off replies as it starts
+            assert time.monotonic() < deadline, "the cut-off replies were not stored"
+            time.sleep(0.2)
+        key = app.keys.authenticate(headers["Authorization"].removeprefix("Bearer "))
+        for n in range(5):
+            fan = app.fans.end_user(key, "ada-lovelace", f"u{n}").fan_id
+            asked, reply = [m for m in _messages(app) if m.fan_id == fan]
+            assert (asked.content, reply.status) == (f"Hello {n}", "interrupted")
+            assert reply.content and seen[n].startswith(reply.content), "what the fan was sent, up to the last save"
+        rows = [row for row in app.store.usage_rows() if row["status"] == "interrupted"]
+        assert len(rows) == 5 and all(row["charge"] is None for row in rows), "counted, charged nothing"
         retry = httpx.post(f"{url}/chat/completions", headers={**headers, "Idempotency-Key": "crash-0"}, json={
             "model": "ada-lovelace", "user": "u0", "messages": [{"role": "user", "content": "Hello 0"}]})
         assert retry.status_code == 409, "a dead request's key waits 10 minutes, never charged twice"

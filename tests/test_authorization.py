@@ -45,7 +45,8 @@ CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards",
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
 INTERNAL = {
-    "chat": {"validate_message", "validate_fan", "prompt_budget", "information_budget", "count", "model"},
+    "chat": {"validate_message", "validate_fan", "prompt_budget", "information_budget", "count", "model",
+             "recover_interrupted"},
     "memory": {"remember", "remember_exchange", "recall", "lexical_search", "summaries", "entities", "mentioned",
                "score_pending", "reflect", "summarize", "update_knowledge", "forget_messages", "catch_up",
                "remember_later", "remember_stored_exchange"},

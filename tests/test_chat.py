@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -260,3 +263,29 @@ def test_only_the_last_reply_can_be_answered_again(app: Clonr, ada) -> None:
     with pytest.raises(InvalidInputError, match="thought is empty"):
         app.chat.answer_again("ada-lovelace", "f", last_reply.id, "  ")
     assert len(app.chat.history("ada-lovelace", "f")) == 4
+
+
+def test_a_streaming_reply_is_saved_as_it_goes_and_stored_if_its_process_dies(app: Clonr,
+                                                                                fake_chat: FakeChatModel) -> None:
+    """What the fan has been sent is saved from the first words on; the finished exchange replaces the save. A
+    save left by a dead process becomes an interrupted exchange, charged nothing; a live process's is left."""
+    ada = app.clones.create("Ada")
+    fake_chat.enqueue("one two three four")
+    turn = app.chat.start_turn(ada.id, "Count for me", fan_id="f_1")
+    pieces = iter(turn)
+    first = next(pieces)
+    next(pieces)  # the first words were sent: they are saved as the stream goes on
+    [draft] = app.store.reply_drafts()
+    assert (draft.message, draft.reply, draft.fan_id) == ("Count for me", first, "f_1")
+    assert app.chat.recover_interrupted() == 0, "its process is alive: left alone"
+    list(pieces)
+    assert app.store.reply_drafts() == [], "the stored exchange replaced it"
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process that has ended, as one killed mid-reply has
+    app.store.save_draft(replace(draft, id="cut", message="Go on", reply="five",
+                                 claimed_by=f"{socket.gethostname()}:{dead.pid}"))
+    assert app.chat.recover_interrupted() == 1 and app.chat.recover_interrupted() == 0, "stored once"
+    *_, asked, reply = app.store.recent_messages(ada.id, "f_1", 10)
+    assert (asked.content, reply.content, reply.status) == ("Go on", "five", "interrupted")
+    assert app.store.usage_rows()[-1]["status"] == "interrupted" and app.store.usage_rows()[-1]["charge"] is None

@@ -532,7 +532,7 @@ def test_a_reply_stands_when_its_memory_work_cannot_be_queued(app: Clonr, fake_c
     turn = app.chat.start_turn(ada.id, "I keep bees in Kent.", fan_id="f_1")
     assert turn.text() == "How lovely!" and not turn.interrupted
     monkeypatch.undo()
-    asked, reply = turn.stored
+    asked, _reply = turn.stored
     assert app.store.memories_of_message(asked) == [] and len(app.store.usage_rows()) == 1
     assert app.memory.catch_up() == 1
     app.worker.drain()

@@ -13,10 +13,11 @@ import hashlib
 import logging
 import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -40,17 +41,19 @@ from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import ClonrError, InvalidInputError, ModelError, NotFoundError
-from clonr.jobs import Foreground, JobQueue
+from clonr.jobs import Foreground, JobQueue, process_gone, this_process
 from clonr.llm import context_tokens, count_tokens, keep_prompt_state
 from clonr.memory import InPrompt, MemoryService, RecalledMemory
 from clonr.persona.dialogues import DialogueService
-from clonr.store import SHARED_FAN, Bill, Clone, Message, SqlStore
+from clonr.store import SHARED_FAN, Bill, Clone, Message, ReplyDraft, SqlStore
 
 log = logging.getLogger(__name__)
 _FAN_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 NOTES_TO_RETRIEVE = 8
 HISTORY_TO_LOAD = 100
 THOUGHT_TOKENS = 60
+DRAFT_SECONDS = 2.0  # how often a streaming reply saves what it has sent (ReplyDraft)
+DRAFT_STALE = timedelta(minutes=10)  # a draft not saved for this long died with its process, wherever it was
 _SAFETY_MARGIN = 16
 KEEP_AFTER_TRIM = 1 / 3  # of the conversation's room: what a trim keeps (the model reads it again once)
 MEMORY_SHARE = 0.7  # of a message's information budget, for memories (see RESULTS.md, answer quality)
@@ -118,8 +121,11 @@ class Turn:
                  think: bool = False, thought: str = "", context: ContextRef | None = None,
                  must_disclose: bool = False, options: TurnOptions | None = None,
                  on_failed: Callable[[Turn], None] = lambda turn: None,
-                 on_abandoned: Callable[[Turn], None] = lambda turn: None) -> None:
+                 on_abandoned: Callable[[Turn], None] = lambda turn: None,
+                 on_progress: Callable[[Turn, str], None] | None = None) -> None:
         self._must_disclose = must_disclose  # the fan asked whether the clone is an AI (`disclosure`)
+        self._on_progress = on_progress  # saves what has been sent so far (at the first words, then every 2 s)
+        self.draft_id = uuid.uuid4().hex
         self.options = options or TurnOptions()
         self._on_failed = on_failed  # records a failed attempt (the usage ledger)
         self._on_abandoned = on_abandoned
@@ -144,7 +150,7 @@ class Turn:
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
         finished = False
-        started = time.monotonic()
+        started = next_save = time.monotonic()
         self._foreground.enter()  # background memory work waits while the fan waits for this reply
         try:
             messages = self._with_thought() if self._think else self.plan.messages
@@ -159,6 +165,9 @@ class Turn:
                         self.first_token_ms = round((time.monotonic() - started) * 1000)
                     pieces.append(chunk.text)
                     yield chunk.text
+                    if self._on_progress is not None and time.monotonic() >= next_save:
+                        self._progress("".join(pieces))
+                        next_save = time.monotonic() + DRAFT_SECONDS
                 chunk = next(chunks, None)
             if self._must_disclose and not discloses("".join(pieces)):
                 pieces.append((" " if pieces else "") + disclosure(self.clone.name))
@@ -180,6 +189,12 @@ class Turn:
                     self._save("".join(pieces), interrupted=not finished)
             finally:
                 self._foreground.leave()
+
+    def _progress(self, sent: str) -> None:
+        try:
+            self._on_progress(self, sent)  # type: ignore[misc]
+        except Exception:  # a missed save costs only the fragment a crash would keep: the fan reads on
+            log.exception("could not save the reply in progress")
 
     def _with_thought(self) -> list[BaseMessage]:
         """Inner monologue: a short private thought first, then the reply is written with it in mind."""
@@ -309,7 +324,8 @@ class ChatService(ActsFor):
             conversation = self.conversation(clone, fan_id, conversation_id) if history is None else \
                 _supplied(clone, fan_id, history)
             return self.compose(clone, fan_id, message, conversation, options,
-                                self._finish if remember else self._counted)
+                                self._finish if remember else self._counted,
+                                on_progress=self._save_draft if remember else None)
 
     def preview(self, clone_ref: str, fan_id: str, message: str) -> Turn:
         """What a reply to `message` would be given, without answering, storing or marking anything: the
@@ -325,7 +341,8 @@ class ChatService(ActsFor):
     # -- the turn builder -----------------------------------------------------------------------
 
     def compose(self, clone: Clone, fan_id: str, message: str, conversation: Conversation, options: TurnOptions,
-                on_done: Callable[[Turn], None], query: str | None = None) -> Turn:
+                on_done: Callable[[Turn], None], query: str | None = None,
+                on_progress: Callable[[Turn, str], None] | None = None) -> Turn:
         """The one place a prompt is built. `fan_id`: whose memories are recalled (the fan who spoke);
         `message`: what the model is asked to answer; `query`: what recall searches with (the message)."""
         model = self._model()
@@ -353,7 +370,7 @@ class ChatService(ActsFor):
         return Turn(model, clone, fan_id, message, plan, gathered.recalled, on_done, self.worker.foreground,
                     think=options.think, thought=" ".join(options.thought.split())[:600],
                     context=gathered.ref if conversation.private else ContextRef(), must_disclose=asks_if_ai(message),
-                    options=options, on_failed=self._failed, on_abandoned=self._abandoned)
+                    options=options, on_failed=self._failed, on_abandoned=self._abandoned, on_progress=on_progress)
 
     def _prefix(self, clone: Clone, state: str, budget: int, count: Callable[[str], int],
                 exclude: frozenset[str] = frozenset()) -> Prefix:
@@ -467,7 +484,7 @@ class ChatService(ActsFor):
                                                context=turn.context.to_json(),
                                                status="interrupted" if turn.interrupted else "complete",
                                                usage=ledger_row(turn), conversation_id=turn.options.conversation_id,
-                                               idempotency=turn.options.idempotency)
+                                               idempotency=turn.options.idempotency, draft_id=turn.draft_id)
         turn.stored = message_ids
         try:
             self._memory.remember_later(turn.clone.id, turn.fan_id, *message_ids)
@@ -478,7 +495,27 @@ class ChatService(ActsFor):
         self._store.add_usage(turn.clone.id, turn.fan_id, "failed", ledger_row(turn))
         self._abandoned(turn)
 
+    def _save_draft(self, turn: Turn, sent: str) -> None:
+        """What the fan has been sent so far, kept until the exchange is stored (`recover_interrupted`)."""
+        self._store.save_draft(ReplyDraft(
+            turn.draft_id, turn.clone.id, turn.fan_id, turn.options.conversation_id, turn.message, sent,
+            turn.context.to_json(), turn.clone.owner_id, turn.options.channel, turn.options.key_id, this_process(),
+            datetime.now(UTC)))
+
+    def recover_interrupted(self) -> int:
+        """Store the replies whose process died while they streamed (killed, its host lost) with what the fan had
+        been sent, marked interrupted and charged nothing; how many. A server runs this as it starts, before
+        `MemoryService.catch_up` queues their memories; a draft of a live process elsewhere is left for 10
+        minutes."""
+        stale = datetime.now(UTC) - DRAFT_STALE
+        stored = [draft for draft in self._store.reply_drafts()
+                  if (process_gone(draft.claimed_by) or draft.updated_at < stale) and self._store.store_draft(draft)]
+        if stored:
+            log.info("stored %d replies cut off by a process that died, as interrupted", len(stored))
+        return len(stored)
+
     def _abandoned(self, turn: Turn) -> None:
+        self._store.drop_draft(turn.draft_id)
         if turn.options.idempotency is not None:  # nothing was stored: a retry with the same key may run
             self._store.release_idempotency_key(*turn.options.idempotency)
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from clonr.ingest.fetch import SafeFetcher
 from clonr.ingest.files import read_document
 from clonr.ingest.web import fetch_page, fetch_wikipedia, same_site_links, sitemap_urls
 from clonr.ingest.youtube import fetch_transcript, is_youtube
-from clonr.jobs import JobQueue
+from clonr.jobs import JobQueue, process_gone, this_process
 from clonr.store import Clone, DialogueCandidate, IngestJob, JobItem, Source, SqlStore
 from clonr.vectors.base import replace_all
 
@@ -257,7 +255,8 @@ class IngestService(ActsFor):
         """The statuses from which a run may take the job over: a running one too when its process is gone
         (on this host), or has not been heard from for 10 minutes (on another)."""
         stale = datetime.now(UTC) - job.updated_at > _STALE_RUNNING
-        return ("queued", "interrupted", "running") if stale or _gone(job.claimed_by) else ("queued", "interrupted")
+        gone = stale or process_gone(job.claimed_by)
+        return ("queued", "interrupted", "running") if gone else ("queued", "interrupted")
 
     def run_job(self, job_id: str, on_progress: Callable[[IngestJob], None] | None = None) -> IngestJob:
         """Work through the job's unfinished items; one failure is recorded and the rest go on.
@@ -269,7 +268,7 @@ class IngestService(ActsFor):
         if job.status == "done":
             return job
         claimed = self._store.set_job_status(job_id, "running", only_from=self._claimable(job),
-                                             claimed_by=_this_process())
+                                             claimed_by=this_process())
         if not claimed:
             raise InvalidInputError(f"Job {job_id} is already running in another process: wait for it (or, if that "
                                     "process died on another machine, resume it after 10 minutes).")
@@ -364,24 +363,6 @@ class IngestService(ActsFor):
             pages += same_site_links(html, url)
         # Pages robots.txt keeps out are never queued, so a crawl does not report them as failures.
         return [page for page in dict.fromkeys(pages) if self.fetcher.allowed_by_robots(page)]
-
-
-def _this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _gone(claim: str | None) -> bool:
-    """Whether the process that claimed a job (host:pid) has ended; only a process on this host can be known."""
-    host, _, pid = (claim or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 def _reference(item: str) -> str:

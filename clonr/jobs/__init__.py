@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from clonr.config import Settings
 from clonr.errors import ConfigError
 
-__all__ = ["BackgroundWorker", "Foreground", "JobQueue", "Task", "open_jobs"]
+__all__ = ["BackgroundWorker", "Foreground", "JobQueue", "Task", "open_jobs", "process_gone", "this_process"]
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +175,22 @@ def open_jobs(settings: Settings) -> JobQueue:
     from clonr.jobs.postgres import PostgresQueue  # procrastinate loads only where it is used
 
     return PostgresQueue(settings.database_url, stalled_seconds=settings.worker_stalled_seconds)
+
+
+def this_process() -> str:
+    """host:pid, what a claim on work records."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_gone(claim: str | None) -> bool:
+    """Whether the process that claimed some work (host:pid) has ended; only a process on this host can be known."""
+    host, _, pid = (claim or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

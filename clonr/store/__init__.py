@@ -30,6 +30,7 @@ from clonr.store.records import (
     PackRecord,
     PriceRecord,
     Proposal,
+    ReplyDraft,
     Source,
     StoredFidelityCheck,
 )
@@ -38,7 +39,7 @@ from clonr.store.sql import SqlStore, redact_url
 __all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "BotRecord", "Clone",
            "ConversationRecord", "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord", "Grant",
            "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord",
-           "PriceRecord", "Proposal", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState",
+           "PriceRecord", "Proposal", "ReplyDraft", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState",
            "ensure_home", "open_store", "redact_url"]
 
 

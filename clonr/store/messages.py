@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from clonr.errors import AlreadyExistsError, NotFoundError
@@ -17,6 +18,7 @@ from clonr.store.records import (
     GroupChat,
     GroupMessage,
     Message,
+    ReplyDraft,
 )
 from clonr.store.schema import (
     conversations,
@@ -27,6 +29,7 @@ from clonr.store.schema import (
     idempotency_keys,
     memories,
     messages,
+    reply_drafts,
 )
 
 
@@ -35,23 +38,64 @@ class MessageRecords(LedgerRecords):
 
     def add_exchange(self, clone_id: str, fan_id: str, user_text: str, reply_text: str, *,
                      context: str | None = None, status: str = "complete", usage: dict[str, Any] | None = None,
-                     conversation_id: str = "", idempotency: tuple[str, str] | None = None) -> tuple[int, int]:
+                     conversation_id: str = "", idempotency: tuple[str, str] | None = None,
+                     draft_id: str | None = None) -> tuple[int, int]:
         """Store a user message (with what its turn was given) and the clone's reply (complete or interrupted)
-        together, with the reply's row of the usage ledger (and its charge) and its idempotency key (key id, key)
-        when given, or none of them; returns their ids."""
-        now = _now()
-        rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
-                                                                            status=status))
+        together, with the reply's row of the usage ledger (and its charge), its idempotency key (key id, key) and
+        the removal of its draft when given, or none of them; returns their ids."""
         with self._transaction() as connection:
-            ids = [connection.execute(messages.insert().values(
-                clone_id=clone_id, fan_id=fan_id, created_at=now, conversation_id=conversation_id, **row)
-            ).inserted_primary_key[0] for row in rows]
-            if usage is not None:
-                self._write_usage(connection, clone_id, fan_id, ids[1], status, now, usage)
+            if draft_id is not None:
+                connection.execute(reply_drafts.delete().where(reply_drafts.c.id == draft_id))
+            ids = self._insert_exchange(connection, clone_id, fan_id, user_text, reply_text, context, status,
+                                        usage, conversation_id)
             if idempotency is not None:
                 connection.execute(idempotency_keys.update().where(*_idempotency_row(*idempotency))
                                    .values(message_id=ids[1]))
+        return ids
+
+    def _insert_exchange(self, connection: Connection, clone_id: str, fan_id: str, user_text: str,
+                         reply_text: str, context: str | None, status: str, usage: dict[str, Any] | None,
+                         conversation_id: str) -> tuple[int, int]:
+        now = _now()
+        rows = (dict(role="user", content=user_text, context=context), dict(role="assistant", content=reply_text,
+                                                                            status=status))
+        ids = [connection.execute(messages.insert().values(
+            clone_id=clone_id, fan_id=fan_id, created_at=now, conversation_id=conversation_id, **row)
+        ).inserted_primary_key[0] for row in rows]
+        if usage is not None:
+            self._write_usage(connection, clone_id, fan_id, ids[1], status, now, usage)
         return ids[0], ids[1]
+
+    # -- replies while they stream ----------------------------------------------------------------
+
+    def save_draft(self, draft: ReplyDraft) -> None:
+        """Write what a streaming reply has sent so far (the first call inserts it)."""
+        values = {name: getattr(draft, name) for name in ReplyDraft.__dataclass_fields__}
+        with self._transaction() as connection:
+            updated = connection.execute(reply_drafts.update().where(reply_drafts.c.id == draft.id)
+                                         .values(reply=draft.reply, updated_at=draft.updated_at)).rowcount
+            if not updated:
+                connection.execute(reply_drafts.insert().values(**values))
+
+    def drop_draft(self, draft_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(reply_drafts.delete().where(reply_drafts.c.id == draft_id))
+
+    def reply_drafts(self) -> list[ReplyDraft]:
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(reply_drafts).order_by(reply_drafts.c.updated_at)).mappings().all()
+        return [ReplyDraft(**{**row, "updated_at": _aware(row["updated_at"])}) for row in rows]
+
+    def store_draft(self, draft: ReplyDraft) -> tuple[int, int] | None:
+        """Store a draft whose process died as an interrupted exchange, charged nothing (its ledger row counts
+        the attempt); its ids, or None when another process stored it first."""
+        usage = {"owner_id": draft.owner_id, "channel": draft.channel, "key_id": draft.key_id, "prompt_tokens": 0,
+                 "completion_tokens": 0, "first_token_ms": None, "total_ms": 0}
+        with self._transaction() as connection:
+            if not connection.execute(reply_drafts.delete().where(reply_drafts.c.id == draft.id)).rowcount:
+                return None
+            return self._insert_exchange(connection, draft.clone_id, draft.fan_id, draft.message, draft.reply,
+                                         draft.context, "interrupted", usage, draft.conversation_id)
 
     def add_messages(self, clone_id: str, fan_id: str, items: list[tuple[str, str, datetime]]) -> list[int]:
         """Store (role, content, time) messages in one transaction, e.g. an imported conversation; their ids."""

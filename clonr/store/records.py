@@ -121,6 +121,24 @@ class IngestJob:
 
 
 @dataclass(frozen=True)
+class ReplyDraft:
+    """A reply while it streams, as far as the fan has been sent it (`reply`), and where it was going."""
+
+    id: str
+    clone_id: str
+    fan_id: str
+    conversation_id: str
+    message: str
+    reply: str
+    context: str | None
+    owner_id: str
+    channel: str
+    key_id: str | None
+    claimed_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     clone_id: str

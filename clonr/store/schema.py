@@ -98,6 +98,22 @@ messages = Table(
     Index("ix_messages_thread", "clone_id", "fan_id", "conversation_id", "id"),
 )
 
+reply_drafts = Table(  # a reply while it streams, saved as it goes: a process killed mid-reply leaves what was seen
+    "reply_drafts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("fan_id", String(64), nullable=False),
+    Column("conversation_id", String(40), nullable=False, server_default=""),
+    Column("message", Text, nullable=False),
+    Column("reply", Text, nullable=False),  # what the fan has been sent so far
+    Column("context", Text, nullable=True),
+    Column("owner_id", String(512), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("claimed_by", String(300), nullable=False),  # host:pid of the process streaming it
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 memories = Table(
     "memories", metadata,
     Column("id", String(32), primary_key=True),
