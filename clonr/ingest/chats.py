@@ -22,6 +22,7 @@ from typing import Any
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document, Part
 from clonr.ingest.files import decode_text, load_json, read_zip_member
+from clonr.ingest.untrusted import valid_text
 
 __all__ = ["CHAT_SUFFIXES", "ChatLog", "ChatMessage", "DialogueCandidate", "chat_document", "dialogue_candidates",
            "parse_chat"]
@@ -63,7 +64,7 @@ class DialogueCandidate:
 
 def parse_chat(name: str, data: bytes, max_bytes: int) -> ChatLog:
     """Read a chat export, recognising its format from its name and contents."""
-    name = PurePath(name).name or "chat"
+    name = valid_text(PurePath(name).name) or "chat"  # a name that is not UTF-8 could be neither shown nor stored
     suffix = PurePath(name.strip()).suffix.lower()
     if suffix == ".zip":
         name, data = _text_from_zip(name, data, max_bytes)
@@ -276,7 +277,7 @@ _CSV_COLUMNS = {"time": ("timestamp", "time", "date", "datetime", "sent_at", "cr
 
 def _csv(name: str, text: str) -> ChatLog:
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))  # any line ending, as the csv docs ask
     except csv.Error as exc:
         raise InvalidInputError(f"{name} is not a readable CSV file ({exc}): re-export it.") from None
     header = {h.strip().lower(): h for h in (rows[0].keys() if rows else []) if h}

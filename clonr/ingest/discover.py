@@ -37,7 +37,7 @@ def score_candidate(name: str, hints: list[str], url: str, title: str, snippet: 
     """A transparent score: the name in the title and snippet, the hints, and a profile-like address."""
     name_words = _words(name)
     title_words, snippet_words = _words(title), _words(snippet)
-    host = urlsplit(url).netloc.lower().removeprefix("www.")
+    host = _host(url)
     score, reasons = 0.0, []
     in_title = len(name_words & title_words) / max(1, len(name_words))
     if in_title == 1:
@@ -64,6 +64,20 @@ def score_candidate(name: str, hints: list[str], url: str, title: str, snippet: 
     return Candidate(url, title, snippet, round(min(score, 1.0), 2), tuple(reasons))
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower().removeprefix("www.")
+    except ValueError:  # a result whose address does not parse (`http://[::1`)
+        return ""
+
+
+def _is_web_address(url: str) -> bool:
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
+
+
 def search_web(name: str, hints: list[str], max_results: int, search_url: str, timeout: float) -> list[Candidate]:
     """Search results for the person, most likely first; duplicates and non-web links dropped."""
     from ddgs.engines.duckduckgo import Duckduckgo
@@ -84,7 +98,7 @@ def search_web(name: str, hints: list[str], max_results: int, search_url: str, t
         for page in range(1, 4):
             before = len(found)
             for result in engine.search(query, page=page) or []:
-                if urlsplit(result.href).scheme in ("http", "https") and result.href not in found:
+                if _is_web_address(result.href) and result.href not in found:
                     found[result.href] = score_candidate(name, hints, result.href, result.title, result.body)
             if len(found) == before or len(found) >= max_results:
                 break

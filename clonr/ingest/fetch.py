@@ -56,6 +56,10 @@ class UnresolvedHostError(FetchError):
     """The host name is not in DNS."""
 
 
+class _UnreachableError(FetchError):
+    """Nothing answered at the address (refused, unreachable, timed out): said as such, even for robots.txt."""
+
+
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one carries, if any: a translator or tunnel would connect to it."""
     if ip.ipv4_mapped:
@@ -165,9 +169,20 @@ class Fetched:
 
 
 def check_url(url: str) -> str:
-    """The URL, stripped, if its scheme and host can be fetched at all; else a one-line error."""
+    """The URL, stripped, if its scheme and host can be fetched at all; else a one-line error.
+
+    A URL that does not parse (`http://[::1`, a port of 99999, an octal or malformed IPv4 host such as
+    `0177.0.0.1`, which httpx refuses rather than guess at) is refused here, named as the user gave it.
+    """
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        if parts.port == 0:  # reading the port raises for one that is not a number or is out of range
+            raise ValueError("port 0 is no port")
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise UnsafeURLError(f"{url[:80]!r} is not a valid URL ({str(exc)[:80]}): give a full address such as "
+                             "https://example.com/about.") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise UnsafeURLError(f"{url[:80]!r} is not an http(s) URL: only web pages can be fetched.")
     if not parts.hostname:
@@ -220,9 +235,9 @@ class SafeFetcher:
             if str(exc).endswith(_UNRESOLVED):
                 raise UnresolvedHostError(f"{urlsplit(url).hostname} does not resolve (no such name in DNS): "
                                           "check the address.") from None
-            raise FetchError(f"{url} could not be fetched ({exc}): check the address.") from None
+            raise _UnreachableError(f"{url} could not be fetched ({exc}): check the address.") from None
         except httpx.TimeoutException:
-            raise FetchError(f"{url} did not answer in time: try again later.") from None
+            raise _UnreachableError(f"{url} did not answer in time: try again later.") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{url} could not be fetched ({exc}): check the address.") from None
         if response.is_redirect:
@@ -266,7 +281,7 @@ class SafeFetcher:
             try:
                 self._wait_turn(site)
                 response = self._request(site + "/robots.txt", None)
-            except UnresolvedHostError:
+            except (UnresolvedHostError, _UnreachableError):
                 raise  # say so, not that robots.txt refused it
             except FetchError:
                 response = None

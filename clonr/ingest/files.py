@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Any
@@ -18,7 +19,7 @@ import trafilatura
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.documents import Document
-from clonr.ingest.untrusted import load_json
+from clonr.ingest.untrusted import load_json, valid_text
 
 __all__ = ["FILE_SUFFIXES", "TEXT_SUFFIXES", "decode_text", "html_document", "load_json", "read_document",
            "read_zip_member"]
@@ -37,7 +38,7 @@ def decode_text(data: bytes, name: str, max_bytes: int) -> str:
     if len(data) > max_bytes:
         raise InvalidInputError(f"{name} is {len(data):,} bytes; the limit is {max_bytes:,} "
                                 "(CLONR_MAX_FILE_BYTES): split it into smaller files.")
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data:  # anywhere: no text format has NUL bytes, and Postgres cannot store them
         raise InvalidInputError(f"{name} looks like a binary file: give a UTF-8 text file.")
     try:
         text = data.decode("utf-8-sig")
@@ -50,14 +51,14 @@ def decode_text(data: bytes, name: str, max_bytes: int) -> str:
 
 def read_document(name: str, data: bytes, max_bytes: int, location: str | None = None) -> Document:
     """Read one file (by its name's suffix, confirmed by its bytes) into a document."""
-    name = PurePath(name).name or "upload"
+    name = valid_text(PurePath(name).name) or "upload"  # a name that is not UTF-8 could be neither shown nor stored
     suffix = PurePath(name.strip()).suffix.lower()
     if suffix not in FILE_SUFFIXES:
         raise InvalidInputError(f"{name}: Clonr reads {', '.join(FILE_SUFFIXES)} files; convert it to one of them.")
     if len(data) > max_bytes:
         raise InvalidInputError(f"{name} is {len(data):,} bytes; the limit is {max_bytes:,} "
                                 "(CLONR_MAX_FILE_BYTES): split it into smaller files.")
-    location = location or name
+    location = valid_text(location or name)
     if suffix == ".pdf":
         document = _pdf(name, data, location)
     elif suffix == ".docx":
@@ -77,7 +78,8 @@ def read_document(name: str, data: bytes, max_bytes: int, location: str | None =
                                         "\"<your name in it>\" (the Chat exports tab in the studio).")
             document = Document("file", name, text=text, location=location)
     if document.is_empty:
-        raise InvalidInputError(f"{name} has no text Clonr can read (a scanned PDF needs OCR first).")
+        raise InvalidInputError(f"{name} has no text Clonr can read" + (
+            " (a scanned PDF needs OCR first)." if suffix == ".pdf" else ": give a file with some text in it."))
     return document
 
 
@@ -112,9 +114,12 @@ def _pdf(name: str, data: bytes, location: str) -> Document:
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInputError(f"{name} is a damaged PDF ({type(exc).__name__}): re-export it, then retry.") \
             from None
+    except Exception as exc:  # pypdf raises NotImplementedError (an unknown encryption), RecursionError, and more
+        raise InvalidInputError(f"{name} cannot be read as a PDF ({type(exc).__name__}): re-export it, then retry.") \
+            from None
     published = f"{created[2:6]}-{created[6:8]}-{created[8:10]}" if isinstance(created, str) and len(created) >= 10 \
         and created[2:10].isdigit() else None
-    return Document("file", _title(info.get("/Title"), name), text=text, location=location,
+    return Document("file", _title(info.get("/Title"), name), text=valid_text(text), location=location,
                     author=_clean(info.get("/Author")), published=published)
 
 
@@ -153,10 +158,16 @@ def read_zip_member(name: str, data: bytes, choose: Callable[[list[zipfile.ZipIn
             if member.file_size > max_bytes:
                 raise InvalidInputError(f"{name}: {member.filename} unpacks to {member.file_size:,} bytes; the limit "
                                         f"is {max_bytes:,} (CLONR_MAX_FILE_BYTES).")
+            if member.flag_bits & 0x1:
+                raise InvalidInputError(f"{name}: {member.filename} is password-protected: export it again without a "
+                                        "password.")
             with archive.open(member) as handle:
                 content = handle.read(max_bytes + 1)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError):
         raise InvalidInputError(f"{name} is not a readable {what} file: export it again.") from None
+    except NotImplementedError:  # a compression method zipfile lacks (AES, PPMd, …)
+        raise InvalidInputError(f"{name} is compressed in a way Clonr cannot unpack: export it again as a plain "
+                                f"{what} file.") from None
     if len(content) > max_bytes:
         raise InvalidInputError(f"{name}: {member.filename} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES).")
     return member.filename, content
@@ -189,10 +200,13 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 def _csv_text(name: str, text: str) -> str:
     """Each row as `column: value` pairs, so the header names give the values their meaning."""
+    sample = text[:4096]
     try:
-        sample = text[:4096]
         dialect = csv.Sniffer().sniff(sample) if sample.count("\n") else csv.excel
-        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error:  # one column, or too little to tell: the sniffer gives up, and commas are the default
+        dialect = csv.excel
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), dialect))  # any line ending, as the csv docs ask
     except csv.Error as exc:
         raise InvalidInputError(f"{name} is not a readable CSV file ({exc}): re-export it.") from None
     if not rows:
@@ -203,7 +217,8 @@ def _csv_text(name: str, text: str) -> str:
 
 
 def _clean(value: object) -> str | None:
-    return str(value).strip()[:200] or None if value else None
+    """Metadata as one short text (a PDF's UTF-16 title may hold a lone surrogate), or None."""
+    return valid_text(str(value)).strip()[:200] or None if value else None
 
 
 def _title(value: object, name: str) -> str:

@@ -6,6 +6,7 @@ on nesting and number length, and with every string made valid UTF-8, so that no
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from clonr.errors import InvalidInputError
@@ -14,19 +15,22 @@ __all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "load_json", "valid_text"]
 
 MAX_DEPTH = 64  # arrays and objects inside each other; real exports and cards stay under 10
 MAX_NUMBER_CHARS = 64  # characters of one JSON number
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def valid_text(text: str) -> str:
-    """`text` with any lone surrogate (`\\ud800`, which JSON can spell but UTF-8 cannot) as U+FFFD."""
+    """`text` with any lone surrogate (`\\ud800`, which JSON can spell but UTF-8 cannot, and which a file name that
+    is not UTF-8 decodes to) as U+FFFD, and without NUL characters (Postgres cannot store them in text)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
+        text = _SURROGATE.sub("\ufffd", text)  # paired ones were joined by the JSON parser: these are alone
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def load_json(name: str, text: str) -> Any:
     """Parsed JSON, or a one-line error that says where or why it cannot be used."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as Windows tools write UTF-8
     try:
         value = json.loads(text, parse_int=_number(int), parse_float=_number(float), parse_constant=_constant)
     except json.JSONDecodeError as exc:

@@ -50,8 +50,11 @@ def same_site_links(html: str, base_url: str) -> list[str]:
     for element, attribute, link, _ in tree.iterlinks():
         if element.tag != "a" or attribute != "href":
             continue
-        absolute = urldefrag(urljoin(base_url, link)).url
-        parts = urlsplit(absolute)
+        try:
+            absolute = urldefrag(urljoin(base_url, link)).url
+            parts = urlsplit(absolute)
+        except ValueError:  # a link that is no URL (`http://[::1`): not one to follow
+            continue
         if parts.scheme in ("http", "https") and parts.netloc.lower() == host \
                 and not parts.path.lower().endswith(_SKIP_SUFFIXES) and absolute != base_url:
             found[absolute] = None
@@ -74,9 +77,17 @@ def sitemap_urls(fetcher: SafeFetcher, site_url: str, limit: int) -> list[str]:
                 continue
             locs = [loc.text.strip() for loc in tree.iter("{*}loc") if loc.text]
             target = nested if tree.tag.endswith("sitemapindex") and depth == 0 else pages
-            target += [loc for loc in locs if urlsplit(loc).netloc.lower() == parts.netloc.lower()]
+            target += [loc for loc in locs if _host(loc) == parts.netloc.lower()]
         pending = nested
     return list(dict.fromkeys(pages))[:limit]
+
+
+def _host(url: str) -> str | None:
+    """The URL's host (and port), lower-cased, or None when it does not parse."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return None
 
 
 def wikipedia_title(reference: str, default_site: str) -> tuple[str, str]:

@@ -21,7 +21,10 @@ _HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"
 
 def is_youtube(reference: str) -> bool:
     reference = reference.strip()
-    return reference.startswith("youtube:") or urlsplit(reference).netloc.lower() in _HOSTS
+    try:
+        return reference.startswith("youtube:") or urlsplit(reference).netloc.lower() in _HOSTS
+    except ValueError:  # not a URL at all (`http://[::1`): not YouTube's either
+        return False
 
 
 def video_id(reference: str) -> str:
@@ -29,7 +32,10 @@ def video_id(reference: str) -> str:
     reference = reference.strip().removeprefix("youtube:")
     if _ID.match(reference):
         return reference
-    parts = urlsplit(reference)
+    try:
+        parts = urlsplit(reference)
+    except ValueError:  # not a URL (`http://[::1`): no candidates, so the error below
+        parts = urlsplit("")
     candidates = parse_qs(parts.query).get("v", [])
     if parts.netloc.lower().endswith("youtu.be"):
         candidates.append(parts.path.strip("/"))

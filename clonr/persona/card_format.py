@@ -22,7 +22,7 @@ from typing import Any
 
 from clonr.errors import InvalidInputError
 from clonr.ingest.files import read_zip_member
-from clonr.ingest.untrusted import load_json
+from clonr.ingest.untrusted import load_json, valid_text
 
 __all__ = ["CARD_SUFFIXES", "V3_ONLY_FIELDS", "card_bytes", "read_card"]
 
@@ -42,7 +42,7 @@ def read_card(name: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     The original spec is kept under `data.extensions.clonr.imported_spec` only in memory (for messages);
     unknown fields stay where they were.
     """
-    name = PurePath(name).name or "card"
+    name = valid_text(PurePath(name).name) or "card"
     suffix = PurePath(name.strip()).suffix.lower()
     if suffix not in CARD_SUFFIXES:
         raise InvalidInputError(f"{name}: a character card is a .json, .png or .charx file.")
@@ -71,8 +71,8 @@ def _normalise(name: str, card: Any) -> dict[str, Any]:
         raise InvalidInputError(f"{name}: unknown card spec {spec!r}: Clonr reads chara_card_v2 and chara_card_v3.")
     data = normalised["data"]
     for field in _STRINGS:
-        value = data.get(field, "")
-        if value is None:
+        value = data.get(field)
+        if value is None:  # missing or null: V1 cards and sloppy tools leave fields out, which the spec requires
             data[field] = ""
         elif not isinstance(value, str):
             raise InvalidInputError(f"{name}: the card's {field} should be text, not {type(value).__name__}.")
@@ -84,9 +84,20 @@ def _normalise(name: str, card: Any) -> dict[str, Any]:
             raise InvalidInputError(f"{name}: the card's {field} should be a list of texts.")
     if not isinstance(data.get("extensions", {}), dict):
         raise InvalidInputError(f"{name}: the card's extensions should be an object.")
+    ours = data.get("extensions", {}).get("clonr")
+    if isinstance(ours, dict):
+        if not isinstance(ours.get("dialogue_categories", []), list):
+            raise InvalidInputError(f"{name}: the card's extensions.clonr.dialogue_categories should be a list of "
+                                    "texts.")
+        if not isinstance(ours.get("short_description") or "", str):
+            raise InvalidInputError(f"{name}: the card's extensions.clonr.short_description should be text.")
     book = data.get("character_book")
     if book is not None and not (isinstance(book, dict) and isinstance(book.get("entries", []), list)):
         raise InvalidInputError(f"{name}: the card's character_book should be an object with a list of entries.")
+    for number, entry in enumerate(book.get("entries", []) if book else [], start=1):
+        if isinstance(entry, dict) and not (isinstance(entry.get("keys", []), list)
+                                            and isinstance(entry.get("content") or "", str)):
+            raise InvalidInputError(f"{name}: lorebook entry {number} should have a list of keys and a text content.")
     return normalised
 
 
