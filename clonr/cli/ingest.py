@@ -61,7 +61,10 @@ def _run_with_progress(ctx: click.Context, app: Clonr, job: IngestJob, clone: st
 
 def _absolute(item: str) -> str:
     """File items become absolute paths, so that `--resume` from another folder finds them."""
-    return str(Path(item).resolve()) if Path(item).exists() else item
+    try:
+        return str(Path(item).resolve()) if Path(item).exists() else item
+    except (OSError, ValueError):  # not a name a file system takes: the job refuses it in one line
+        return item
 
 
 def _source_json(source: Source) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from clonr.ingest.discover import Candidate, search_web
 from clonr.ingest.documents import Document, chunk_document
 from clonr.ingest.fetch import SafeFetcher
 from clonr.ingest.files import read_document
+from clonr.ingest.untrusted import valid_text
 from clonr.ingest.web import fetch_page, fetch_wikipedia, same_site_links, sitemap_urls
 from clonr.ingest.youtube import fetch_transcript, is_youtube
 from clonr.jobs import JobQueue, process_gone, this_process
@@ -201,7 +202,9 @@ class IngestService(ActsFor):
         if len(data) > self._settings.max_file_bytes:
             raise InvalidInputError(f"{Path(filename).name} is {len(data):,} bytes; the limit is "
                                     f"{self._settings.max_file_bytes:,} (CLONR_MAX_FILE_BYTES): split it.")
-        safe = re.sub(r"[^\w.\- ]", "_", Path(filename.replace("\\", "/")).name).strip(" .") or "upload"
+        safe = re.sub(r"[^\w.\- ]", "_", Path(filename.replace("\\", "/")).name).strip(" ._") or "upload"
+        stem, suffix = Path(safe).stem, Path(safe).suffix[:16]
+        safe = stem[:120] + suffix  # a file system takes 255 bytes a name: far from a user's long upload name
         folder = self._uploads / uuid.uuid4().hex
         folder.mkdir(parents=True)
         path = folder / safe
@@ -366,8 +369,19 @@ class IngestService(ActsFor):
 
 
 def _reference(item: str) -> str:
-    """An item as typed, stripped, unless it names a file that exists as it is (a name may end in a newline)."""
-    return item if not is_web_reference(item) and Path(item).is_file() else item.strip()
+    """An item as typed, stripped, unless it names a file that exists as it is (a name may end in a newline).
+    A name that could not be stored or opened (not UTF-8, too long) is refused here, before the job is."""
+    if is_web_reference(item):
+        return item.strip()
+    try:
+        item.encode("utf-8")
+        exists = Path(item).is_file()
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{valid_text(item)[:120]!r} is not a UTF-8 file name: rename the file and add it "
+                                "again.") from None
+    except OSError as exc:  # too long for the file system, or otherwise unusable
+        raise InvalidInputError(f"{item[:120]!r} cannot be a file name ({exc.strerror}): check the path.") from None
+    return item if exists else item.strip()
 
 
 def is_web_reference(reference: str) -> bool:

@@ -695,8 +695,12 @@ class MemoryService(ActsFor):
 
 def read_transcript(path: Path, max_bytes: int) -> list[TranscriptLine]:
     """A JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601, optional "name", "id"}."""
-    if not path.is_file():
-        raise InvalidInputError(f"{path} is not a readable file: check the path.")
+    try:
+        readable = path.is_file()
+    except OSError:  # a name too long for the file system
+        readable = False
+    if not readable:
+        raise InvalidInputError(f"{str(path)[:120]} is not a readable file: check the path.")
     if path.stat().st_size > max_bytes:
         raise InvalidInputError(f"{path.name} is larger than {max_bytes:,} bytes (CLONR_MAX_FILE_BYTES): split it.")
     try:
@@ -709,10 +713,13 @@ def read_transcript(path: Path, max_bytes: int) -> list[TranscriptLine]:
     for n, item in enumerate(raw, start=1):
         try:
             time = datetime.fromisoformat(str(item["time"]))
-            lines.append(TranscriptLine(speaker=str(item["speaker"]), text=str(item["text"]),
-                                        time=time if time.tzinfo else time.replace(tzinfo=UTC),
+            time = (time if time.tzinfo else time.replace(tzinfo=UTC)).astimezone(UTC)  # out of range: refused
+            if not all(isinstance(item.get(key), str) for key in ("speaker", "text")) or \
+                    not isinstance(item.get("name") or "", str):
+                raise TypeError("speaker, text and name are texts")
+            lines.append(TranscriptLine(speaker=item["speaker"], text=item["text"], time=time,
                                         name=item.get("name"), ref=str(item.get("id", n))))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise InvalidInputError(f"{path.name}: line {n} needs \"speaker\", \"text\" and an ISO-8601 \"time\": "
-                                    "fix it and import again.") from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            raise InvalidInputError(f"{path.name}: line {n} needs \"speaker\", \"text\" (texts) and an ISO-8601 "
+                                    "\"time\": fix it and import again.") from None
     return lines

@@ -122,6 +122,7 @@ class CardService(ActsFor):
             self._store.save_card(clone.id, stored)
             self._add_lorebook(clone, fields.get("character_book"))
         except BaseException:
+            self._dialogues.index(clone).delete([d.id for d in self._store.list_dialogues(clone.id)])
             self._store.delete_clone(clone.id)
             raise
         return clone
