@@ -56,7 +56,7 @@ from clonr.ingest.fetch import AddressPolicy
 from clonr.memory import HeuristicImportanceScorer
 from tests.conftest import FakeChatModel, FixtureSite
 from tests.test_cards import V3_CARD, png_chunk
-from tests.test_ingest_files import make_docx, make_pdf
+from tests.test_ingest_files import make_docx, make_pdf, raw_pdf
 from tests.test_ingest_web import article, results_page
 
 __all__ = ["MALFORMED", "MAX_BYTES", "SLOW_S", "SSRF", "Malformed", "Network", "Outcome", "Ssrf", "make_template",
@@ -74,19 +74,6 @@ def _random(n: int, seed: int = 21) -> bytes:
 
 
 # -- builders: PDF, zip, PNG, JSON ------------------------------------------------------------------------------
-
-def _pdf(*objects: bytes, trailer: bytes = b"/Root 1 0 R") -> bytes:
-    """A PDF from raw object bodies (numbered from 1), with a correct cross-reference table."""
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
-    return bytes(out)
-
 
 _CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
 _PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
@@ -229,22 +216,22 @@ def _files() -> list[Malformed]:
         f("pdf: startxref points past the end", "cv.pdf",
           lambda: make_pdf(["Ada"]).replace(b"startxref\n", b"startxref\n99999")),
         f("pdf: a page tree that contains itself", "cv.pdf",
-          lambda: _pdf(_CATALOG, b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>")),
+          lambda: raw_pdf(_CATALOG, b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>")),
         f("pdf: claims a billion pages", "cv.pdf",
-          lambda: _pdf(_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>", _PAGE, pdf_text)),
+          lambda: raw_pdf(_CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>", _PAGE, pdf_text)),
         f("pdf: a content stream of broken zlib", "cv.pdf",
-          lambda: _pdf(_CATALOG, _PAGES, _PAGE, _stream(_random(300), b"/Filter /FlateDecode"))),
+          lambda: raw_pdf(_CATALOG, _PAGES, _PAGE, _stream(_random(300), b"/Filter /FlateDecode"))),
         f("pdf: encrypted with an unknown handler", "cv.pdf",
-          lambda: _pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"<< /Filter /Bogus /V 9 >>",
+          lambda: raw_pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"<< /Filter /Bogus /V 9 >>",
                        trailer=b"/Root 1 0 R /Encrypt 5 0 R /ID [<01> <01>]")),
         f("pdf: its info dictionary is an array", "cv.pdf",
-          lambda: _pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"[1 2 3]", trailer=b"/Root 1 0 R /Info 5 0 R")),
+          lambda: raw_pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"[1 2 3]", trailer=b"/Root 1 0 R /Info 5 0 R")),
         f("pdf: a title nested 50,000 arrays deep", "cv.pdf",
-          lambda: _pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"<< /Title " + _deep(50_000) + b" >>",
+          lambda: raw_pdf(_CATALOG, _PAGES, _PAGE, pdf_text, b"<< /Title " + _deep(50_000) + b" >>",
                        trailer=b"/Root 1 0 R /Info 5 0 R")),
         f("pdf: a negative stream length", "cv.pdf",
-          lambda: _pdf(_CATALOG, _PAGES, _PAGE, b"<< /Length -40 >>\nstream\nBT ET\nendstream")),
-        f("pdf: the catalog is missing", "cv.pdf", lambda: _pdf(_PAGES, trailer=b"/Root 9 0 R")),
+          lambda: raw_pdf(_CATALOG, _PAGES, _PAGE, b"<< /Length -40 >>\nstream\nBT ET\nendstream")),
+        f("pdf: the catalog is missing", "cv.pdf", lambda: raw_pdf(_PAGES, trailer=b"/Root 9 0 R")),
         f("pdf: a UTF-16 title with a lone surrogate", "cv.pdf",
           lambda: make_pdf(["Ada"], title="\xfe\xff\xd8\x00\x00A")),
         f("pdf: over CLONR_MAX_FILE_BYTES", "big.pdf", lambda: b"%PDF-1.4\n" + b" " * MAX_BYTES),

@@ -17,6 +17,19 @@ from clonr.ingest.files import read_document
 LIMIT = 5_000_000
 
 
+def raw_pdf(*objects: bytes, trailer: bytes = b"/Root 1 0 R") -> bytes:
+    """A PDF from raw object bodies (numbered from 1), with a correct cross-reference table."""
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
+    return bytes(out)
+
+
 def make_pdf(lines: list[str], title: str = "Résumé", author: str = "Ada Lovelace") -> bytes:
     """A real PDF 1.4 (one page, Helvetica text, an info dictionary), written from the spec by hand."""
     text = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
@@ -29,15 +42,7 @@ def make_pdf(lines: list[str], title: str = "Résumé", author: str = "Ada Lovel
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         f"<< /Title ({title}) /Author ({author}) /CreationDate (D:20240115120000Z) >>".encode("latin-1"),
     ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return raw_pdf(*objects, trailer=b"/Root 1 0 R /Info 6 0 R")
 
 
 def make_docx(paragraphs: list[str], table: list[list[str]] | None = None) -> bytes:
