@@ -21,6 +21,7 @@ from clonr.clones import CloneService
 from clonr.config import Settings, load_settings
 from clonr.errors import ClonrError
 from clonr.fans import FanService, MessageRates
+from clonr.feeds import FeedService
 from clonr.ingest import IngestService
 from clonr.integrations.discord import DiscordService
 from clonr.jobs import open_jobs
@@ -101,6 +102,8 @@ class Clonr:
         self.billing = BillingService(self.store, clones, self.payments, self.settings.currency)
         self.meter = Meter(self.store, self.payments)
         secret = secret_key(self.settings)
+        self.feeds = FeedService(self.store, clones, self.settings, lambda: self.ingest.fetcher, memory,
+                                 self.ingest.acting_as(SYSTEM), self.worker, secret, clock=clock)
         self.keys = ApiKeyService(self.store, secret)
         self.discord = DiscordService(self.store, clones, secret)
         self.fans = FanService(self.store, clones, chat, memory,
@@ -116,20 +119,23 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity", "usage", "billing", "discord"):
+                     "cards", "fidelity", "usage", "billing", "discord", "feeds"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 
     def start_background(self, *, run_jobs: bool | None = None) -> threading.Event:
         """What a long-running process (a server, the studio, a worker) does besides its own work: queue the memory
         work lost with the last process, send the meter outbox (every process may: each event is claimed by one),
-        and run queued jobs when they wait in Postgres (CLONR_SERVER_JOBS, unless `run_jobs` says). Set the
-        returned event to stop."""
+        queue the polls of feeds that are due (each claimed by one process), and run queued jobs when they wait in
+        Postgres (CLONR_SERVER_JOBS, unless `run_jobs` says). Set the returned event to stop."""
         stop = threading.Event()
         self.worker.submit(self._make_up_lost_work)
         if self.payments.configured and self.settings.meter_send_seconds:
             threading.Thread(target=self.meter.run, args=(stop, self.settings.meter_send_seconds), name="clonr-meter",
                              daemon=True).start()
+        if self.settings.feed_check_seconds:
+            threading.Thread(target=self.feeds.run_schedule, args=(stop, self.settings.feed_check_seconds),
+                             name="clonr-feeds", daemon=True).start()
         if self.settings.server_jobs if run_jobs is None else run_jobs:
             self.worker.start_running(stop)
         return stop

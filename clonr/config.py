@@ -130,6 +130,10 @@ SETTINGS: tuple[Setting, ...] = (
             "jobs on a background thread too, so one process is a whole service; `off` leaves them to `clonr worker`."),
     Setting("CLONR_WORKER_STALLED_SECONDS", "30", "A worker not heard from for this long is taken for dead and "
             "its running jobs go back in the queue for another (workers report every third of this)."),
+    Setting("CLONR_FEED_MINUTES", "30", "How often each live feed (a blog, Mastodon, Bluesky, a YouTube channel) is "
+            "polled; a feed that fails waits twice as long each time, up to a day."),
+    Setting("CLONR_FEED_CHECK_SECONDS", "60", "How often `clonr serve`, the studio and `clonr worker` look for feeds "
+            "due a poll; 0: never (run `clonr feed poll` instead)."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port `clonr serve` (widgets and API) listens on."),
@@ -196,6 +200,8 @@ class Settings:
     jobs: str
     server_jobs: bool
     worker_stalled_seconds: float
+    feed_minutes: float
+    feed_check_seconds: float
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -383,6 +389,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         jobs=_choice(values, "CLONR_JOBS", ("auto", "in-process", "postgres")),
         server_jobs=_flag(values, "CLONR_SERVER_JOBS"),
         worker_stalled_seconds=_float(values, "CLONR_WORKER_STALLED_SECONDS", 1.0),
+        feed_minutes=_float(values, "CLONR_FEED_MINUTES", 1.0),
+        feed_check_seconds=_float(values, "CLONR_FEED_CHECK_SECONDS", 0.0),
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

@@ -23,6 +23,7 @@ PAGES = [
     st.Page("app_pages/monetise.py", title="11 · Monetise", icon=":material/payments:"),
     st.Page("app_pages/conversations.py", title="12 · Conversations", icon=":material/forum:"),
     st.Page("app_pages/discord.py", title="13 · Discord", icon=":material/smart_toy:"),
+    st.Page("app_pages/feeds.py", title="14 · Live feeds", icon=":material/rss_feed:"),
 ]
 
 try:

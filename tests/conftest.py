@@ -197,18 +197,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # -- A web site on loopback, for fetching and crawling -----------------------------------------------
 
 class FixtureSite:
-    """Serves pages from memory on a loopback address and records each request (path and time)."""
+    """Serves pages from memory on a loopback address and records each request (path and time, and its headers in
+    `headers`). A page served with an ETag answers 304 to a request that names it in If-None-Match."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.pages: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
         self.requests: list[tuple[str, float]] = []
+        self.headers: list[dict[str, str]] = []
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.requests.append((self.path, time.monotonic()))
+                site.headers.append(dict(self.headers.items()))
                 path = self.path if self.path in site.pages else self.path.split("?", 1)[0]
                 status, content_type, body, headers = site.pages.get(path, (404, "text/plain", b"not found", {}))
+                if headers.get("ETag") and self.headers.get("If-None-Match") == headers["ETag"]:
+                    status, body = 304, b""
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))

@@ -40,7 +40,7 @@ NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_crea
                        "discord_user", "link_discord"}  # a user Discord vouched for: tests/test_discord.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory", "usage", "billing", "discord")
+                    "memory", "usage", "billing", "discord", "feeds")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -50,6 +50,7 @@ INTERNAL = {
     "memory": {"remember", "remember_exchange", "recall", "lexical_search", "summaries", "entities", "mentioned",
                "score_pending", "reflect", "summarize", "update_knowledge", "forget_messages", "catch_up",
                "remember_later", "remember_stored_exchange"},
+    "feeds": {"queue_due", "run_schedule"},  # the schedule's: they take no clone
 }
 # Operations that answer every actor, each with only what is theirs: allowed means Ada's data is in the answer.
 REACHES: dict[str, Callable[[World, object], bool]] = {
@@ -71,7 +72,8 @@ ARGUMENTS: dict[str, Callable[[World], object]] = {
     "dialogues.items": lambda w: [("Hello", "Good day!", "general")],
     "audience": lambda w: "anonymous", "free_messages": lambda w: 10, "price_micros": lambda w: 0,
     "messages": lambda w: 10, "amount_cents": lambda w: 100, "pack_id": lambda w: "missing",
-    "return_url": lambda w: "https://example.invalid/",
+    "return_url": lambda w: "https://example.invalid/", "url": lambda w: "http://127.0.0.1:9/feed",
+    "feed_id": lambda w: "missing", "item_id": lambda w: "missing",
     **{name: (lambda w: "Some words.") for name in ("message", "text", "user_text", "char_text", "thought", "title",
                                                     "name", "me", "fan_name", "query")},
 }

@@ -8,7 +8,21 @@ from typing import Any
 import click
 
 from clonr import __version__
-from clonr.cli import billing, chat, clone, discord, doctor, group, ingest, keys, memory, persona, serve, usage
+from clonr.cli import (
+    billing,
+    chat,
+    clone,
+    discord,
+    doctor,
+    feed,
+    group,
+    ingest,
+    keys,
+    memory,
+    persona,
+    serve,
+    usage,
+)
 from clonr.cli.context import LazyApp
 from clonr.errors import ClonrError
 
@@ -36,6 +50,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.call_on_close(ctx.obj.finish)
 
 
-for _module in (clone, ingest, persona, chat, group, memory, keys, usage, billing, discord, serve, doctor):
+for _module in (clone, ingest, persona, chat, group, memory, feed, keys, usage, billing, discord, serve, doctor):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

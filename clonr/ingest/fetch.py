@@ -162,6 +162,9 @@ class Fetched:
     content_type: str  # e.g. "text/html"
     body: bytes
     charset: str | None
+    etag: str | None = None  # validators for a conditional request next time
+    last_modified: str | None = None
+    not_modified: bool = False  # a conditional request answered 304: nothing new, no body
 
     @property
     def text(self) -> str:
@@ -206,24 +209,29 @@ class SafeFetcher:
         self._lock = threading.Lock()
 
     def get(self, url: str, accept: tuple[str, ...], *, obey_robots: bool = True,
-            params: dict[str, str] | None = None) -> Fetched:
-        """Fetch `url` whose content type starts with one of `accept`, following checked redirects."""
+            params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Fetched:
+        """Fetch `url` whose content type starts with one of `accept`, following checked redirects. `headers` go
+        with the request (validators for a conditional one, a token); an `Authorization` header is dropped when
+        a redirect leaves the host, as browsers do."""
         url = check_url(url)
         for _ in range(_MAX_REDIRECTS + 1):
             if obey_robots and not self.allowed_by_robots(url):
                 raise FetchError(f"{url} is disallowed by the site's robots.txt: Clonr does not fetch it.")
             self._wait_turn(url)
-            response = self._request(url, params)
-            if response.is_redirect:
-                url = check_url(urljoin(url, response.headers.get("location", "")))
-                params = None
+            response = self._request(url, params, headers)
+            if response.has_redirect_location:
+                target = check_url(urljoin(url, response.headers.get("location", "")))
+                if headers and urlsplit(target).netloc != urlsplit(url).netloc:
+                    headers = {name: value for name, value in headers.items() if name.lower() != "authorization"}
+                url, params = target, None
                 continue
             return self._read(response, url, accept)
         raise FetchError(f"{url} redirects more than {_MAX_REDIRECTS} times: give the final address.")
 
-    def _request(self, url: str, params: dict[str, str] | None) -> httpx.Response:
+    def _request(self, url: str, params: dict[str, str] | None,
+                 headers: dict[str, str] | None = None) -> httpx.Response:
         try:
-            request = self._client.build_request("GET", url, params=params)
+            request = self._client.build_request("GET", url, params=params, headers=headers)
         except httpx.InvalidURL as exc:
             raise UnsafeURLError(f"{url[:80]!r} is not a valid URL ({exc}): give a full address such as "
                                  "https://example.com/about.") from None
@@ -240,13 +248,17 @@ class SafeFetcher:
             raise _UnreachableError(f"{url} did not answer in time: try again later.") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{url} could not be fetched ({exc}): check the address.") from None
-        if response.is_redirect:
+        if response.has_redirect_location:
             response.close()
         return response
 
     def _read(self, response: httpx.Response, url: str, accept: tuple[str, ...]) -> Fetched:
         try:
-            if response.status_code >= 400:
+            if response.status_code == 304:
+                return Fetched(url=str(response.url), content_type="", body=b"", charset=None,
+                               etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),
+                               not_modified=True)
+            if response.status_code >= 300:
                 raise FetchError(f"{url} answered HTTP {response.status_code}: check the address.")
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if not content_type.startswith(accept):
@@ -266,7 +278,8 @@ class SafeFetcher:
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url} broke off while downloading ({exc}): try again.") from None
             return Fetched(url=str(response.url), content_type=content_type, body=bytes(body),
-                           charset=response.charset_encoding)
+                           charset=response.charset_encoding, etag=response.headers.get("etag"),
+                           last_modified=response.headers.get("last-modified"))
         finally:
             response.close()
 

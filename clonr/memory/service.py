@@ -212,6 +212,8 @@ class MemoryPolicy:
     reflection_evidence: int = 15  # memories recalled for each question
     update_similarity: float = 0.5  # cosine above which an old memory is checked against a new one
     longest_text: int = 4000  # characters in an event or an edited memory (CLONR_MAX_MESSAGE_CHARS)
+    lately_days: int = 30  # events this recent are in every prompt, as the clone's life lately...
+    lately_events: int = 5  # ...the latest this many of them
 
 
 class MemoryService(ActsFor):
@@ -423,9 +425,16 @@ class MemoryService(ActsFor):
                 if re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", lowered)}
 
     def summaries(self, clone_id: str, fan_id: str) -> tuple[str, str]:
-        """(the clone's current state, what it knows of this fan), either possibly empty."""
+        """(the clone's life lately, what it knows of this fan), either possibly empty. Its life lately is the
+        summary of its events, then its latest events themselves, dated: a post or a happening is in the next
+        prompt of every fan, long before enough of them add up to rewrite the summary."""
         found = self._store.summaries(clone_id, [SHARED_FAN, fan_id])
-        return found.get(SHARED_FAN, ""), found.get(fan_id, "")
+        since = self._clock() - timedelta(days=self.policy.lately_days)
+        latest = [m for m in self._store.list_memories(clone_id, [SHARED_FAN], limit=self.policy.lately_events * 2,
+                                                       include_superseded=False)
+                  if m.kind == "event" and m.happened_at >= since][:self.policy.lately_events]
+        lately = "\n".join(part for part in (found.get(SHARED_FAN, ""), render_by_day(latest).strip()) if part)
+        return lately, found.get(fan_id, "")
 
     def _update_knowledge_of(self, memory_id: str) -> None:
         found = self._store.get_memories([memory_id])

@@ -20,6 +20,8 @@ from clonr.store.records import (
     FanActivity,
     FanMemories,
     FanRecord,
+    FeedItem,
+    FeedRecord,
     GroupChat,
     GroupMessage,
     IngestJob,
@@ -37,10 +39,10 @@ from clonr.store.records import (
 from clonr.store.sql import SqlStore, redact_url
 
 __all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", "BotRecord", "Clone",
-           "ConversationRecord", "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord", "Grant",
-           "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message", "OutboxEvent", "PackRecord",
-           "PriceRecord", "Proposal", "ReplyDraft", "Source", "SqlStore", "StoredFidelityCheck", "SubscriptionState",
-           "ensure_home", "open_store", "redact_url"]
+           "ConversationRecord", "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord",
+           "FeedItem", "FeedRecord", "Grant", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message",
+           "OutboxEvent", "PackRecord", "PriceRecord", "Proposal", "ReplyDraft", "Source", "SqlStore",
+           "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

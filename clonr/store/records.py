@@ -139,6 +139,52 @@ class ReplyDraft:
 
 
 @dataclass(frozen=True)
+class FeedRecord:
+    """A live feed of the creator's (a blog, a Mastodon or Bluesky profile, a YouTube channel), polled on a schedule.
+
+    `review`: new items wait for the creator before the clone learns them; `as_source`: items the clone learns
+    also become sources. `etag`/`last_modified` make the next poll a conditional request; `failures` sets the
+    backoff and `last_error` says why, in one line."""
+
+    id: str
+    clone_id: str
+    url: str  # as the creator gave it (a profile, a page, a feed)
+    feed_url: str  # what is polled
+    network: str  # the adapter that reads it: rss, mastodon, ...
+    title: str
+    review: bool
+    as_source: bool
+    token_secret: str | None  # an API token, encrypted
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime
+    last_polled_at: datetime | None
+    failures: int
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One post of a feed, stored once (by its guid): `pending` until the creator lets it in (or at once when
+    the feed is not reviewed), then `accepted` with the event it became, or `rejected`."""
+
+    id: str
+    feed_id: str
+    clone_id: str
+    guid: str
+    title: str
+    text: str  # plain text, cut to a few hundred words
+    link: str | None
+    images: tuple[str, ...]  # alt texts and captions
+    published_at: datetime
+    status: str  # pending, accepted, rejected
+    memory_id: str | None
+    source_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     clone_id: str

@@ -98,6 +98,48 @@ messages = Table(
     Index("ix_messages_thread", "clone_id", "fan_id", "conversation_id", "id"),
 )
 
+feeds = Table(  # the creator's live feeds (migration 0026)
+    "feeds", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("feed_url", Text, nullable=False),
+    Column("network", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("review", Boolean, nullable=False),
+    Column("as_source", Boolean, nullable=False),
+    Column("token_secret", Text, nullable=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("next_poll_at", DateTime(timezone=True), nullable=False),  # also the claim: a poller moves it on first
+    Column("last_polled_at", DateTime(timezone=True), nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("clone_id", "feed_url", name="uq_feeds_clone_feed_url"),
+    Index("ix_feeds_next_poll_at", "next_poll_at"),
+)
+
+feed_items = Table(  # each post of a feed once, by its guid (hashed: guids can be any length)
+    "feed_items", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("feed_id", String(32), ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), nullable=False),
+    Column("guid_hash", String(64), nullable=False),
+    Column("guid", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("link", Text, nullable=True),
+    Column("images", Text, nullable=False, server_default="[]"),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("memory_id", String(32), nullable=True),
+    Column("source_id", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("feed_id", "guid_hash", name="uq_feed_items_feed_guid"),
+    Index("ix_feed_items_clone_published", "clone_id", "published_at"),
+)
+
 reply_drafts = Table(  # a reply while it streams, saved as it goes: a process killed mid-reply leaves what was seen
     "reply_drafts", metadata,
     Column("id", String(32), primary_key=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from clonr.store.bots import BotRecords
 from clonr.store.clones import CloneRecords
 from clonr.store.database import redact_url
+from clonr.store.feeds import FeedRecords
 from clonr.store.fulltext import FullTextSearch
 from clonr.store.jobs import JobRecords
 from clonr.store.keys import KeyRecords
@@ -21,5 +22,5 @@ __all__ = ["SqlStore", "redact_url"]
 
 
 class SqlStore(CloneRecords, SourceRecords, PersonaRecords, JobRecords, MessageRecords, MemoryRecords,
-               FullTextSearch, KeyRecords, BotRecords):
-    """Clones, sources, persona, jobs, conversations and memories in one SQL database."""
+               FullTextSearch, KeyRecords, BotRecords, FeedRecords):
+    """Clones, sources, persona, jobs, conversations, memories and feeds in one SQL database."""
