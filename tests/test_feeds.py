@@ -305,3 +305,21 @@ def test_feeds_and_their_claims_hold_on_postgres(postgres_url: str, fake_chat: F
     items = apps[1].feeds.items("ines-duarte")
     assert len(items) == 3 and "Tram 28" in json.dumps([item.text for item in items])
     assert apps[1].feeds.list("ines-duarte")[0].network == "bluesky"
+
+
+@pytest.mark.real_model
+def test_the_real_model_tells_a_fan_what_the_creator_just_posted(site: FixtureSite, isolated_env: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clone knows nothing of Inês but her blog and Mastodon: whatever pottery it speaks of came from them."""
+    for name, value in (("CLONR_CHAT_MODEL", "smollm2"), ("CLONR_ALLOW_PRIVATE_URLS", "on"),
+                        ("CLONR_CRAWL_DELAY", "0"), ("CLONR_REPLY_TOKENS", "80")):
+        monkeypatch.setenv(name, value)
+    app = Clonr(load_settings())
+    clone = app.clones.create("Inês Duarte")
+    app.feeds.add(clone.id, site.add("/feed.xml", recorded("blog_rss2_grown.xml"), RSS))
+    app.feeds.add(clone.id, site.add("/@ines.rss", recorded("mastodon_profile.rss"), RSS))
+    replies = ["".join(app.chat.start_turn(clone.id, "Hi Inês! What have you been working on this week?",
+                                           fan_id=f"fan-{n}")) for n in range(3)]  # it samples: three fans ask
+    app.worker.drain()
+    posted = ("kiln", "brasa", "clay", "glaze", "celadon", "bowl", "workshop", "pottery", "ceramic", "ourique", "wheel")
+    assert any(word in reply.casefold() for reply in replies for word in posted), replies

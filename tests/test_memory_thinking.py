@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -194,3 +195,18 @@ def test_people_a_fan_mentions_are_known_when_named_again(thinking_app: Clonr, f
     app.worker.drain()
     app.memory.forget_fan(ada.id, "sam")
     assert app.memory.entities(ada.id, "sam") == {}
+
+
+def test_a_hundred_long_events_are_summarised_in_a_prompt_that_fits_a_small_context(thinking_app: Clonr,
+                                                                                     fake_chat: FakeChatModel,
+                                                                                     clock: FixedClock) -> None:
+    """A blog's feed makes events of 500 characters: the summary of a hundred of them (8,000 tokens whole) is
+    asked with each cut short and the oldest left out, the newest kept."""
+    ada = thinking_app.clones.create("Ada")
+    posts = [f"I wrote on my blog: post {n:03d}. " + "Glaze notes and kiln logs. " * 18 for n in range(100)]
+    thinking_app.memory.remember(ada.id, SHARED_FAN, posts, kind="event", score_later=False, importance=5,
+                                 happened_at=[clock.now + timedelta(minutes=n) for n in range(100)])
+    fake_chat.enqueue("Busy with glazes and kilns.")
+    assert thinking_app.memory.summarize(ada.id, SHARED_FAN) == "Busy with glazes and kilns."
+    prompt = fake_chat.prompt()
+    assert len(prompt) < 8000 and "100. [" in prompt and "post 099" in prompt and "post 000" not in prompt

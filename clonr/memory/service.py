@@ -153,6 +153,10 @@ def _speaker(memory: Memory) -> str | None:
     return name if colon and 0 < len(name) <= 60 else None
 
 
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def format_memory(memory: Memory) -> str:
     """A memory on its own line, with its date (lists, search results, the studio)."""
     return f"[{memory.happened_at:%Y-%m-%d}] {memory.text}"
@@ -213,7 +217,8 @@ class MemoryPolicy:
     update_similarity: float = 0.5  # cosine above which an old memory is checked against a new one
     longest_text: int = 4000  # characters in an event or an edited memory (CLONR_MAX_MESSAGE_CHARS)
     lately_days: int = 30  # events this recent are in every prompt, as the clone's life lately...
-    lately_events: int = 5  # ...the latest this many of them
+    lately_events: int = 5  # ...the latest this many of them...
+    lately_chars: int = 240  # ...each cut to this (a small model loses the thread in long ones; recall has them whole)
 
 
 class MemoryService(ActsFor):
@@ -430,8 +435,9 @@ class MemoryService(ActsFor):
         prompt of every fan, long before enough of them add up to rewrite the summary."""
         found = self._store.summaries(clone_id, [SHARED_FAN, fan_id])
         since = self._clock() - timedelta(days=self.policy.lately_days)
-        latest = [m for m in self._store.list_memories(clone_id, [SHARED_FAN], limit=self.policy.lately_events * 2,
-                                                       include_superseded=False)
+        latest = [replace(m, text=_shortened(m.text, self.policy.lately_chars))
+                  for m in self._store.list_memories(clone_id, [SHARED_FAN], limit=self.policy.lately_events * 2,
+                                                     include_superseded=False)
                   if m.kind == "event" and m.happened_at >= since][:self.policy.lately_events]
         lately = "\n".join(part for part in (found.get(SHARED_FAN, ""), render_by_day(latest).strip()) if part)
         return lately, found.get(fan_id, "")

@@ -27,8 +27,23 @@ ENTITIES_SCHEMA = {"type": "object", "properties": {"entities": {"type": "array"
 STILL_TRUE_SCHEMA = {"type": "object", "properties": {"still_true": {"type": "boolean"}}, "required": ["still_true"]}
 
 
+MEMORY_CHARS = 300  # of one memory in a prompt about memories
+MEMORIES_CHARS = 6000  # of them all: about 1,500 tokens, which leave room in a 4,096-token context
+
+
 def _numbered(memories: Sequence[Memory]) -> str:
-    return "\n".join(f"{n}. [{m.happened_at:%Y-%m-%d}] {m.text}" for n, m in enumerate(memories, start=1))
+    """The memories, numbered from 1 in the order given, each cut to MEMORY_CHARS; when they would outgrow
+    MEMORIES_CHARS (a hundred long events from a blog's feed), the first ones are left out, keeping the numbers
+    of the rest, so a model citing a number still names the memory it read."""
+    lines = [f"{n}. [{m.happened_at:%Y-%m-%d}] {m.text if len(m.text) <= MEMORY_CHARS else m.text[:MEMORY_CHARS] + '…'}"
+             for n, m in enumerate(memories, start=1)]
+    kept, size = [], 0
+    for line in reversed(lines):
+        if size + len(line) > MEMORIES_CHARS and kept:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(reversed(kept))
 
 
 def reflection_questions(model: BaseChatModel, recent: Sequence[Memory], name: str) -> list[str]:
