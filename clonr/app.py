@@ -36,7 +36,14 @@ from clonr.llm import (
     resolve_chat_model_name,
 )
 from clonr.memory import HeuristicImportanceScorer, ImportanceScorer, MemoryPolicy, MemoryService, ModelImportanceScorer
-from clonr.persona import CardService, DescriptionService, DialogueService, FidelityService, InterviewService
+from clonr.persona import (
+    CardService,
+    DescriptionService,
+    DialogueService,
+    FidelityService,
+    InterviewService,
+    VariantService,
+)
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
 
@@ -93,6 +100,8 @@ class Clonr:
         self.interview = InterviewService(self.store, clones, dialogues, lambda: self.chat_model)
         self.descriptions = DescriptionService(self.store, clones, lambda: self.chat_model, self.index_for,
                                                self.settings)
+        self.variants = VariantService(self.store, clones, self.ingest.acting_as(SYSTEM), dialogues, memory,
+                                       self.descriptions.acting_as(SYSTEM))
         self.cards = CardService(self.store, clones, dialogues, self.ingest.acting_as(SYSTEM),
                                  lambda: self.settings.max_file_bytes)
         self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
@@ -119,7 +128,7 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity", "usage", "billing", "discord", "feeds"):
+                     "cards", "fidelity", "usage", "billing", "discord", "feeds", "variants"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import gradio as gr
@@ -40,7 +41,7 @@ NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_crea
                        "discord_user", "link_discord"}  # a user Discord vouched for: tests/test_discord.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory", "usage", "billing", "discord", "feeds")
+                    "memory", "usage", "billing", "discord", "feeds", "variants")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -73,7 +74,9 @@ ARGUMENTS: dict[str, Callable[[World], object]] = {
     "audience": lambda w: "anonymous", "free_messages": lambda w: 10, "price_micros": lambda w: 0,
     "messages": lambda w: 10, "amount_cents": lambda w: 100, "pack_id": lambda w: "missing",
     "return_url": lambda w: "https://example.invalid/", "url": lambda w: "http://127.0.0.1:9/feed",
-    "feed_id": lambda w: "missing", "item_id": lambda w: "missing",
+    "feed_id": lambda w: "missing", "item_id": lambda w: "missing", "as_of": lambda w: date(2015, 12, 31),
+    "published": lambda w: "2015", "found": lambda w: [], "said_by": lambda w: datetime.now(UTC),
+    "into": lambda w: w.app.clones.acting_as(SYSTEM).get(w.ada),
     **{name: (lambda w: "Some words.") for name in ("message", "text", "user_text", "char_text", "thought", "title",
                                                     "name", "me", "fan_name", "query")},
 }
@@ -143,6 +146,8 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "clones.list": lambda: _present(world.ada, clones.list()),
         "clones.update": lambda: clones.update(world.ada, greeting="Hello"),
         "clones.publish": lambda: clones.publish(world.ada),
+        "clones.create_variant": lambda: clones.create_variant(world.ada, date(2015, 12, 31)),
+        "clones.variants": lambda: clones.variants(world.ada),
         "fans.turn": lambda: "".join(fans.turn(actor, world.ada, a.fan_id, "Hello?")),
         "fans.turn (draft)": lambda: "".join(fans.turn(actor, world.draft, a.fan_id, "Hello?")),
         "fans.history": lambda: fans.history(actor, world.ada, a.fan_id),

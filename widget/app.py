@@ -7,6 +7,7 @@ what it may reach. A fan sees errors as one friendly line; the details go to the
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import html
 import json
@@ -32,7 +33,7 @@ from clonr.errors import (
     RateLimitedError,
     SignInError,
 )
-from clonr.store import Message
+from clonr.store import Clone, Message
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,17 @@ def _as_text(outside: str) -> str:
 
 def _standing_text(standing: Standing | None) -> str:
     return standing.summary() if standing else ""
+
+
+def other_years(app: Clonr, clone: Clone) -> str:
+    """Links to the same person in other years: the published clones as of a date made from this clone, or from
+    the one this clone was made from (and that one), read when the page opens so a new one shows at once."""
+    family = clone.variant_of or clone.id
+    others = sorted((c for c in app.clones.acting_as(NOBODY).published()
+                     if c.id != clone.id and (c.id == family or c.variant_of == family)),
+                    key=lambda c: c.as_of or dt.date.max)
+    links = " · ".join(f'<a href="/c/{html.escape(c.slug)}/">{html.escape(c.name)}</a>' for c in others)
+    return f'<p role="navigation">Talk to them in another year: {links}</p>' if links else ""
 
 
 def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
@@ -204,6 +216,7 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
     with gr.Blocks(title=f"Chat with {clone.name}", analytics_enabled=False) as blocks:
         token = gr.BrowserState(None, storage_key=f"clonr-fan-{clone.slug}", secret=secret)
         gr.HTML(f'<p id="clonr-ai-label" role="note">AI clone of {html.escape(clone.name)}</p>')
+        years = gr.HTML(elem_id="clonr-other-years")
         chatbot = gr.Chatbot(value=greeting, label=clone.name, height=460, sanitize_html=True)
         gr.ChatInterface(respond, chatbot=chatbot, additional_inputs=[token], title=_as_text(clone.name),
                          description=f"<p>{_as_text(clone.short_description)}</p>" if clone.short_description
@@ -236,6 +249,7 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         link_discord.click(discord_code, [token], [linking], **private)
         refresh.click(standing, [token], [balance, offers], **private)
         pay.click(buy, [token, offers], [paying], **private)
+        blocks.load(functools.partial(other_years, app, clone), outputs=[years], **private)
         id_token = gr.Textbox(visible=False)
         blocks.load(start, inputs=[token, id_token], outputs=[token, chatbot], js=READ_SIGN_IN, **private).then(
             standing, [token], [balance, offers], **private)

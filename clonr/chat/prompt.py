@@ -139,6 +139,10 @@ def persona_text(clone: Clone, long_description: str, state: str = "") -> str:
     """Who the clone is, then what it is told to do: the instructions come last, so cutting what the clone
     knows (see `fixed_prefix`) never cuts them, and they stay the same for every fan of the clone."""
     lines = [f"You are {clone.name}, chatting with a fan."]
+    if clone.as_of:
+        day = f"{clone.as_of.day} {clone.as_of:%B %Y}"
+        lines.append(f"You are yourself as you were on {day}: you know your life up to that day and nothing after it. "
+                     "Asked about anything later, say you cannot know it yet.")
     if clone.short_description:
         lines.append(clone.short_description)
     if long_description:

@@ -166,11 +166,20 @@ def ingest(ctx: click.Context, clone: str, items: tuple[str, ...], chats: tuple[
 @click.option("--show", metavar="ID", help="Print one source's details and its chunks.")
 @click.option("--delete", metavar="ID", help="Delete a source with its chunks and vectors.")
 @click.option("--jobs", "show_jobs", is_flag=True, help="List ingestion jobs and how far each got.")
+@click.option("--date", "dating", nargs=2, metavar="ID WHEN",
+              help="Say when a source's content is from: a year (2015), a month (2015-06) or a day, or `none`. A "
+                   "clone as of a date (`clonr as-of`) reads only sources dated up to then.")
 @click.pass_context
 def sources(ctx: click.Context, clone: str, as_json: bool, show: str | None, delete: str | None,
-            show_jobs: bool) -> None:
-    """List, inspect or delete CLONE's sources (ids may be shortened to their first characters)."""
+            show_jobs: bool, dating: tuple[str, str] | None) -> None:
+    """List, inspect, date or delete CLONE's sources (ids may be shortened to their first characters)."""
     app = app_from(ctx)
+    if dating:
+        source_id, when = dating
+        source = app.ingest.date_source(clone, _find_source(app, clone, source_id).id,
+                                        None if when.lower() == "none" else when)
+        click.echo(f"{source.title}: " + (f"dated {source.published}." if source.published else "undated."))
+        return
     if delete:
         source = app.ingest.delete_source(clone, _find_source(app, clone, delete).id)
         click.echo(f"Deleted {source.title} ({source.chunk_count} chunks).")
@@ -194,8 +203,8 @@ def sources(ctx: click.Context, clone: str, as_json: bool, show: str | None, del
     if not listed:
         click.echo(f"No sources yet: add some with `clonr ingest {clone} <url|file|wiki:Title>`.")
     for s in listed:
-        click.echo(f"{s.id[:8]}  {s.kind:<9} {s.chunk_count:>5} chunks  {s.title[:44]:<44}  "
-                   f"{(s.location or '')[-40:]}")
+        click.echo(f"{s.id[:8]}  {s.kind:<9} {s.chunk_count:>5} chunks  {(s.published or 'undated')[:10]:<10}  "
+                   f"{s.title[:44]:<44}  {(s.location or '')[-40:]}")
 
 
 @click.command()

@@ -13,7 +13,7 @@ import click
 from clonr.app import Clonr
 from clonr.cli.context import app_from
 from clonr.errors import InvalidInputError
-from clonr.persona import InterviewStep
+from clonr.persona import InterviewStep, parse_as_of
 
 
 def _ask(step: InterviewStep) -> None:
@@ -199,4 +199,32 @@ def fidelity(ctx: click.Context, clone: str, questions: int, as_json: bool) -> N
         click.echo(f"  clone: {item.clone_answer[:160]}")
 
 
-COMMANDS = (interview, dialogues, describe, export_card, import_card, fidelity)
+@click.command(name="as-of")
+@click.argument("clone")
+@click.argument("when")
+@click.option("--name", default="", help='The variant\'s name (default: "<clone>, <year>").')
+@click.option("--no-describe", is_flag=True, help="Leave its descriptions empty (no drafting with the model).")
+@click.option("--dry-run", is_flag=True, help="Only say what it would know and what it would leave out.")
+@click.pass_context
+def as_of(ctx: click.Context, clone: str, when: str, name: str, no_describe: bool, dry_run: bool) -> None:
+    """Make CLONE as of WHEN (a year such as 2015, a month 2015-06 or a day): a new clone that knows only its
+    sources, example dialogues and events dated up to then, published on its own ("Ada, 2015")."""
+    app = app_from(ctx)
+    day = parse_as_of(when)
+    found = app.variants.slice(clone, day)
+    click.echo(f"As of {day}: {len(found.sources)} source(s), {found.dialogues} example dialogue(s), {found.events} "
+               f"event(s). Left out as later: {found.later_sources} source(s), {found.later_dialogues} "
+               f"dialogue(s), {found.later_events} event(s).")
+    for source in found.undated_sources:
+        click.echo(f"  left out, undated: {source.id[:8]}  {source.title[:60]}  (date it: clonr sources {clone} "
+                   f"--date {source.id[:8]} YEAR)")
+    if dry_run:
+        return
+    bar, update = _progress("Drafting its description")
+    with bar:
+        variant, _ = app.variants.create(clone, day, name, describe=not no_describe, on_progress=update)
+    click.echo(f"Made {variant.name} ({variant.slug}). Try it: clonr chat {variant.slug}; publish it: "
+               f"clonr publish {variant.slug}")
+
+
+COMMANDS = (interview, dialogues, describe, export_card, import_card, fidelity, as_of)

@@ -6,6 +6,7 @@ import html
 import re
 import unicodedata
 import uuid
+from datetime import date
 from urllib.parse import urlsplit
 
 from clonr.access import LOCAL_CREATOR, Actor, Creator, Operation, allowed, authorize
@@ -130,6 +131,28 @@ class CloneService:
         if not slug:
             raise InvalidInputError("A clone needs a name with at least one letter or digit: give it a name.")
         return self._store.create_clone(clone_id=uuid.uuid4().hex, slug=slug, owner_id=self._actor.id, **fields)
+
+    def create_variant(self, ref: str, as_of: date, name: str = "") -> Clone:
+        """A new, empty clone of the same creator that is `ref` as of `as_of` (its boundaries kept): what it may know
+        is copied in by `clonr.persona.VariantService`. Named "Ada, 2015" unless `name` is given."""
+        parent = self._allowed(ref, Operation.EDIT_CLONE)
+        if parent.variant_of is not None:
+            raise InvalidInputError(f"{parent.name} is already a clone as of {parent.as_of}: make the variant from the "
+                                    "clone it was made from.")
+        if as_of >= date.today():
+            raise InvalidInputError(f"{as_of} is not in the past: a clone as of a date knows what was true up to then.")
+        label = str(as_of.year) if (as_of.month, as_of.day) == (12, 31) else f"{as_of.day} {as_of:%b %Y}"
+        fields = _clean({"name": name or f"{parent.name}, {label}", "short_description": ""})
+        slug = slugify(fields["name"])
+        if not slug:
+            raise InvalidInputError("A clone needs a name with at least one letter or digit: give it a name.")
+        return self._store.create_clone(clone_id=uuid.uuid4().hex, slug=slug, owner_id=parent.owner_id,
+                                        avoid_topics=parent.avoid_topics, shared_links=parent.shared_links,
+                                        variant_of=parent.id, as_of=as_of, **fields)
+
+    def variants(self, ref: str) -> list[Clone]:
+        """The clones made from this one as of a date, earliest first."""
+        return self._store.list_variants(self._allowed(ref, Operation.READ_CLONE).id)
 
     def get(self, ref: str) -> Clone:
         """A clone with its private details: for its owner (and the system)."""

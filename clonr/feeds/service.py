@@ -102,6 +102,9 @@ class FeedService(ActsFor):
         Mastodon profile is read through its API. Its posts become events at once, or wait for `accept` when
         `review` is on."""
         clone = self._owned(clone_ref)
+        if clone.as_of is not None:
+            raise InvalidInputError(f"{clone.name} knows only what was true up to {clone.as_of}: follow feeds with the "
+                                    "clone it was made from.")
         url = check_url(url)
         token = (token or "").strip() or None
         if len(self._store.list_feeds(clone.id)) >= MAX_FEEDS:

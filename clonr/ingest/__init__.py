@@ -7,10 +7,10 @@ discovery finds pages to approve. `IngestService` is the one entry point; long w
 
 from clonr.ingest.chats import CHAT_SUFFIXES
 from clonr.ingest.discover import Candidate
-from clonr.ingest.documents import Document, Part
+from clonr.ingest.documents import Document, Part, period_end
 from clonr.ingest.fetch import AddressPolicy, FetchError, SafeFetcher, UnsafeURLError
 from clonr.ingest.files import FILE_SUFFIXES
 from clonr.ingest.service import IngestResult, IngestService
 
 __all__ = ["CHAT_SUFFIXES", "FILE_SUFFIXES", "AddressPolicy", "Candidate", "Document",
-           "FetchError", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError"]
+           "FetchError", "IngestResult", "IngestService", "Part", "SafeFetcher", "UnsafeURLError", "period_end"]

@@ -7,11 +7,16 @@ their metadata, so the studio can say where a note came from.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from clonr.errors import InvalidInputError
 
 __all__ = ["CHUNK_CHARS", "Chunk", "Document", "Part", "chunk_document"]
 
@@ -71,6 +76,8 @@ def chunk_document(document: Document) -> list[Chunk]:
             meta = base | {"position": len(chunks)}
             if group[0].at:
                 meta |= {"at": group[0].at}
+            if group[-1].at:
+                meta |= {"until": group[-1].at}  # a clone as of a date reads a chunk whose last message is older
             speakers = sorted({p.speaker for p in group if p.speaker})
             if speakers:
                 meta |= {"speakers": ", ".join(speakers)}
@@ -96,3 +103,20 @@ def chunk_document(document: Document) -> list[Chunk]:
 
 def _line(part: Part) -> str:
     return f"{part.speaker}: {part.text}" if part.speaker else part.text
+
+
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:[T ].*)?")
+
+
+def period_end(published: str) -> date:
+    """The last day of the period a source's date names ("2015" → 31 Dec 2015, "2015-06" → 30 Jun 2015, a day or a
+    timestamp → that day): a source counts as written then, so a clone as of a date never reads a later one."""
+    match = _PERIOD.fullmatch(published.strip())
+    try:
+        if match is None:
+            raise ValueError(published)
+        year, month, day = int(match[1]), int(match[2] or 12), match[3]
+        return date(year, month, int(day) if day else calendar.monthrange(year, month)[1])
+    except ValueError:
+        raise InvalidInputError(f"{published[:40]!r} is not a date: write a year (2015), a month (2015-06) or a day "
+                                "(2015-06-30).") from None

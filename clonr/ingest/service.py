@@ -13,21 +13,22 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from langchain_core.documents import Document as LangchainDocument
 from langchain_core.vectorstores import VectorStore
 
 from clonr.access import SYSTEM
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
-from clonr.errors import ClonrError, InvalidInputError
+from clonr.errors import ClonrError, ForbiddenError, InvalidInputError
 from clonr.ingest.chats import chat_document, dialogue_candidates, parse_chat, resolve_me
 from clonr.ingest.discover import Candidate, search_web
-from clonr.ingest.documents import Document, chunk_document
+from clonr.ingest.documents import Document, chunk_document, period_end
 from clonr.ingest.fetch import SafeFetcher
 from clonr.ingest.files import read_document
 from clonr.ingest.untrusted import valid_text
@@ -112,6 +113,55 @@ class IngestService(ActsFor):
                                     "(CLONR_MAX_FILE_BYTES): split it.")
         document = Document(kind, (title or "Untitled note").strip()[:200], text=text, location=location)
         return self.add_document(clone_ref, document)
+
+    def date_source(self, clone_ref: str, source_id: str, published: str | None) -> Source:
+        """Say when a source's content belongs to (a year, a month or a day; None: undated), so that a clone as of
+        a date includes it or leaves it out (`clonr.persona.VariantService`)."""
+        clone = self._owned(clone_ref)
+        source = self._store.get_source(clone.id, source_id)
+        value = (published or "").strip() or None
+        if value is not None:
+            period_end(value)  # a date it can read, or a one-line error
+        self._store.date_source(source.id, value)
+        return self._store.get_source(clone.id, source.id)
+
+    def chunks_said_by(self, clone_ref: str, source_id: str, said_by: datetime) -> int:
+        """How many of a source's chunks a clone as of `said_by` would read (all, or a chat's said by then)."""
+        clone = self._owned(clone_ref)
+        source = self._store.get_source(clone.id, source_id)
+        return len(_said_by(self._index_for(clone).get_by_ids([f"{source.id}:{n}" for n in range(source.chunk_count)]),
+                            said_by))
+
+    def copy_sources(self, clone_ref: str, into: Clone, found: list[Source], said_by: datetime) -> int:
+        """Copy sources of this clone into another of the same creator's (its variant as of a date): their chunks,
+        embedded again in its index, and the chat answers among their dialogue candidates said by `said_by`. A
+        chat export's chunks carry their messages' times: only those whose last message was said by then are
+        copied. How many sources were copied (a chat said entirely later is not)."""
+        clone = self._owned(clone_ref)
+        if into.owner_id != clone.owner_id:
+            raise ForbiddenError(f"{into.name} is another creator's clone: sources are copied only between clones of "
+                                 "one creator.")
+        candidates = self._store.list_dialogue_candidates(clone.id, limit=1_000_000)
+        index, target = self._index_for(clone), self._index_for(into)
+        copied = 0
+        for source in found:
+            copy = replace(source, id=hashlib.sha256(f"{into.id}:{source.content_hash}".encode()).hexdigest()[:32],
+                           clone_id=into.id, created_at=datetime.now(UTC))
+            chunks = _said_by(index.get_by_ids([f"{source.id}:{n}" for n in range(source.chunk_count)]), said_by)
+            if not chunks:
+                continue
+            copied += 1
+            ids = [f"{copy.id}:{n}" for n in range(len(chunks))]
+            target.add_texts([c.page_content for c in chunks], [c.metadata | {"source_id": copy.id} for c in chunks],
+                             ids=ids)
+            said = [(c.user_text, c.char_text, c.said_at) for c in candidates
+                    if c.source_id == source.id and c.said_at is not None and c.said_at <= said_by]
+            try:
+                self._store.add_source(replace(copy, chunk_count=len(chunks)), said)
+            except BaseException:
+                target.delete(ids)
+                raise
+        return copied
 
     def add_file(self, clone_ref: str, path: Path, before_write: Callable[[str, int], None] | None = None,
                  ) -> IngestResult:
@@ -388,3 +438,21 @@ def is_web_reference(reference: str) -> bool:
     """An http(s) URL, a YouTube link or `wiki:Title`: something fetched from the web, never a local path."""
     reference = reference.strip()
     return reference.startswith(("http://", "https://", "wiki:")) or is_youtube(reference)
+
+
+def _said_by(chunks: list[LangchainDocument], said_by: datetime) -> list[LangchainDocument]:
+    """The chunks said by then: all of a document's, or of a chat export's those whose last message (`until`; in
+    chunks made before it was recorded, the next chunk's first) is no later. A chunk of unknown end is left out."""
+    if not any("at" in chunk.metadata for chunk in chunks):
+        return chunks
+    kept = []
+    for n, chunk in enumerate(chunks):
+        end = chunk.metadata.get("until") or (chunks[n + 1].metadata.get("at") if n + 1 < len(chunks) else None)
+        if end and _as_utc(str(end)) <= said_by:
+            kept.append(chunk)
+    return kept
+
+
+def _as_utc(value: str) -> datetime:
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # an export's local time: close enough for a year

@@ -576,7 +576,10 @@ class MemoryService(ActsFor):
     def post_event(self, clone_id: str, text: str) -> Memory:
         """Something that happened in the creator's life: a memory every fan's chat can draw on, and material
         for the clone's current state, which is rewritten from its events."""
-        self._owned(clone_id)
+        clone = self._owned(clone_id)
+        if clone.as_of is not None:
+            raise InvalidInputError(f"{clone.name} knows only what was true up to {clone.as_of}: tell the clone it was "
+                                    "made from what happened.")
         self._check_length(text, "The event", "tell it in fewer words, or as several events")
         event, = self.remember(clone_id, SHARED_FAN, [text], kind="event")
         return event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,11 +25,13 @@ class CloneRecords(Database):
     # -- clones ---------------------------------------------------------------------------------
 
     def create_clone(self, *, slug: str, name: str, short_description: str = "", long_description: str = "",
-                     greeting: str = "", clone_id: str, owner_id: str = "local") -> Clone:
+                     greeting: str = "", clone_id: str, owner_id: str = "local", avoid_topics: str = "",
+                     shared_links: str = "", variant_of: str | None = None, as_of: date | None = None) -> Clone:
         now = _now()
         row = dict(id=clone_id, slug=slug, name=name, short_description=short_description,
                    long_description=long_description, greeting=greeting,
-                   published=False, created_at=now, updated_at=now, owner_id=owner_id)
+                   published=False, created_at=now, updated_at=now, owner_id=owner_id, avoid_topics=avoid_topics,
+                   shared_links=shared_links, variant_of=variant_of, as_of=as_of)
         try:
             with self._transaction() as connection:
                 connection.execute(clones.insert().values(**row))
@@ -56,6 +59,13 @@ class CloneRecords(Database):
             query = query.where(clones.c.owner_id == owner_id)
         with self._transaction() as connection:
             rows = connection.execute(query).mappings().all()
+        return [self._clone(row) for row in rows]
+
+    def list_variants(self, clone_id: str) -> list[Clone]:
+        """The clones made from this one as of a date, earliest date first."""
+        with self._transaction() as connection:
+            rows = connection.execute(sa.select(clones).where(clones.c.variant_of == clone_id)
+                                      .order_by(clones.c.as_of)).mappings().all()
         return [self._clone(row) for row in rows]
 
     def update_clone(self, clone_id: str, **fields: Any) -> Clone:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -21,6 +21,8 @@ class Clone:
     owner_id: str = "local"
     avoid_topics: str = ""  # one a line: `topic -> what to say instead`, or just the topic
     shared_links: str = ""  # one a line: `label -> https://…`, or just the URL
+    variant_of: str | None = None  # the clone this one is made from, knowing only what was true up to `as_of`
+    as_of: date | None = None
 
     @property
     def topics_to_avoid(self) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -31,7 +32,10 @@ clones = Table(
     Column("owner_id", String(64), nullable=False, server_default="local"),  # the creator who made it
     Column("avoid_topics", Text, nullable=False, server_default=""),  # one a line: `topic -> what to say instead`
     Column("shared_links", Text, nullable=False, server_default=""),  # one a line: `label -> https://…` or a URL
+    Column("variant_of", String(32), nullable=True),  # the clone this one is a variant of, as of `as_of`
+    Column("as_of", Date, nullable=True),
     Index("ix_clones_owner", "owner_id"),
+    Index("ix_clones_variant_of", "variant_of"),
 )
 
 sources = Table(

@@ -52,6 +52,10 @@ class SourceRecords(Database):
             rows = connection.execute(query).mappings().all()
         return [self._source(row) for row in rows]
 
+    def date_source(self, source_id: str, published: str | None) -> None:
+        with self._transaction() as connection:
+            connection.execute(sources.update().where(sources.c.id == source_id).values(published=published))
+
     def delete_source(self, source_id: str) -> None:
         """Delete a source and (by cascade) its dialogue candidates."""
         with self._transaction() as connection:

@@ -89,10 +89,22 @@ job_progress()
 sources = app.ingest.list_sources(clone.id)
 st.subheader(f"{len(sources)} source{'s' if len(sources) != 1 else ''}")
 for source in sources:
-    with st.expander(f"{plain(source.title, 100)} · {source.kind} · {source.chunk_count} chunks"):
-        st.caption(" · ".join(plain(part, 200) for part in (source.location, source.author, source.published,
+    dated = f"from {plain(source.published, 20)}" if source.published else "undated"
+    with st.expander(f"{plain(source.title, 100)} · {source.kind} · {source.chunk_count} chunks · {dated}"):
+        st.caption(" · ".join(plain(part, 200) for part in (source.location, source.author,
                                                             source.created_at.strftime("added %Y-%m-%d %H:%M"))
                               if part))
+        with st.form(f"sources_date_{source.id}", border=False):
+            when = st.text_input("When its content is from", value=source.published or "",
+                                 key=f"sources_when_{source.id}", placeholder="2015, 2015-06 or 2015-06-30",
+                                 help="A clone as of a year (Through the years) reads only sources dated up to then; "
+                                      "leave it empty to keep this one out of every such clone.")
+            if st.form_submit_button("Save the date"):
+                try:
+                    app.ingest.date_source(clone.id, source.id, when or None)
+                    st.rerun()
+                except ClonrError as exc:
+                    st.error(str(exc))
         if st.toggle("Show its chunks", key=f"sources_show_{source.id}"):
             for chunk in app.ingest.source_chunks(clone.id, source.id):
                 st.text(chunk)
