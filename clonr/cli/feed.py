@@ -124,24 +124,20 @@ def items(ctx: click.Context, clone: str, pending: bool, limit: int) -> None:
         click.echo(_item_line(item))
 
 
-@feed.command()
-@click.argument("clone")
-@click.argument("item_ids", metavar="POST...", nargs=-1, required=True)
-@click.pass_context
-def accept(ctx: click.Context, clone: str, item_ids: tuple[str, ...]) -> None:
-    """Let posts waiting for review in: the clone learns them as things it did."""
-    for item_id in item_ids:
-        click.echo(_item_line(app_from(ctx).feeds.accept(clone, item_id)))
+def _decision(verb: str, help_text: str) -> None:
+    """`clonr feed accept` and `reject`: the same arguments, one service call per post."""
+
+    @feed.command(name=verb, help=help_text)
+    @click.argument("clone")
+    @click.argument("item_ids", metavar="POST...", nargs=-1, required=True)
+    @click.pass_context
+    def decide(ctx: click.Context, clone: str, item_ids: tuple[str, ...]) -> None:
+        for item_id in item_ids:
+            click.echo(_item_line(getattr(app_from(ctx).feeds, verb)(clone, item_id)))
 
 
-@feed.command()
-@click.argument("clone")
-@click.argument("item_ids", metavar="POST...", nargs=-1, required=True)
-@click.pass_context
-def reject(ctx: click.Context, clone: str, item_ids: tuple[str, ...]) -> None:
-    """Keep posts out (a post the clone had learnt is forgotten)."""
-    for item_id in item_ids:
-        click.echo(_item_line(app_from(ctx).feeds.reject(clone, item_id)))
+_decision("accept", "Let posts waiting for review in: the clone learns them as things it did.")
+_decision("reject", "Keep posts out (a post the clone had learnt is forgotten).")
 
 
 COMMANDS = [feed]
