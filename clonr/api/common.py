@@ -35,6 +35,7 @@ from clonr.errors import (
 from clonr.fans import Allowance, KeyRates
 from clonr.llm import resolve_chat_model_name
 from clonr.store import Clone
+from clonr.voice import SpeechError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,6 +77,8 @@ def told() -> Iterator[None]:
         raise ApiError(402, str(exc), "insufficient_quota", "insufficient_quota") from None
     except PaymentError as exc:
         raise ApiError(503, str(exc), "api_error", "payments_unavailable") from None
+    except SpeechError as exc:
+        raise ApiError(503, str(exc), "api_error", "speech_unavailable") from None
     except (InvalidInputError, ForbiddenError) as exc:
         raise ApiError(400, str(exc)) from None
 

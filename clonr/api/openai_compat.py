@@ -10,6 +10,8 @@ changing `base_url` and using a Clonr API key. (No postponed annotations here: F
   usage chunk when `stream_options.include_usage` is set. A client's system messages are ignored: the clone's
   persona is the creator's.
 - `POST /v1/completions`: continues `prompt` in the creator's voice (drafting replies and posts).
+- `POST /v1/audio/speech`: `input` spoken in the clone's voice (the creator's choice; `voice` is ignored), as
+  `mp3` (the default), `wav` or `pcm` (16-bit mono, 22,050 Hz), streamed sentence by sentence.
 - Each key has requests and tokens per window (`CLONR_KEY_REQUEST_LIMIT`, `CLONR_KEY_TOKEN_LIMIT`), told in
   `x-ratelimit-*` headers on every answer.
 - Errors come in OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`), with `Retry-After` on 429.
@@ -21,7 +23,7 @@ changing `base_url` and using a Clonr API key. (No postponed annotations here: F
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -33,8 +35,10 @@ from clonr.access import ApiKey
 from clonr.api.common import ApiError, Gate, failure, headers_of, pieces, start_in_slot, told, usage, whole
 from clonr.app import Clonr
 from clonr.chat import Turn
+from clonr.errors import ClonrError
 from clonr.fans import Replay
 from clonr.store import Clone
+from clonr.voice import encode, media_type
 
 __all__ = ["mount_openai"]
 
@@ -65,6 +69,14 @@ class CompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # instructions, speed: the clone speaks as its creator chose
+    model: str = Field(description="The clone's slug (GET /v1/models).")
+    input: str = Field(description="The text to speak.")
+    voice: str = Field("clone", description="Ignored: the clone speaks with the voice its creator chose.")
+    response_format: str = Field("mp3", description="mp3, wav or pcm (16-bit mono, 22,050 Hz).")
 
 
 def _text(message: ChatMessage) -> str:
@@ -118,6 +130,36 @@ def mount_openai(api: FastAPI, app: Clonr, gate: Gate) -> None:
                 return app.fans.draft(actor, clone.id, fan.fan_id, body.prompt)
 
         return await _answer(gate, actor, clone, request, body.stream, _include_usage(body), start, "text")
+
+
+    @api.post("/v1/audio/speech", tags=["OpenAI-compatible"], summary="Speak a text in the clone's voice",
+              response_class=StreamingResponse)
+    async def speech(body: SpeechRequest, actor: Annotated[ApiKey, Depends(gate.key)], request: Request
+                     ) -> StreamingResponse:
+        clone = await run_in_threadpool(gate.clone, actor, body.model)
+        if not body.input.strip():
+            raise ApiError(400, "input is empty: give the text to speak.", param="input")
+        with told():
+            kind = media_type(body.response_format)
+
+        def start() -> tuple[bytes, Iterator[bytes]]:
+            with told():
+                fan = app.fans.end_user(actor, clone.id, "default")
+                audio = encode(app.voice.speak(clone, [body.input], fan_id=fan.fan_id, channel="api",
+                                               key_id=actor.key_id), body.response_format)
+                return next(audio, b""), audio  # the first sentence here: a failure is an answer, not a cut stream
+
+        first, rest = await run_in_threadpool(start)
+        gate.spend(actor, len(body.input) // 4)
+        return StreamingResponse(_audio(first, rest, clone), media_type=kind, headers=headers_of(request))
+
+
+def _audio(first: bytes, rest: Iterator[bytes], clone: Clone) -> Iterator[bytes]:
+    yield first
+    try:
+        yield from rest
+    except ClonrError as exc:  # after the first sentence the answer has begun: it ends early, logged
+        failure(exc, clone)
 
 
 def _include_usage(body: ChatRequest | CompletionRequest) -> bool:

@@ -8,8 +8,8 @@ webhooks); `Meter` sends metered messages from the outbox and reconciles them wi
 from clonr.billing.meter import Meter, Reconciliation, Sent
 from clonr.billing.payments import Payments, WebhookRefusedError, WebhookResult
 from clonr.billing.pricing import AUDIENCES, BillingService, Offer, Pricing, Report, Standing, money, parse_money
-from clonr.billing.usage import GROUPINGS, UsageLine, UsageService
+from clonr.billing.usage import GROUPINGS, SPOKEN, UsageLine, UsageService
 
-__all__ = ["AUDIENCES", "GROUPINGS", "BillingService", "Meter", "Offer", "Payments", "Pricing", "Reconciliation",
-           "Report", "Sent", "Standing", "UsageLine", "UsageService", "WebhookRefusedError", "WebhookResult", "money",
-           "parse_money"]
+__all__ = ["AUDIENCES", "GROUPINGS", "SPOKEN", "BillingService", "Meter", "Offer", "Payments", "Pricing",
+           "Reconciliation", "Report", "Sent", "Standing", "UsageLine", "UsageService", "WebhookRefusedError",
+           "WebhookResult", "money", "parse_money"]

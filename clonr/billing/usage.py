@@ -16,9 +16,12 @@ from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.store import SqlStore
 
-__all__ = ["GROUPINGS", "UsageLine", "UsageService"]
+__all__ = ["GROUPINGS", "SPOKEN", "UsageLine", "UsageService"]
 
 GROUPINGS = ("day", "clone", "key", "user")
+
+
+SPOKEN = "spoken"  # the ledger status of a row that is speech, not a reply
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class UsageLine:
     completion_tokens: int
     first_token_p50_ms: float | None
     first_token_p95_ms: float | None
+    speech_seconds: float = 0.0  # replies spoken aloud (widget, /v1/audio/speech, Discord)
 
 
 class UsageService(ActsFor):
@@ -61,11 +65,14 @@ class UsageService(ActsFor):
 
 
 def _line(group: str, rows: list[dict[str, Any]]) -> UsageLine:
+    spoken = [r for r in rows if r["status"] == SPOKEN]
+    rows = [r for r in rows if r["status"] != SPOKEN]
     waits = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
     return UsageLine(
         group=group, replies=sum(r["status"] != "failed" for r in rows),
         failed=sum(r["status"] == "failed" for r in rows),
-        fans=len({r["fan_id"] for r in rows}), prompt_tokens=sum(r["prompt_tokens"] for r in rows),
+        fans=len({r["fan_id"] for r in rows + spoken}), prompt_tokens=sum(r["prompt_tokens"] for r in rows),
         completion_tokens=sum(r["completion_tokens"] for r in rows),
         first_token_p50_ms=statistics.median(waits) if waits else None,
-        first_token_p95_ms=statistics.quantiles(waits, n=20)[-1] if len(waits) > 1 else (waits[0] if waits else None))
+        first_token_p95_ms=statistics.quantiles(waits, n=20)[-1] if len(waits) > 1 else (waits[0] if waits else None),
+        speech_seconds=round(sum(r.get("speech_ms") or 0 for r in spoken) / 1000, 1))

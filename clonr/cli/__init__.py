@@ -22,6 +22,7 @@ from clonr.cli import (
     persona,
     serve,
     usage,
+    voice,
 )
 from clonr.cli.context import LazyApp
 from clonr.errors import ClonrError
@@ -50,6 +51,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.call_on_close(ctx.obj.finish)
 
 
-for _module in (clone, ingest, persona, chat, group, memory, feed, keys, usage, billing, discord, serve, doctor):
+for _module in (clone, ingest, persona, chat, group, memory, feed, voice, keys, usage, billing, discord, serve,
+                doctor):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -36,6 +36,7 @@ from clonr.errors import ConflictError, IdempotencyKeyReusedError, InvalidInputE
 from clonr.fans.rates import Allowance, KeyRates, MessageRates
 from clonr.memory import MemoryService
 from clonr.store import Clone, ConversationRecord, FanActivity, GroupChat, Memory, Message, SqlStore
+from clonr.voice import Speech, VoiceService
 
 __all__ = ["DISCORD_SUBJECT", "Allowance", "FanService", "KeyRates", "MessageRates", "Replay", "Visit", "fingerprint"]
 
@@ -71,8 +72,9 @@ def fingerprint(clone_id: str, fan_id: str, conversation_id: str, message: str,
 class FanService:
     def __init__(self, store: SqlStore, clones: CloneService, chat: ChatService, memory: MemoryService,
                  tokens: FanTokens, rates: MessageRates, pricing: Pricing, payments: Payments, links: LinkCodes,
-                 groups: GroupChatService, identities: IdentityTokens | None = None) -> None:
+                 groups: GroupChatService, voice: VoiceService, identities: IdentityTokens | None = None) -> None:
         self._store = store
+        self._voice = voice
         self._groups = groups
         self._links = links
         self._pricing = pricing
@@ -329,6 +331,18 @@ class FanService:
         if conversation_id:
             self._conversation_of(clone, fan_id, conversation_id)
         return self._store.recent_messages(clone.id, fan_id, limit, conversation_id=conversation_id, before=before)
+
+    def speak(self, actor: Actor, clone_ref: str, fan_id: str, reply: int = 1, channel: str = "widget"
+              ) -> Iterator[Speech]:
+        """The clone's `reply`-th reply from the end of the fan's conversation (1: the last; its greeting comes first)
+        in the clone's voice, sentence by sentence. Only what the clone itself said: a caller
+        never names the text, so no one can make the creator's voice say anything else."""
+        clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
+        said = ([clone.greeting] if clone.greeting else []) + [
+            m.content for m in self._store.recent_messages(clone.id, fan_id, 200) if m.role == "assistant"]
+        if not 1 <= reply <= len(said):
+            raise NotFoundError(f"{clone.name} has no such reply to listen to.")
+        return self._voice.speak(clone, [said[-reply]], fan_id=fan_id, channel=channel)
 
     def memories(self, actor: Actor, clone_ref: str, fan_id: str, limit: int | None = None) -> list[Memory]:
         """What the clone remembers of the fan, newest first (not what it shares with every fan)."""

@@ -35,6 +35,7 @@ from clonr.store.records import (
     ReplyDraft,
     Source,
     StoredFidelityCheck,
+    VoiceRecord,
 )
 from clonr.store.sql import SqlStore, redact_url
 
@@ -42,7 +43,7 @@ __all__ = ["SHARED_FAN", "SUBSCRIBED", "AccountRecord", "ApiKeyRecord", "Bill", 
            "ConversationRecord", "Dialogue", "DialogueCandidate", "FanActivity", "FanMemories", "FanRecord",
            "FeedItem", "FeedRecord", "Grant", "GroupChat", "GroupMessage", "IngestJob", "JobItem", "Memory", "Message",
            "OutboxEvent", "PackRecord", "PriceRecord", "Proposal", "ReplyDraft", "Source", "SqlStore",
-           "StoredFidelityCheck", "SubscriptionState", "ensure_home", "open_store", "redact_url"]
+           "StoredFidelityCheck", "SubscriptionState", "VoiceRecord", "ensure_home", "open_store", "redact_url"]
 
 
 def ensure_home(settings: Settings) -> None:

@@ -141,6 +141,19 @@ class ReplyDraft:
 
 
 @dataclass(frozen=True)
+class VoiceRecord:
+    """A voice a clone may speak with; the one `chosen` is the one it does."""
+
+    clone_id: str
+    provider: str  # piper, elevenlabs
+    voice_id: str
+    label: str
+    chosen: bool
+    consent_at: datetime | None  # when the creator confirmed a cloned voice is their own
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class FeedRecord:
     """A live feed of the creator's (a blog, a Mastodon or Bluesky profile, a YouTube channel), polled on a schedule.
 

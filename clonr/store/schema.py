@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -336,7 +337,19 @@ usage_events = Table(  # the ledger: one row per reply attempt; no foreign keys,
     Column("audience", String(12), nullable=True),  # who paid for it: anonymous, signed_in, discord, api; or none
     Column("charge", String(8), nullable=True),  # free, pack, metered, unpaid; none when not billable
     Column("price_micros", Integer, nullable=False, server_default="0"),  # what a metered reply costs
+    Column("speech_ms", Integer, nullable=False, server_default="0"),  # audio spoken (status "spoken"), migration 0028
     Index("ix_usage_owner_time", "owner_id", "created_at"),
+)
+
+voices = Table(  # the voices a clone may speak with, and the one it does (`chosen`)
+    "voices", metadata,
+    Column("clone_id", String(32), ForeignKey("clones.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String(16), primary_key=True),  # piper, elevenlabs
+    Column("voice_id", String(128), primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("chosen", Boolean, nullable=False, server_default=false()),
+    Column("consent_at", DateTime(timezone=True), nullable=True),  # the creator confirmed a cloned voice is theirs
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 prices = Table(  # what a clone costs one audience; no row: free and unlimited

@@ -17,10 +17,11 @@ from clonr.store.memories import MemoryRecords
 from clonr.store.messages import MessageRecords
 from clonr.store.persona import PersonaRecords
 from clonr.store.sources import SourceRecords
+from clonr.store.voices import VoiceRecords
 
 __all__ = ["SqlStore", "redact_url"]
 
 
 class SqlStore(CloneRecords, SourceRecords, PersonaRecords, JobRecords, MessageRecords, MemoryRecords,
-               FullTextSearch, KeyRecords, BotRecords, FeedRecords):
+               FullTextSearch, KeyRecords, BotRecords, FeedRecords, VoiceRecords):
     """Clones, sources, persona, jobs, conversations, memories and feeds in one SQL database."""
