@@ -25,6 +25,7 @@ PAGES = [
     st.Page("app_pages/discord.py", title="13 · Discord", icon=":material/smart_toy:"),
     st.Page("app_pages/feeds.py", title="14 · Live feeds", icon=":material/rss_feed:"),
     st.Page("app_pages/as_of.py", title="15 · Through the years", icon=":material/history:"),
+    st.Page("app_pages/voice.py", title="16 · Voice", icon=":material/volume_up:"),
 ]
 
 try:

@@ -130,8 +130,14 @@ class FakeDiscord:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body and request.content_type == "application/json" else None
+        files = []
+        if request.content_type == "multipart/form-data":  # a message with attachments: payload_json and files[n]
+            form = await request.post()
+            body = json.loads(str(form.get("payload_json") or "{}"))
+            files = [(field.filename, field.file.read()) for name, field in form.items() if name.startswith("files")]
         path = "/" + request.match_info["tail"]
-        call = {"method": request.method, "path": path, "json": body, "at": asyncio.get_running_loop().time()}
+        call = {"method": request.method, "path": path, "json": body, "files": files,
+                "at": asyncio.get_running_loop().time()}
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()

@@ -331,3 +331,19 @@ def test_the_real_model_answers_a_direct_message_and_never_denies_being_an_ai(
 
     [reply] = [m["content"] for m in with_bot(app, scenario).sent(ALICE_DM)]
     assert discloses(reply) and 0 < len(reply) <= 2000, reply
+
+
+def test_a_bot_that_speaks_sends_each_reply_as_audio_after_its_text(app: Clonr, ada, fake_chat: FakeChatModel) -> None:
+    app.discord.connect(ada.id, token_env="ADA_DISCORD_TOKEN", guild_ids=(GUILD_ID,), speaks=True)
+    fake_chat.enqueue("Bees are wonderful. I kept some in Sintra for years.")
+
+    async def scenario(bot: CloneBot, fake: FakeDiscord) -> None:
+        feed(bot, "MESSAGE_CREATE", message(ALICE_DM, ALICE, "Do you like bees?"))
+        await fake.wait_for("POST", rf"^/channels/{ALICE_DM}/messages$", count=2)
+
+    fake = with_bot(app, scenario)
+    text, audio = [c for c in fake.calls if c["path"] == f"/channels/{ALICE_DM}/messages"]
+    assert text["json"]["content"] == "Bees are wonderful. I kept some in Sintra for years." and not text["files"]
+    [(filename, mp3)] = audio["files"]
+    assert filename == "ada-lovelace.mp3" and mp3[:2] in (b"\xff\xf3", b"\xff\xfb") and len(mp3) > 10_000
+    assert [r["channel"] for r in app.store.usage_rows() if r["status"] == "spoken"] == ["discord"]

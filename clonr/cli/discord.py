@@ -33,16 +33,17 @@ def discord(ctx: click.Context) -> None:
                    "only when mentioned; repeat for more.")
 @click.option("--talkativeness", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="In joined channels, its chance to speak when nobody mentions or names it.")
+@click.option("--speak", is_flag=True, help="Also send each reply as an MP3 in the clone's voice (`clonr voice`).")
 @click.pass_context
 def connect(ctx: click.Context, clone: str, token_env: str | None, token_stdin: bool, guilds: tuple[int, ...],
-            channels: tuple[int, ...], talkativeness: float) -> None:
+            channels: tuple[int, ...], talkativeness: float, speak: bool) -> None:
     """Give CLONE a Discord bot (made in the Discord developer portal, with the Message Content intent on)."""
     if token_stdin == bool(token_env):
         raise InvalidInputError("Give the token one way: --token-env VAR, or --token-stdin (then paste it).")
     token = sys.stdin.readline().strip() if token_stdin else None
     app = app_from(ctx)
     app.discord.connect(clone, token_env=token_env, token=token, guild_ids=guilds, joined_channels=channels,
-                        talkativeness=talkativeness)
+                        talkativeness=talkativeness, speaks=speak)
     where = f"in {len(guilds)} server(s) when mentioned, and " if guilds else ""
     click.echo(f"Connected: {app.clones.get(clone).name} answers {where}in direct messages once `clonr discord` "
                "runs.")

@@ -332,14 +332,15 @@ class FanService:
             self._conversation_of(clone, fan_id, conversation_id)
         return self._store.recent_messages(clone.id, fan_id, limit, conversation_id=conversation_id, before=before)
 
-    def speak(self, actor: Actor, clone_ref: str, fan_id: str, reply: int = 1, channel: str = "widget"
-              ) -> Iterator[Speech]:
+    def speak(self, actor: Actor, clone_ref: str, fan_id: str, reply: int = 1, channel: str = "widget",
+              conversation_id: str | None = None) -> Iterator[Speech]:
         """The clone's `reply`-th reply from the end of the fan's conversation (1: the last; its greeting comes first)
         in the clone's voice, sentence by sentence. Only what the clone itself said: a caller
         never names the text, so no one can make the creator's voice say anything else."""
         clone = self._allowed(actor, Operation.READ_OWN_DATA, clone_ref, fan_id)
         said = ([clone.greeting] if clone.greeting else []) + [
-            m.content for m in self._store.recent_messages(clone.id, fan_id, 200) if m.role == "assistant"]
+            m.content for m in self._store.recent_messages(clone.id, fan_id, 200, conversation_id=conversation_id)
+            if m.role == "assistant"]
         if not 1 <= reply <= len(said):
             raise NotFoundError(f"{clone.name} has no such reply to listen to.")
         return self._voice.speak(clone, [said[-reply]], fan_id=fan_id, channel=channel)

@@ -389,3 +389,4 @@ class BotRecord:
     created_at: datetime
     joined_channels: tuple[int, ...] = ()  # channels where it takes part in the conversation, not only when asked
     talkativeness: float = 0.3  # its chance to speak there when nobody names it
+    speaks: bool = False  # each reply also sent as audio in the clone's voice

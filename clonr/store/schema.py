@@ -436,6 +436,7 @@ discord_bots = Table(  # a clone's Discord bot: its token comes from the environ
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("joined_channels", Text, nullable=False, server_default="[]"),  # JSON list: channels it takes part in
     Column("talkativeness", Float, nullable=False, server_default="0.3"),  # its chance to speak there unasked
+    Column("speaks", Boolean, nullable=False, server_default=false()),  # each reply also sent as audio (0029)
 )
 
 fan_aliases = Table(  # another account of a fan (a Discord user) tied to them with a one-time link code

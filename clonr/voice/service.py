@@ -47,6 +47,11 @@ class VoiceService(ActsFor):
         self._piper = piper
         self._elevenlabs = elevenlabs
 
+    @property
+    def can_clone(self) -> bool:
+        """Whether a creator's own voice can be cloned here (ELEVENLABS_API_KEY is set)."""
+        return bool(self._settings.elevenlabs_api_key)
+
     # -- the creator's ----------------------------------------------------------------------------
 
     def voices(self, clone_ref: str) -> list[VoiceChoice]:

@@ -18,10 +18,10 @@ from studio.markup import plain
 from studio.resources import get_app, my_clones
 
 NO_KEY = "-"  # the usage service's group for replies no API key asked for (studio, widget)
-COUNTS = ["replies", "failed", "fans", "prompt_tokens", "completion_tokens"]
+COUNTS = ["replies", "failed", "fans", "prompt_tokens", "completion_tokens", "speech_seconds"]
 COLUMNS = {"replies": "replies", "failed": "failed", "fans": "active fans", "prompt_tokens": "prompt tokens",
            "completion_tokens": "completion tokens", "first_token_p50_ms": "first token p50 (ms)",
-           "first_token_p95_ms": "first token p95 (ms)"}
+           "first_token_p95_ms": "first token p95 (ms)", "speech_seconds": "seconds spoken"}
 
 app = get_app()
 creator = auth.creator()
@@ -69,7 +69,7 @@ def daily(lines: list[UsageLine]) -> pd.DataFrame:
     frame = pd.DataFrame([asdict(line) for line in lines]).set_index("group")
     frame.index = pd.to_datetime(frame.index)
     frame = frame.reindex(pd.date_range(frame.index.min(), frame.index.max(), freq="D"))
-    frame[COUNTS] = frame[COUNTS].fillna(0).astype(int)
+    frame[COUNTS] = frame[COUNTS].fillna(0)
     frame.index = frame.index.strftime("%Y-%m-%d")
     return frame.rename(columns=COLUMNS)
 
@@ -156,6 +156,9 @@ with right:
     st.bar_chart(days[["active fans"]])
     st.markdown("**Time to the first token**")
     st.bar_chart(days[["first token p50 (ms)", "first token p95 (ms)"]], stack=False)
+    if days["seconds spoken"].any():
+        st.markdown("**Seconds spoken per day** (widget, API, Discord)")
+        st.bar_chart(days[["seconds spoken"]])
 names = {k.id: f"{k.name} ({k.prefix})" for k in keys} | {NO_KEY: "no key (studio, widget)"}
 st.markdown("**By clone**")
 st.dataframe(grouped(by_clone, "clone", {c.slug: c.name for c in clones.values()}), hide_index=True)

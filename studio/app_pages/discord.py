@@ -30,7 +30,8 @@ if bot is not None:
     servers = ", ".join(str(g) for g in bot.guild_ids) or "none (direct messages only)"
     joined = ", ".join(str(c) for c in bot.joined_channels)
     st.success(f"Connected. The token is read from {where}. Servers: {servers}."
-               + (f" Joined channels: {joined} (talkativeness {bot.talkativeness:.2f})." if joined else ""))
+               + (f" Joined channels: {joined} (talkativeness {bot.talkativeness:.2f})." if joined else "")
+               + (" Replies also come as audio." if bot.speaks else ""))
     if not clone.published:
         st.warning("The clone is a draft: its bot starts once it is published (step 7).")
 
@@ -43,6 +44,7 @@ with st.form("discord_connect", clear_on_submit=True):
     channels = st.text_input("Channels where it joins the conversation (ids, comma-separated)",
                              key="discord_channels", help="There it also speaks unasked, at its talkativeness.")
     talkativeness = st.slider("Talkativeness in those channels", 0.0, 1.0, 0.3, 0.05, key="discord_talkativeness")
+    speaks = st.checkbox("Also send each reply as audio, in the clone's voice (Voice page)", key="discord_speaks")
     save = st.form_submit_button("Connect", type="primary")
 
 
@@ -58,7 +60,8 @@ if save:
         st.stop()
     try:
         app.discord.connect(clone.id, token=token.strip() or None, token_env=token_env.strip() or None,
-                            guild_ids=server_ids, joined_channels=channel_ids, talkativeness=talkativeness)
+                            guild_ids=server_ids, joined_channels=channel_ids, talkativeness=talkativeness,
+                            speaks=speaks)
         st.rerun()
     except ClonrError as exc:
         st.error(str(exc))

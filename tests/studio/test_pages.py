@@ -506,7 +506,8 @@ def test_a_hostile_clone_name_is_shown_as_text_on_every_page(studio: AppTest, ap
     app.clones.create("Ada ![x](https://evil.example/t.png) <img src=x onerror=alert(1)> :red[boo]")
     studio.run()
     for page in ("profile", "discover", "sources", "icebreaker", "description", "test_chat", "publish",
-                 "memories", "groups", "api_usage", "monetise", "conversations", "discord", "feeds", "as_of"):
+                 "memories", "groups", "api_usage", "monetise", "conversations", "discord", "feeds", "as_of",
+                 "voice"):
         open_page(studio, page)
         shown = [e.value for e in [*studio.markdown, *studio.caption, *studio.info, *studio.warning,
                                    *studio.success, *studio.error, *studio.title, *studio.header,

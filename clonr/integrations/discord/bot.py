@@ -19,6 +19,7 @@ Gateway intents: guilds, direct and server messages, and message content, which 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import uuid
@@ -44,6 +45,7 @@ from clonr.fans import FanService
 from clonr.integrations.discord.connections import DiscordService
 from clonr.integrations.discord.split import split_message
 from clonr.store import BotRecord, Clone
+from clonr.voice import encode
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class CloneBot(discord.Client):
         self.guild_ids = frozenset(bot.guild_ids)
         self.joined_channels = frozenset(bot.joined_channels)
         self.talkativeness = bot.talkativeness
+        self.speaks = bot.speaks
         self._fans = fans
         self._groups = groups
         self._return_url = return_url
@@ -91,8 +94,24 @@ class CloneBot(discord.Client):
         if not text:
             return
         async with message.channel.typing():
-            reply = await asyncio.to_thread(self._reply, message.author.id, text)
+            reply, fan = await asyncio.to_thread(self._reply, message.author.id, text)
         await self._send(message, reply)
+        if self.speaks and fan is not None:
+            await self._send_spoken(message, fan)
+
+    async def _send_spoken(self, message: discord.Message, fan: Fan) -> None:
+        """The reply just sent, as an MP3 in the clone's voice; when speech fails the text stands, and it is logged."""
+        try:
+            audio = await asyncio.to_thread(self._spoken, fan)
+        except Exception as exc:  # the text reply has been sent: the fan loses only the audio
+            log.warning("no audio for %s's reply on Discord: %s", self.clone.slug, exc)
+            return
+        await message.channel.send(file=discord.File(io.BytesIO(audio), filename=f"{self.clone.slug}.mp3"))
+
+    def _spoken(self, fan: Fan) -> bytes:
+        speeches = self._fans.speak(fan, self.clone.id, fan.fan_id, 1, channel="discord",
+                                    conversation_id=self._current(fan))
+        return b"".join(encode(speeches, "mp3"))
 
     async def _send(self, message: discord.Message, reply: str) -> None:
         """The reply in as many messages as it takes; in a server, the first answers the fan's message."""
@@ -140,10 +159,15 @@ class CloneBot(discord.Client):
         replied = message.reference.resolved if message.reference else None
         return self.user in message.mentions or (isinstance(replied, discord.Message) and replied.author == self.user)
 
-    def _reply(self, user_id: int, text: str) -> str:
-        """The clone's whole reply to the Discord user, or the one line that says why there is none."""
-        return self._told(lambda fan: "".join(self._fans.turn(
-            fan, self.clone.id, fan.fan_id, text, channel="discord", conversation_id=self._current(fan))), user_id)
+    def _reply(self, user_id: int, text: str) -> tuple[str, Fan | None]:
+        """The clone's whole reply to the Discord user and the fan it answered, or the one line that says why there
+        is none (and no fan)."""
+        try:
+            fan = self._fans.discord_user(self.clone.id, user_id)
+            return "".join(self._fans.turn(fan, self.clone.id, fan.fan_id, text, channel="discord",
+                                           conversation_id=self._current(fan))), fan
+        except Exception as exc:  # every failure reaches the fan as one line
+            return self._failure(exc), None
 
     def _current(self, fan: Fan) -> str:
         """The fan's conversation: the last they started with /new, or their first."""

@@ -29,11 +29,12 @@ class DiscordService(ActsFor):
 
     def connect(self, clone_ref: str, *, token_env: str | None = None, token: str | None = None,
                 guild_ids: tuple[int, ...] = (), joined_channels: tuple[int, ...] = (),
-                talkativeness: float = 0.3) -> BotRecord:
+                talkativeness: float = 0.3, speaks: bool = False) -> BotRecord:
         """Give the clone a bot: its token in environment variable `token_env` (read when the bot starts), or
         `token` itself, stored encrypted. `guild_ids`: the servers it may answer in when mentioned or replied to
         (direct messages always); `joined_channels`: channels of those servers where it takes part in the
-        conversation as a group member, speaking unasked with `talkativeness` as the chance."""
+        conversation as a group member, speaking unasked with `talkativeness` as the chance; `speaks`: each reply
+        to a fan (in direct messages and when mentioned) also comes as an audio file in the clone's voice."""
         clone = self._owned(clone_ref)
         if not 0.0 <= talkativeness <= 1.0:
             raise InvalidInputError(f"Talkativeness {talkativeness} is out of range: use a number from 0 to 1.")
@@ -47,7 +48,7 @@ class DiscordService(ActsFor):
                                     "application in the Discord developer portal.")
         secret = self._fernet.encrypt(token.strip().encode()).decode() if token is not None else None
         return self._store.set_bot(clone.id, token_env, secret, tuple(guild_ids), tuple(joined_channels),
-                                   talkativeness)
+                                   talkativeness, speaks)
 
     def disconnect(self, clone_ref: str) -> None:
         clone = self._owned(clone_ref)
