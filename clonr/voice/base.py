@@ -43,21 +43,30 @@ class Speaker(ABC):
         """The voices every clone may use (a creator's cloned voice is listed by the service, as it is theirs)."""
 
 
-_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+_BREAK = re.compile(r"(?P<end>(?<=[.!?…])[\"'”’)\]]*\s+|\n+)|(?P<clause>(?<=[,;:—])\s+)")
 MIN_SENTENCE = 20  # characters: "Good morning!" waits for the next sentence rather than becoming a clip alone
+FIRST_LIMIT = 45  # characters: a first sentence with no comma by then is spoken from its first words
 
 
 def sentences(pieces: Iterable[str]) -> Iterator[str]:
-    """The sentences of a text that arrives in pieces (a reply as it streams), each as soon as it is complete."""
-    pending = ""
+    """The sentences of a text that arrives in pieces (a reply as it streams), each as soon as it is complete. The
+    first may be only its first clause (up to a comma, at least MIN_SENTENCE long), or its first words when no break
+    comes in FIRST_LIMIT characters, so that the first audio comes early."""
+    pending, first = "", True
     for piece in pieces:
         pending += piece
         start = 0
-        for match in _END.finditer(pending):
+        for match in _BREAK.finditer(pending):
+            clause = match.lastgroup == "clause"
             sentence = pending[start:match.end()].strip()
-            if len(sentence) >= MIN_SENTENCE:
-                yield sentence
-                start = match.end()
+            if (clause and not first) or len(sentence) < MIN_SENTENCE:
+                continue
+            yield sentence
+            start, first = match.end(), False
+        if first and len(pending) > FIRST_LIMIT and " " in pending.strip():  # no break yet: speak its first words
+            cut = pending.rstrip().rindex(" ")
+            yield pending[:cut].strip()
+            pending, start, first = pending[cut:], 0, False
         pending = pending[start:]
     if pending.strip():
         yield pending.strip()
