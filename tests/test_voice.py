@@ -92,6 +92,20 @@ def test_sentences_come_as_soon_as_they_are_complete() -> None:
     assert list(sentences(["It costs 3.50 euros. Really."])) == ["It costs 3.50 euros.", "Really."]
 
 
+def test_a_slow_model_has_its_first_clip_cut_at_the_last_break_after_half_a_second() -> None:
+    now = [0.0]
+
+    def slowly(text: str) -> Iterator[str]:  # a word every 0.1 s, as Qwen2.5-1.5B writes on two cores
+        for word in text.split():
+            now[0] += 0.1
+            yield word + " "
+
+    said = "Right then. What got you into ceramics? My grandfather did, long ago."
+    assert list(sentences(slowly(said), clock=lambda: now[0])) == [
+        "Right then.", "What got you into ceramics?", "My grandfather did, long ago."]
+    assert list(sentences([said])) == ["Right then. What got you into ceramics?", "My grandfather did, long ago."]
+
+
 def test_a_creator_clones_their_own_voice_only_with_their_word_and_hears_it(ines: Clonr,
                                                                            elevenlabs: FakeElevenLabs) -> None:
     sample = [("me reading.mp3", b"ID3" + b"\x00" * 4000)]

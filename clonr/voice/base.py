@@ -4,8 +4,9 @@ the default) and `ElevenLabsSpeaker` (the creator's own cloned voice, with ELEVE
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -45,15 +46,18 @@ class Speaker(ABC):
 
 _BREAK = re.compile(r"(?P<end>(?<=[.!?…])[\"'”’)\]]*\s+|\n+)|(?P<clause>(?<=[,;:—])\s+)")
 MIN_SENTENCE = 20  # characters: "Good morning!" waits for the next sentence rather than becoming a clip alone
-FIRST_LIMIT = 45  # characters: a first sentence with no comma by then is spoken from its first words
+FIRST_LIMIT = 45  # characters, or...
+FIRST_SECONDS = 0.5  # ...seconds after the first piece: then the first clip is cut at the last break (or word)
 
 
-def sentences(pieces: Iterable[str]) -> Iterator[str]:
+def sentences(pieces: Iterable[str], clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """The sentences of a text that arrives in pieces (a reply as it streams), each as soon as it is complete. The
-    first may be only its first clause (up to a comma, at least MIN_SENTENCE long), or its first words when no break
-    comes in FIRST_LIMIT characters, so that the first audio comes early."""
-    pending, first = "", True
+    first may be only its first clause (up to a comma, at least MIN_SENTENCE long); and when no such break comes
+    within FIRST_LIMIT characters or FIRST_SECONDS (a slow model), it is cut at the last sentence end or comma so
+    far ("Right then."), else after its last whole word: the first audio comes early whatever the model's pace."""
+    pending, first, began = "", True, None
     for piece in pieces:
+        began = clock() if began is None else began
         pending += piece
         start = 0
         for match in _BREAK.finditer(pending):
@@ -63,8 +67,10 @@ def sentences(pieces: Iterable[str]) -> Iterator[str]:
                 continue
             yield sentence
             start, first = match.end(), False
-        if first and len(pending) > FIRST_LIMIT and " " in pending.strip():  # no break yet: speak its first words
-            cut = pending.rstrip().rindex(" ")
+        late = len(pending) > FIRST_LIMIT or clock() - began >= FIRST_SECONDS
+        if first and late and len(pending.split()) >= 2:
+            breaks = [m.end() for m in _BREAK.finditer(pending)]
+            cut = breaks[-1] if breaks else pending.rstrip().rindex(" ")
             yield pending[:cut].strip()
             pending, start, first = pending[cut:], 0, False
         pending = pending[start:]

@@ -83,6 +83,7 @@ class VoiceService(ActsFor):
         if not consent:
             raise InvalidInputError("Confirm that the recordings are of your own voice, and that you agree to its "
                                     "cloning: only your own voice may be cloned.")
+        samples = [(PurePath(filename).name[:80], data) for filename, data in samples]  # no client's path goes on
         self._check_samples(samples)
         name = (" ".join(label.split()) or f"{clone.name} (Clonr)")[:100]
         voice_id = self._elevenlabs().add_voice(name, samples, f"The voice of {clone.name}, for their AI clone.")
@@ -94,8 +95,7 @@ class VoiceService(ActsFor):
             raise InvalidInputError("Upload at least one recording of your voice (a minute or more in all is best).")
         if len(samples) > MAX_SAMPLES:
             raise InvalidInputError(f"{len(samples)} recordings is too many: upload at most {MAX_SAMPLES}.")
-        for filename, data in samples:
-            name = PurePath(filename).name[:80]
+        for name, data in samples:
             if PurePath(name).suffix.lower() not in SAMPLE_SUFFIXES:
                 raise InvalidInputError(f"{name} is not a recording Clonr can send: use {', '.join(SAMPLE_SUFFIXES)}.")
             if not data:
