@@ -4,8 +4,9 @@ turn, side by side with the same turns as text only.
 
     .venv/bin/python benchmarks/voice.py [--model smollm2] [--turns 8] [--reply-tokens 96]
 
-Marta's clone (benchmarks/data/qa_clone) on the chosen local model answers the same questions twice, alternating
-turn by turn: text only (the baseline), and spoken as it streams (`VoiceService.speak` over the token stream, the
+Marta's clone (benchmarks/data/qa_clone) on the chosen local model answers the same questions twice, each to a new
+fan (so one odd reply does not set the tone of the next), alternating turn by turn: text only (the baseline), and
+spoken as it streams (`VoiceService.speak` over the token stream, the
 default offline voice). Per turn: first token, first audio, end; the audio's length, and Piper's time per second
 of audio (the real-time factor).
 """
@@ -61,12 +62,13 @@ def main() -> None:
         for kind in (("text only", "spoken") if n % 2 == 0 else ("spoken", "text only")):
             marks: dict[str, float] = {}
             started = time.perf_counter()
-            pieces = timed(app.chat.start_turn(clone.id, question, fan_id=kind.replace(" ", "-")), started, marks)
+            fan = f"{kind.replace(' ', '-')}-{n}"
+            pieces = timed(app.chat.start_turn(clone.id, question, fan_id=fan), started, marks)
             audio = 0.0
             if kind == "text only":
                 "".join(pieces)
             else:
-                for speech in app.voice.speak(clone, pieces, fan_id=kind.replace(" ", "-"), channel="cli"):
+                for speech in app.voice.speak(clone, pieces, fan_id=fan, channel="cli"):
                     if "first_audio" not in marks:
                         marks["first_audio"] = time.perf_counter() - started
                         marks["first_chars"] = len(speech.text)
