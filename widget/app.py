@@ -199,7 +199,7 @@ def build_app(app: Clonr, clone_id: str) -> gr.Blocks:
         fan = known(token)
         folder = exports / fan.fan_id
         folder.mkdir(exist_ok=True)
-        path = folder / f"reply-{uuid.uuid4().hex[:8]}.mp3"  # Gradio serves a copy; the player keeps its own
+        path = folder / "reply.mp3"  # replaced by their next listen: Gradio serves a copy, kept by its content
         path.write_bytes(b"".join(encode(fans.speak(fan, clone.id, fan.fan_id, int(which or 1)), "mp3")))
         return str(path)
 

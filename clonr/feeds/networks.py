@@ -8,6 +8,7 @@ the `clonr.feeds` entry-point group, so adding X or Instagram (paid APIs with to
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC
 from dataclasses import dataclass, replace
@@ -220,7 +221,9 @@ for _builtin in (Blog(), YouTube(), Bluesky(), Mastodon(), MastodonApi()):
     register_network(_builtin)
 
 
+@functools.cache
 def _load_plugins() -> None:
+    """The installed packages' networks, read once per process (not on every poll)."""
     for point in entry_points(group=NETWORKS_GROUP):
         if point.name not in _NETWORKS:
             register_network(point.load()())

@@ -14,7 +14,7 @@ from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
 from clonr.errors import InvalidInputError, NotFoundError
-from clonr.store import Clone, SqlStore
+from clonr.store import Clone, SqlStore, VoiceRecord
 from clonr.voice.audio import Speech
 from clonr.voice.base import Speaker, SpeechError, VoiceOption, sentences
 from clonr.voice.elevenlabs import ElevenLabsSpeaker
@@ -57,8 +57,8 @@ class VoiceService(ActsFor):
     def voices(self, clone_ref: str) -> list[VoiceChoice]:
         """The installed offline voices and the creator's cloned ones, the chosen one marked."""
         clone = self._owned(clone_ref)
-        chosen = self._chosen(clone)
         records = self._store.clone_voices(clone.id)
+        chosen = self._chosen(clone, records)
         options = [*self._piper().voices(),
                    *[VoiceOption(r.provider, r.voice_id, r.label) for r in records if r.provider != "piper"]]
         cloned = {(r.provider, r.voice_id) for r in records if r.consent_at is not None}
@@ -69,9 +69,8 @@ class VoiceService(ActsFor):
         """Make the clone speak with this voice (one of `voices`)."""
         clone = self._owned(clone_ref)
         option = self._option(clone, provider, voice_id)
-        self._store.add_voice(clone.id, option.provider, option.voice_id, option.label,
-                              consent_at=next((r.consent_at for r in self._store.clone_voices(clone.id)
-                                               if (r.provider, r.voice_id) == (provider, voice_id)), None))
+        if option.provider == "piper":  # an installed voice, recorded once chosen (a cloned one is recorded already)
+            self._store.add_voice(clone.id, option.provider, option.voice_id, option.label)
         self._store.choose_voice(clone.id, provider, voice_id)
         return option
 
@@ -142,8 +141,9 @@ class VoiceService(ActsFor):
                     "completion_tokens": 0, "first_token_ms": round((first or 0) * 1000),
                     "total_ms": round((time.perf_counter() - started) * 1000), "speech_ms": round(spoken * 1000)})
 
-    def _chosen(self, clone: Clone) -> VoiceOption:
-        record = next((r for r in self._store.clone_voices(clone.id) if r.chosen), None)
+    def _chosen(self, clone: Clone, records: list[VoiceRecord] | None = None) -> VoiceOption:
+        records = self._store.clone_voices(clone.id) if records is None else records
+        record = next((r for r in records if r.chosen), None)
         if record is None:
             return VoiceOption("piper", self._settings.piper_voice, self._settings.piper_voice)
         return VoiceOption(record.provider, record.voice_id, record.label)
