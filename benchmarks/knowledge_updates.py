@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/knowledge_updates.py [--model qwen2.5-1.5b]
 
 32 hand-made cases: older memories of a fan, then a new one 30 days later, and which older ones it makes
-untrue. Each runs through `MemoryService.update_knowledge` as the background work does (MiniLM's similarity
-gate, then the chat model), on a fresh fan. A wrong retirement hides a true memory from recall, so precision
-matters most; a missed one leaves the old fact recallable next to the newer, dated one. The baseline retires
-every older memory that passes the similarity gate. "Tuning" cases were looked at while the prompt was
+untrue. Each runs through `MemoryService.update_knowledge` as the background work does, on a fresh fan: the rules of
+`clonr.memory.changes` alone (CLONR_KNOWLEDGE_UPDATES=rules), then with the chat model confirming each pair
+(`on`). A wrong retirement ranks a true memory below the newer one for questions about now; a missed one leaves
+the old fact beside the newer, dated one. The baseline retires every older memory MiniLM finds close (cosine
+0.5, the gate before the rules). "Tuning" cases were looked at while the prompt was
 written; "held out" ones were not.
 """
 
@@ -62,31 +63,43 @@ def main() -> None:
     os.environ.update(CLONR_HOME=tempfile.mkdtemp(prefix="clonr-updates-"), CLONR_CHAT_MODEL=args.model,
                       CLONR_IMPORTANCE="heuristic", CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
 
+    import dataclasses
+
     from clonr import Clonr
+    from clonr.vectors.base import nearest_ids
 
     app = Clonr()
     clone = app.clones.create("Bench")
     start = datetime(2025, 1, 1, tzinfo=UTC)
+    rules = dataclasses.replace(app.memory.policy, knowledge_updates=True, confirm_updates=False)
+    sides = {"baseline: every memory with cosine >= 0.5": None, "rules alone (`rules`)": rules,
+             f"rules, {args.model} confirming (`on`)": dataclasses.replace(rules, confirm_updates=True)}
     print("| cases | side | retired rightly | retired wrongly | missed | precision | recall |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, cases in (("tuning", TUNING), ("held out", HELD_OUT)):
-        counts = {"baseline": [0, 0, 0], args.model: [0, 0, 0]}
+        counts = {side: [0, 0, 0] for side in sides}
         for n, (older, newer, untrue) in enumerate(cases):
             fan = f"{label.replace(' ', '-')}-{n}"
             olds = [app.memory.remember(clone.id, fan, [text], happened_at=[start + timedelta(days=day)])[0]
                     for day, text in enumerate(older)]
             new, = app.memory.remember(clone.id, fan, [newer], happened_at=[start + timedelta(days=30)])
             wanted = {olds[i - 1].id for i in untrue}
-            gated = {doc.id for doc, score in app.memory._vectors(clone.id, fan).similarity_search_with_score(
-                newer, k=6) if doc.id != new.id and score >= app.memory.policy.update_similarity}
-            for side, retired in (("baseline", gated), (args.model, {m.id for m in app.memory.update_knowledge(new)})):
+            vectors = app.memory._vectors(clone.id, fan)
+            for side, policy in sides.items():
+                if policy is None:
+                    retired = {i for i, score in nearest_ids(vectors, vectors.embeddings.embed_query(newer), 6)
+                               if i != new.id and score >= 0.5}
+                else:
+                    app.memory.policy = policy
+                    retired = {m.id for m in app.memory.update_knowledge(new)}
+                    for old in olds:  # as it was, for the next side
+                        app.store.update_memory(old.id, superseded_by=None)
                 counts[side][0] += len(retired & wanted)
                 counts[side][1] += len(retired - wanted)
                 counts[side][2] += len(wanted - retired)
         for side, (right, wrong, missed) in counts.items():
             print(f"| {label} ({len(cases)}) | {side} | {right} | {wrong} | {missed} | "
                   f"{right / max(1, right + wrong):.2f} | {right / max(1, right + missed):.2f} |")
-
 
 if __name__ == "__main__":
     main()

@@ -89,7 +89,9 @@ class Clonr:
         self.memory = MemoryService(
             self.store, clones, self.collection, self._importance_scorer, self.worker, lambda: self.chat_model,
             clock=clock, policy=MemoryPolicy(reflection_threshold=self.settings.reflection_threshold,
-                                             knowledge_updates=self.settings.knowledge_updates,
+                                             knowledge_updates=self.settings.knowledge_updates != "off",
+                                             confirm_updates=self.settings.knowledge_updates == "on"
+                                             and resolve_chat_model_name(self.settings) != "smollm2",
                                              longest_text=self.settings.max_message_chars))
         memory = self.memory.acting_as(SYSTEM)
         self.dialogues = DialogueService(self.store, clones, self.collection)

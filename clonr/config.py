@@ -49,8 +49,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONR_REFLECTION_THRESHOLD", "100", "Summed importance of a fan's new memories that makes the clone "
             "reflect (write insights citing them); summaries refresh on lower, staggered thresholds; 0 turns "
             "reflection and summaries off."),
-    Setting("CLONR_KNOWLEDGE_UPDATES", "on", "`on`: the model checks each new fact against similar old ones and "
-            "retires those it replaces (history is kept); `off` skips these model calls."),
+    Setting("CLONR_KNOWLEDGE_UPDATES", "on", "How a fan's new facts retire the old ones they replace (history is "
+            "kept, and answers questions about the past): `on` (rules find them, the chat model confirms each unless "
+            "it is SmolLM2, too small to judge), `rules` (rules alone, no model calls) or `off`."),
     Setting("OPENAI_API_KEY", "", "Key for an OpenAI-compatible endpoint; never logged."),
     Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server)."),
     Setting("CLONR_OPENAI_MODEL", "gpt-4o-mini", "Chat model name on the OpenAI-compatible endpoint."),
@@ -165,7 +166,7 @@ class Settings:
     embeddings: str
     importance: str
     reflection_threshold: int
-    knowledge_updates: bool
+    knowledge_updates: str  # on, rules or off
     openai_api_key: str = field(repr=False)  # secrets stay out of logs and tracebacks
     openai_base_url: str
     openai_model: str
@@ -273,6 +274,16 @@ def _flag(values: dict[str, str], name: str) -> bool:
     return value in _TRUE
 
 
+def _knowledge_updates(values: dict[str, str]) -> str:
+    value = values["CLONR_KNOWLEDGE_UPDATES"].strip().lower()
+    if value == "rules":
+        return value
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"CLONR_KNOWLEDGE_UPDATES={values['CLONR_KNOWLEDGE_UPDATES']!r} is not known: use on, "
+                          "rules or off.")
+    return "on" if value in _TRUE else "off"
+
+
 def _limits_storage(values: dict[str, str], name: str) -> str:
     value = values[name].strip() or "memory://"
     scheme = value.partition("://")[0]
@@ -357,7 +368,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path | 
         embeddings=_choice(values, "CLONR_EMBEDDINGS", ("minilm", "openai")),
         importance=_choice(values, "CLONR_IMPORTANCE", ("auto", "model", "heuristic")),
         reflection_threshold=_int(values, "CLONR_REFLECTION_THRESHOLD", 0),
-        knowledge_updates=_flag(values, "CLONR_KNOWLEDGE_UPDATES"),
+        knowledge_updates=_knowledge_updates(values),
         openai_api_key=values["OPENAI_API_KEY"].strip(),
         openai_base_url=values["OPENAI_BASE_URL"].strip(),
         openai_model=values["CLONR_OPENAI_MODEL"].strip(),

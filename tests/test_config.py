@@ -38,7 +38,7 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path, monkeypa
     ("CLONR_REPLY_TOKENS", "lots", "not a whole number"),
     ("CLONR_CONTEXT_TOKENS", "10", "too small"),
     ("CLONR_CHAT_MODEL", "gpt-17", "not known"),
-    ("CLONR_KNOWLEDGE_UPDATES", "maybe", "not a switch: use on or off"),
+    ("CLONR_KNOWLEDGE_UPDATES", "maybe", "not known: use on, rules or off"),
 ])
 def test_malformed_settings_say_what_to_do(monkeypatch, name: str, value: str, message: str) -> None:
     monkeypatch.setenv(name, value)
@@ -52,7 +52,8 @@ def test_switches_accept_the_usual_spellings(monkeypatch, value: str, expected: 
     monkeypatch.setenv("CLONR_ALLOW_PRIVATE_URLS", value)
     monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", value)
     settings = load_settings()
-    assert settings.allow_private_urls is expected and settings.knowledge_updates is expected
+    assert settings.allow_private_urls is expected
+    assert settings.knowledge_updates == ("on" if expected else "off")
 
 
 def test_only_config_reads_the_environment() -> None:

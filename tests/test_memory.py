@@ -98,9 +98,9 @@ def test_the_memories_table_lists_a_memorys_fields_in_order() -> None:
 
 
 def test_recency_and_importance_break_ties(app: Clonr, ada, clock: FixedClock) -> None:
-    old, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
+    old, = app.memory.remember(ada.id, "fan-1", ["Sam: I went hiking"], importance=3)  # two speakers: not a repeat
     clock.advance(hours=24)
-    new, = app.memory.remember(ada.id, "fan-1", ["Fan: I went hiking"], importance=3)
+    new, = app.memory.remember(ada.id, "fan-1", ["Max: I went hiking"], importance=3)
     assert app.memory.recall(ada.id, "fan-1", "hiking", 100, words, touch=False)[0].memory.id == new.id
     app.memory._store.update_memory(old.id, importance=10)
     assert app.memory.recall(ada.id, "fan-1", "hiking", 100, words)[0].memory.id == old.id
@@ -327,7 +327,7 @@ def test_two_turns_for_the_same_fan_at_once_lose_nothing(app: Clonr, ada) -> Non
     app.worker.drain()
     assert errors == []
     assert len(app.chat.history(ada.id, "busy", 100)) == 12
-    assert len(app.memory.list(ada.id, "busy", limit=100)) == 12
+    assert len(app.memory.list(ada.id, "busy", limit=100, every_saying=True)) == 12
 
 
 def test_recall_works_on_postgres_and_pgvector(postgres_url: str, monkeypatch) -> None:

@@ -104,9 +104,10 @@ def test_restore_undoes_a_knowledge_update(run, app: Clonr) -> None:
     ada = app.clones.get("ada")
     paris, berlin = app.memory.remember(ada.id, "f1", ["Fan: My sister lives in Paris.", "Fan: I moved to Berlin."])
     app.store.update_memory(paris.id, superseded_by=berlin.id)  # a wrong retirement
-    assert "(replaced)" in run("memory", "ada", "--fan", "f1", "list").output
+    listed = run("memory", "ada", "--fan", "f1", "list").output
+    assert f"~Fan: My sister lives in Paris.~ (replaced by {berlin.id}: Fan: I moved to Berlin.)" in listed
     restored = run("memory", "ada", "--fan", "f1", "restore", paris.id)
-    assert restored.exit_code == 0 and "(replaced)" not in restored.output
+    assert restored.exit_code == 0 and "(replaced" not in restored.output
     assert json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)[1]["superseded_by"] is None
 
 
@@ -128,3 +129,16 @@ def test_reindex_embeds_notes_dialogues_and_every_fans_memories_again_for_a_new_
     assert "Embedded 1 note chunks, 1 example dialogues and 3 memories of Ada again." in result.output
     fake_chat.enqueue("Shakespeare!")
     assert CliRunner().invoke(cli, ["chat", "ada", "-m", "Your horse?"], obj=LazyApp(switched)).exit_code == 0
+
+
+def test_a_long_list_with_links_and_repeats_collapsed(run, app: Clonr, clock) -> None:
+    ada = app.clones.get("ada")
+    app.memory.remember(ada.id, "f1", [f"Fan: line number {n}" for n in range(300)])
+    listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json", "--limit", "300").output)
+    assert len(listed) == 300, "300 memories' links in one listing (SQLite's compound SELECT holds 500 terms)"
+    clock.advance(days=1)
+    app.memory.remember(ada.id, "f1", ["Fan: the oven runs hot again", "Fan: The oven runs hot again!"])
+    shown = run("memory", "ada", "--fan", "f1", "list", "--limit", "5").output
+    assert shown.count("oven") == 1 and "Fan: The oven runs hot again!  (x2 since" in shown
+    every = run("memory", "ada", "--fan", "f1", "list", "--limit", "5", "--every-saying").output
+    assert every.count("oven") == 2

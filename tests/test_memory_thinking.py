@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 
 from clonr import Clonr, load_settings
-from clonr.memory import HeuristicImportanceScorer, TranscriptLine
+from clonr.memory import HeuristicImportanceScorer, TranscriptLine, told
 from clonr.store import SHARED_FAN
 from tests.conftest import FakeChatModel, FixedClock
 
 
 @pytest.fixture
 def thinking_app(settings, fake_chat: FakeChatModel, fake_embeddings, clock: FixedClock):
-    settings = dataclasses.replace(settings, reflection_threshold=20, knowledge_updates=True)
+    settings = dataclasses.replace(settings, reflection_threshold=20)
     app = Clonr(settings, chat_model=fake_chat, embeddings=fake_embeddings, clock=clock,
                 importance=HeuristicImportanceScorer())
     yield app
@@ -35,7 +35,8 @@ def test_a_reflection_cites_the_memories_it_rests_on(thinking_app: Clonr, fake_c
                           {"insight": "The fan finds joy outdoors with their dog.", "because_of": [1, 2]},
                           {"insight": "Invented, cites nothing shown.", "because_of": [99]},
                           {"insight": "the fan finds joy outdoors with their dog", "because_of": [2]},
-                          {"insight": "I adopted a dog named Biscuit.", "because_of": [4]}]}))
+                          {"insight": "I adopted a dog named Biscuit.", "because_of": [4]},
+                          {"insight": "1. [2026-01-01] Fan: I love hiking in the Alps.", "because_of": [1]}]}))
     app.memory.import_transcript(ada, "fan-1", lines)
     app.worker.drain()
     reflections = [m for m in app.memory.list(ada.id, "fan-1") if m.kind == "reflection"]
@@ -82,8 +83,9 @@ def test_a_newer_fact_supersedes_the_older_one_without_erasing_it(settings, fake
         def embed_query(self, text: str) -> list[float]:
             return [1.0] + [0.0] * (self.size - 1)
 
-    app = Clonr(dataclasses.replace(settings, knowledge_updates=True), chat_model=fake_chat,
+    app = Clonr(dataclasses.replace(settings, knowledge_updates="on"), chat_model=fake_chat,
                 embeddings=SameDirection(size=8), clock=clock, importance=HeuristicImportanceScorer())
+    app.memory.policy = dataclasses.replace(app.memory.policy, confirm_updates=True)  # as with Qwen2.5
     ada = app.clones.create("Ada")
     paris, = app.memory.remember(ada.id, "fan-1", ["Fan: I live in Paris."])
     clock.advance(days=30)
@@ -95,13 +97,15 @@ def test_a_newer_fact_supersedes_the_older_one_without_erasing_it(settings, fake
     old = app.store.get_memories([paris.id])[0]
     assert old.superseded_by is not None, "kept, but marked as replaced"
     assert app.store.get_memories([old.superseded_by])[0].text == "Fan: I moved to Berlin."
-    recalled = [r.memory.text for r in app.memory.recall(ada.id, "fan-1", "Where do I live?", 500,
-                                                         lambda t: len(t.split()))]
-    assert "Fan: I live in Paris." not in recalled and "Fan: I moved to Berlin." in recalled
-    assert "Fan: I live in Paris." in [m.text for m in app.memory.list(ada.id, "fan-1")], "history is kept"
+    def recalled(question: str) -> list[str]:  # each line as the prompt tells it
+        return [told(r.memory)
+                for r in app.memory.recall(ada.id, "fan-1", question, 500, lambda t: len(t.split()))]
+
+    now = recalled("Where do I live now?")
+    assert now.index("Fan: I moved to Berlin.") < now.index("Fan: I live in Paris. (since changed)"), "current first"
+    assert recalled("Where did I live before?")[0] == "Fan: I live in Paris. (since changed)", "history is kept"
     app.memory.restore(ada.id, "fan-1", paris.id)  # the creator says it is still true
-    assert "Fan: I live in Paris." in [r.memory.text for r in app.memory.recall(ada.id, "fan-1", "Where do I live?",
-                                                                                 500, lambda t: len(t.split()))]
+    assert "Fan: I live in Paris." in recalled("Where do I live?")
 
 
 @pytest.mark.real_model

@@ -12,24 +12,33 @@ import click
 from clonr.app import Clonr
 from clonr.cli.context import app_from
 from clonr.llm import count_tokens
-from clonr.memory import read_transcript
+from clonr.memory import MemoryLinks, read_transcript
 from clonr.store import Memory
 
 
 def _memories_json(app: Clonr, clone_id: str, memories: list[Memory]) -> list[dict]:
-    """Each memory with its links: `in_reply_to` (the line it answers), `evidence`, `superseded_by` (ids)."""
+    """Each memory with its links: `in_reply_to` (the line it answers), `evidence`, `superseded_by` (ids), and how
+    often it was said (`repeats`, since `first_said_at`; older sayings point at it with `repeated_by`)."""
     links = app.memory.links(clone_id, memories)
     return [{"id": m.id, "text": m.text, "kind": m.kind, "importance": m.importance, "pinned": m.pinned,
              "happened_at": m.happened_at.isoformat(), "source": m.source,
              "in_reply_to": getattr(links[m.id].in_reply_to, "id", None), "superseded_by": m.superseded_by,
-             "evidence": list(m.evidence)} for m in memories]
+             "replaced_by": getattr(links[m.id].replaced_by, "text", None), "repeats": m.repeats,
+             "first_said_at": m.first_said_at.isoformat() if m.first_said_at else None,
+             "repeated_by": m.repeated_by, "evidence": list(m.evidence)} for m in memories]
 
 
-def _show(memory: Memory) -> str:
-    """id, pin (*), importance, date, kind, text; a superseded memory is shown struck through with ~."""
+def _show(memory: Memory, links: MemoryLinks | None = None) -> str:
+    """id, pin (*), importance, date, kind, text, how often it was said; a superseded memory is struck through
+    with ~ and followed by what replaced it."""
     pin = "*" if memory.pinned else " "
     importance = memory.importance if memory.importance is not None else "?"
-    text = f"~{memory.text}~ (replaced)" if memory.superseded_by else memory.text
+    text = memory.text
+    if memory.repeats > 1:
+        text += f"  (x{memory.repeats} since {(memory.first_said_at or memory.happened_at):%Y-%m-%d})"
+    if memory.superseded_by:
+        newer = links.replaced_by if links else None
+        text = f"~{text}~ (replaced by {newer.id}: {newer.text[:80]})" if newer else f"~{text}~ (replaced)"
     return f"{memory.id}  {pin} {importance:>2}  {memory.happened_at:%Y-%m-%d}  {memory.kind:<11}  {text}"
 
 
@@ -66,17 +75,21 @@ def _target(ctx: click.Context) -> tuple[Clonr, str, str]:
 
 
 @memory.command(name="list")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--every-saying", is_flag=True, help="List each time a repeated line was said, not once with a count.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
-def list_memories(ctx: click.Context, limit: int, as_json: bool) -> None:
-    """List the fan's memories, newest first (id, pin, importance, date, text)."""
+def list_memories(ctx: click.Context, limit: int, every_saying: bool, as_json: bool) -> None:
+    """List the fan's memories, newest first (id, pin, importance, date, text): a line said again and again
+    once, with how often and since when; one a newer fact replaced, struck through, with what replaced it."""
     app, clone_id, fan = _target(ctx)
-    memories = app.memory.list(clone_id, fan, limit=limit)
+    memories = app.memory.list(clone_id, fan, limit=limit, every_saying=every_saying)
     if as_json:
         click.echo(json.dumps(_memories_json(app, clone_id, memories), indent=2))
-    for memory in [] if as_json else memories:
-        click.echo(_show(memory))
+        return
+    links = app.memory.links(clone_id, [m for m in memories if m.superseded_by])
+    for memory in memories:
+        click.echo(_show(memory, links.get(memory.id)))
 
 
 @memory.command()

@@ -15,8 +15,9 @@ from clonr.memory.service import (
     memory_day,
     read_transcript,
     render_by_day,
+    told,
 )
 
 __all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "InPrompt", "MemoryLinks", "MemoryPolicy", "MemoryService",
            "ModelImportanceScorer", "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory",
-           "memory_cost", "memory_day", "read_transcript", "render_by_day"]
+           "memory_cost", "memory_day", "read_transcript", "render_by_day", "told"]

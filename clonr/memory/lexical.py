@@ -6,6 +6,7 @@ common in a fan's memories that it says little about which memory is meant.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 STOPWORDS = frozenset({
@@ -31,3 +32,20 @@ def most_matches(stream_size: int) -> int:
     line names the fan, say) tells little, yet ranking its thousands of matches is what makes full-text
     search slow on a long memory stream."""
     return int(min(max(FEWEST_MATCHES, COMMON_SHARE * stream_size), MOST_MATCHES))
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The words that carry a line's meaning: lower-cased, stop words and single letters (not digits) left out."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return frozenset(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())) or frozenset(words)
+
+
+def gist(text: str) -> str:
+    """Who said a line and its content words, in any order, hashed: "Fan: My coffee machine is making weird
+    noises again!" and "Fan: my coffee machine's making weird noises again" share it; the same words said by
+    someone else do not."""
+    speaker, colon, said = text.partition(": ")
+    if not colon or len(speaker) > 60:
+        speaker, said = "", text
+    key = speaker.casefold() + "\x1f" + " ".join(sorted(content_words(said)))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

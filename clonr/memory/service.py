@@ -27,11 +27,11 @@ from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.ingest.untrusted import load_json
 from clonr.jobs import JobQueue
-from clonr.memory import lexical, thinking
+from clonr.memory import changes, lexical, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
-from clonr.memory.timeframe import mentioned_period
+from clonr.memory.timeframe import asked_about, mentioned_period
 from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
-from clonr.vectors.base import nearest_ids, replace_all
+from clonr.vectors.base import nearest_ids, replace_all, unit_vectors
 
 log = logging.getLogger(__name__)
 TokenCounter = Callable[[str], int]
@@ -66,6 +66,9 @@ class RetrievalWeights:
     neighbour_anchors: int = 4
     neighbour_distance: int = 2  # turns on each side that inherit (2 beat 1 on LoCoMo: 0.781 vs 0.772 at 1k)
     scan_limit: int = 400  # ranked candidates examined while filling the budget
+    outdated: float = 0.6  # share of its score a memory keeps once a newer one replaced it...
+    outdated_present: float = 0.3  # ...when the query asks about now ("these days", "currently", "still")
+    near_repeat: float = 0.75  # content words two lines of one speaker share (Jaccard) to count as one repeated
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,52 @@ class InPrompt:
 
     def holds(self, memory: Memory) -> bool:
         return memory.message_id in self.messages or (memory.source is not None and memory.source in self.sources)
+
+
+class _SaidAlready:
+    """The lines recall has chosen, by speaker and content words, to find a near-repeat of one among them ("my
+    coffee machine is making weird noises again" / "ugh, the coffee machine is making weird noises again") in
+    time proportional to the words they share. Exact repeats were folded when stored (`Memory.repeated_by`);
+    these are the ones that differ by a word or two, or were stored before gists."""
+
+    def __init__(self, overlap: float = 0.75) -> None:
+        self._overlap = overlap
+        self._words: list[frozenset[str]] = []
+        self._places: list[int] = []
+        self._postings: dict[tuple[str, str], list[int]] = {}
+
+    @staticmethod
+    def _key(memory: Memory) -> tuple[str, frozenset[str]]:
+        speaker, words = changes.said(memory.text)
+        return speaker.casefold(), lexical.content_words(words)
+
+    def find(self, memory: Memory) -> int | None:
+        """The place in the chosen list of a line `memory` repeats, if any."""
+        speaker, words = self._key(memory)
+        if len(words) < 3:
+            return None  # "yes!" and "me too" repeat by chance, not by saying the same thing
+        shared: dict[int, int] = {}
+        for word in words:
+            for n in self._postings.get((speaker, word), ()):
+                shared[n] = shared.get(n, 0) + 1
+        for n, common in shared.items():
+            if common / len(words | self._words[n]) >= self._overlap:
+                return self._places[n]
+        return None
+
+    def add(self, memory: Memory, place: int) -> None:
+        speaker, words = self._key(memory)
+        for word in words:
+            self._postings.setdefault((speaker, word), []).append(len(self._words))
+        self._words.append(words)
+        self._places.append(place)
+
+    @staticmethod
+    def fold(kept: RecalledMemory, repeat: Memory) -> RecalledMemory:
+        """`kept` now also stands for `repeat`: their counts added, said since the earlier of the two."""
+        first = min(m.first_said_at or m.happened_at for m in (kept.memory, repeat))
+        memory = replace(kept.memory, repeats=kept.memory.repeats + repeat.repeats, first_said_at=first)
+        return RecalledMemory(memory, kept.score, {**kept.reasons, "repeats": memory.repeats}, kept.tokens)
 
 
 @dataclass(frozen=True)
@@ -157,9 +206,20 @@ def _shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
+def told(memory: Memory) -> str:
+    """A memory's text as the clone reads it: how often it was said, and whether it changed since."""
+    notes = []
+    if memory.repeats > 1:
+        since = f" since {_day_label((memory.first_said_at or memory.happened_at).date())}"
+        notes.append(f"said {memory.repeats} times{since}")
+    if memory.superseded_by:
+        notes.append("since changed")
+    return f"{memory.text} ({'; '.join(notes)})" if notes else memory.text
+
+
 def format_memory(memory: Memory) -> str:
     """A memory on its own line, with its date (lists, search results, the studio)."""
-    return f"[{memory.happened_at:%Y-%m-%d}] {memory.text}"
+    return f"[{memory.happened_at:%Y-%m-%d}] {told(memory)}"
 
 
 def memory_day(memory: Memory) -> str:
@@ -177,7 +237,7 @@ def day_header(day: str) -> str:
 
 
 def memory_bullet(memory: Memory) -> str:
-    return f"\n- {memory.text}"
+    return f"\n- {told(memory)}"
 
 
 def memory_cost(memory: Memory, days_in: set[str], count: TokenCounter) -> int:
@@ -191,7 +251,7 @@ def memory_cost(memory: Memory, days_in: set[str], count: TokenCounter) -> int:
 def render_by_day(memories: list[Memory]) -> str:
     """Memories in the order they happened, under one header per day."""
     lines, day = [], None
-    for memory in sorted(memories, key=lambda m: (m.happened_at, m.message_id or 0, m.id)):
+    for memory in sorted(memories, key=lambda m: m.order):
         if memory_day(memory) != day:
             day = memory_day(memory)
             lines.append(day_header(day))
@@ -214,7 +274,9 @@ class MemoryPolicy:
     knowledge_updates: bool = True
     reflection_recent: int = 100  # memories the questions are drawn from
     reflection_evidence: int = 15  # memories recalled for each question
-    update_similarity: float = 0.5  # cosine above which an old memory is checked against a new one
+    confirm_updates: bool = False  # the chat model confirms each update the rules propose (not SmolLM2: too small)
+    update_candidates: int = 8  # older lines closest in meaning that a new one is checked against...
+    change_rule: changes.ChangeRule = field(default_factory=changes.ChangeRule)  # ...and how close, to be replaced
     longest_text: int = 4000  # characters in an event or an edited memory (CLONR_MAX_MESSAGE_CHARS)
     lately_days: int = 30  # events this recent are in every prompt, as the clone's life lately...
     lately_events: int = 5  # ...the latest this many of them...
@@ -267,12 +329,13 @@ class MemoryService(ActsFor):
         items = [Memory(id=f"{batch}{n:05x}", clone_id=clone_id, fan_id=fan_id, kind=kind, text=text,
                         importance=importance, happened_at=times[n], created_at=now, last_accessed_at=times[n],
                         pinned=pinned, source=(sources[n] if sources else None),
-                        message_id=(message_ids[n] if message_ids else None), evidence=tuple(evidence))
+                        message_id=(message_ids[n] if message_ids else None), evidence=tuple(evidence),
+                        gist=lexical.gist(text))
                  for n, text in enumerate(cleaned)]
         vectors = self._vectors(clone_id, fan_id)
         vectors.add_texts(self._embedding_texts(items), [{"kind": kind} for _ in items], ids=[m.id for m in items])
         try:
-            self._store.add_memories(items)
+            items = self._store.add_memories(items)
         except BaseException:
             vectors.delete([m.id for m in items])  # never leave vectors without their records
             raise
@@ -296,9 +359,15 @@ class MemoryService(ActsFor):
         when = when or self._clock()
         made = self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
                              happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
-        if self.policy.knowledge_updates:
-            self._worker.defer(UPDATE_KNOWLEDGE, memory_id=made[0].id, lock=f"memory:{clone.id}:{fan_id}")
+        self._update_later(made[:1])
         return made
+
+    def _update_later(self, said_by_fan: Sequence[Memory]) -> None:
+        """Queue the knowledge updates a fan's new lines may make (one task per batch, one at a time per fan)."""
+        if self.policy.knowledge_updates and said_by_fan:
+            first = said_by_fan[0]
+            self._worker.defer(UPDATE_KNOWLEDGE, memory_ids=[m.id for m in said_by_fan],
+                               lock=f"memory:{first.clone_id}:{first.fan_id}")
 
     def remember_stored_exchange(self, asked_id: int, reply_id: int) -> list[Memory]:
         """The queued form of `remember_exchange`, from the stored messages: nothing when they were deleted
@@ -342,12 +411,13 @@ class MemoryService(ActsFor):
             ("user" if line.speaker == "fan" else "assistant", line.text, line.time) for line in lines])
         for start in range(0, len(lines), batch):
             chunk = lines[start:start + batch]
-            self.remember(clone.id, fan_id,
+            made = self.remember(clone.id, fan_id,
                           [f"{line.name or ('Fan' if line.speaker == 'fan' else clone.name)}: {line.text}"
                            for line in chunk],
                           happened_at=[line.time for line in chunk],
                           sources=[f"import:{line.ref}" if line.ref else "import" for line in chunk],
                           message_ids=message_ids[start:start + batch])
+            self._update_later([m for m, line in zip(made, chunk, strict=True) if line.speaker == "fan"])
             if on_progress:
                 on_progress(min(start + batch, len(lines)), len(lines))
         return len(lines)
@@ -381,7 +451,7 @@ class MemoryService(ActsFor):
         name = self._store.get_clone(clone_id).name
         self._store.mark_reflected(clone_id, fan_id, self._clock())  # asked once per threshold, whatever comes back
         recent = self._store.list_memories(clone_id, [fan_id], limit=self.policy.reflection_recent,
-                                           include_superseded=False)[::-1]
+                                           include_superseded=False, include_repeats=False)[::-1]
         if not recent:
             return []
         model = self._model()
@@ -392,7 +462,8 @@ class MemoryService(ActsFor):
             evidence = [r.memory for r in self.recall(clone_id, fan_id, question, 10**9, _words, touch=False)
                         if r.memory.fan_id == fan_id][:self.policy.reflection_evidence]
             for text, cited in thinking.insights(model, question, evidence, name):
-                if _plain(text) in known | {_plain(m.text) for m in evidence}:
+                if _plain(text) in known | {_plain(m.text) for m in evidence} or \
+                        any(_plain(text) in _plain(m.text) for m in cited):
                     continue  # said before, or a memory it was shown, repeated: nothing learnt
                 known.add(_plain(text))
                 made += self.remember(clone_id, fan_id, [text], kind="reflection", sources=["reflection"],
@@ -407,7 +478,8 @@ class MemoryService(ActsFor):
         clone = self._store.get_clone(clone_id)
         kinds = ("event",) if fan_id == SHARED_FAN else ("observation", "reflection")
         recent = [m for m in self._store.list_memories(clone_id, [fan_id], limit=self.policy.reflection_recent,
-                                                       include_superseded=False) if m.kind in kinds][::-1]
+                                                       include_superseded=False, include_repeats=False)
+                  if m.kind in kinds][::-1]
         previous = self._store.summaries(clone_id, [fan_id]).get(fan_id, "")
         model = self._model()
         summary = thinking.summary(model, clone.name, clone.long_description, recent, previous,
@@ -437,23 +509,39 @@ class MemoryService(ActsFor):
         since = self._clock() - timedelta(days=self.policy.lately_days)
         latest = [replace(m, text=_shortened(m.text, self.policy.lately_chars))
                   for m in self._store.list_memories(clone_id, [SHARED_FAN], limit=self.policy.lately_events * 2,
-                                                     include_superseded=False)
+                                                     include_superseded=False, include_repeats=False)
                   if m.kind == "event" and m.happened_at >= since][:self.policy.lately_events]
         lately = "\n".join(part for part in (found.get(SHARED_FAN, ""), render_by_day(latest).strip()) if part)
         return lately, found.get(fan_id, "")
 
-    def _update_knowledge_of(self, memory_id: str) -> None:
-        found = self._store.get_memories([memory_id])
-        if found:  # forgotten meanwhile: nothing to compare
-            self.update_knowledge(found[0])
+    def _update_knowledge_of(self, memory_ids: Sequence[str] = (), memory_id: str | None = None) -> None:
+        """The queued task: `memory_id` alone is how tasks queued before batches were written."""
+        for new in self._store.get_memories([*memory_ids, *([memory_id] if memory_id else [])]):
+            self._worker.foreground.wait_idle()  # between lines, let waiting fans go first
+            self.update_knowledge(new)  # (a line forgotten meanwhile is not found: nothing to compare)
 
     def update_knowledge(self, new: Memory) -> list[Memory]:
-        """Retire older memories that `new` makes out of date; they stay, marked `superseded_by`."""
+        """Retire the older memories that `new` makes out of date; they stay, marked `superseded_by`, and are
+        still recalled for questions about the past. Candidates are the same speaker's older lines closest in
+        meaning; the rules in `changes` choose (whose fact, change cues, closeness), and the chat model confirms
+        each pair when the policy says it can judge."""
         vectors = self._vectors(new.clone_id, new.fan_id)
-        near = [doc.id for doc, score in vectors.similarity_search_with_score(new.text, k=6)
-                if doc.id != new.id and score >= self.policy.update_similarity]
-        similar = [m for m in self._store.get_memories(near) if m.superseded_by is None and m.kind == "observation"]
-        retired = thinking.outdated_by(self._model(), new, similar)
+        near = [i for i, _ in nearest_ids(vectors, vectors.embeddings.embed_query(new.text),
+                                          self.policy.update_candidates) if i != new.id]
+        speaker = changes.said(new.text)[0]
+        older = [m for m in self._store.get_memories(near)
+                 if m.kind == "observation" and m.superseded_by is None and m.repeated_by is None
+                 and m.gist != new.gist and m.order < new.order and changes.said(m.text)[0] == speaker]
+        if not older:
+            return []
+        # Compared again as bare statements: the stored vectors carry the speaker's name and the line before, which
+        # make any two lines of one person look alike.
+        plain = unit_vectors(vectors.embeddings.embed_documents([changes.said(m.text)[1] for m in [new, *older]]))
+        closeness = plain[1:] @ plain[0]
+        retired = [m for m, close in zip(older, closeness, strict=True)
+                   if changes.replaces(new.text, m.text, float(close), self.policy.change_rule)]
+        if retired and self.policy.confirm_updates:
+            retired = thinking.outdated_by(self._model(), new, retired)
         for old in retired:
             self._store.update_memory(old.id, superseded_by=new.id)
         return retired
@@ -480,28 +568,68 @@ class MemoryService(ActsFor):
         pinned = [m for m in self._store.list_memories(clone_id, fans, pinned_only=True, limit=200,
                                                        include_superseded=False) if m.id not in exclude_ids]
         candidates = [m for m in self._store.get_memories(list((relevance.keys() | lexical.keys()) - exclude_ids))
-                      if m.superseded_by is None and not m.pinned and not in_prompt.holds(m)]
+                      if m.repeated_by is None and not m.pinned and not in_prompt.holds(m)]
         now = self._clock()
         scored = self._score(query, candidates, relevance, lexical, now)
         scored.sort(key=lambda r: (-r.score, r.memory.id))
-        scored = self._with_neighbours(scored, {m.id for m in pinned} | set(exclude_ids), in_prompt)
+        skip = {m.id for m in pinned} | set(exclude_ids)
+        scored = self._in_tense(query, self._with_neighbours(scored, skip, in_prompt), skip, in_prompt)
         chosen: list[RecalledMemory] = []
-        spent, days = 0, set()
+        spent, days, said = 0, set(), _SaidAlready(w.near_repeat)
         pinned_first = [RecalledMemory(m, 1.0, {"pinned": 1.0}) for m in sorted(pinned, key=lambda m: m.happened_at)]
         for examined, item in enumerate([*pinned_first, *scored]):
             if budget_tokens - spent < 8 or examined >= len(pinned_first) + w.scan_limit:
                 break  # full, or far enough down the ranking that nothing better can come
+            if (same := said.find(item.memory)) is not None:  # a repeat takes no place: it adds to a count
+                folded = said.fold(chosen[same], item.memory)
+                extra = count(memory_bullet(folded.memory)) - count(memory_bullet(chosen[same].memory))
+                if spent + extra <= budget_tokens:
+                    chosen[same] = replace(folded, tokens=folded.tokens + extra)
+                    spent += extra
+                continue
             tokens = memory_cost(item.memory, days, count)
             if spent + tokens > budget_tokens:
                 if "pinned" in item.reasons:
                     log.warning("pinned memory %s does not fit the memory budget", item.memory.id)
                 continue
+            said.add(item.memory, len(chosen))
             chosen.append(RecalledMemory(item.memory, item.score, item.reasons, tokens))
             days.add(memory_day(item.memory))
             spent += tokens
         if touch and chosen:  # bookkeeping, written on the worker: a commit can wait on a WAL checkpoint
             self._worker.submit(self._store.touch_memories, [r.memory.id for r in chosen], now)
         return chosen
+
+    def _in_tense(self, query: str, scored: list[RecalledMemory], skip: set[str],
+                  in_prompt: InPrompt) -> list[RecalledMemory]:
+        """Memories a newer one replaced, ranked for the time the query asks about. For the past ("Where did I
+        live before?") as they are. Otherwise the newest fact in the chain of replacements takes the score of
+        the best match it replaced (the question it answered, it answers now, however differently it is worded)
+        and the replaced ones keep a share of theirs: a small one when the query insists on now ("these days",
+        "currently", "still")."""
+        outdated = [r for r in scored if r.memory.superseded_by]
+        if not outdated or asked_about(query) == "past":
+            return scored
+        share = self.weights.outdated_present if asked_about(query) == "present" else self.weights.outdated
+        best = {r.memory.id: r for r in scored}
+        known = {r.memory.id: r.memory for r in scored}
+        for _ in range(3):  # chains of replacements, a few links long (a fact that changed, and changed back)
+            wanted = {m.superseded_by for m in known.values() if m.superseded_by} - known.keys()
+            known |= {m.id: m for m in self._store.get_memories(sorted(wanted or ()))}
+            if not wanted:
+                break
+        for item in outdated:
+            current = item.memory
+            for _ in range(4):
+                current = known.get(current.superseded_by or "", current)
+            if (current.superseded_by or current.repeated_by or current.id in skip or in_prompt.holds(current)
+                    or item.score <= (best[current.id].score if current.id in best else 0.0)):
+                continue
+            reasons = dict(best[current.id].reasons) if current.id in best else {}
+            best[current.id] = RecalledMemory(current, item.score, {**reasons, "replaces_match": item.score})
+        for item in outdated:
+            best[item.memory.id] = RecalledMemory(item.memory, item.score * share, {**item.reasons, "outdated": share})
+        return sorted(best.values(), key=lambda r: (-r.score, r.memory.id))
 
     def lexical_search(self, clone_id: str, fan_ids: list[str], query: str, limit: int = 50) -> list[tuple[str, float]]:
         """(memory id, score) best first: full-text search for the message's informative words."""
@@ -564,7 +692,7 @@ class MemoryService(ActsFor):
                 # 1 % less per extra turn away: a nearer turn wins a tie, rankings otherwise stay as tuned
                 inherited = anchor.score * w.neighbour_share * 0.99 ** (abs(place) - 1) + \
                     w.neighbour_own * (own[memory.id].score if memory.id in own else 0.0)
-                if (memory.id in skip or memory.superseded_by or in_prompt.holds(memory)
+                if (memory.id in skip or memory.repeated_by or in_prompt.holds(memory)
                         or inherited <= (best[memory.id].score if memory.id in best else 0.0)):
                     continue
                 reasons = dict(best[memory.id].reasons) if memory.id in best else {}
@@ -608,9 +736,10 @@ class MemoryService(ActsFor):
 
     def reindex(self, clone_id: str, on_progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every memory of the clone again, each fan's and the shared events, with the current embedding
-        model and each line with the line it answers: for memories written before context embeddings, or
-        after switching CLONR_EMBEDDINGS. Each fan's collection is swapped whole once embedded, so a failure
-        leaves it as it was and running again finishes the rest. Progress is counted in memories, per fan."""
+        model and each line with the line it answers, and count repeated lines once: for memories written before
+        context embeddings or repeat counts, or after switching CLONR_EMBEDDINGS. Each fan's collection is swapped
+        whole once embedded, so a failure leaves it as it was and running again finishes the rest. Progress is
+        counted in memories, per fan."""
         self._owned(clone_id)
         fans = self.fans(clone_id)
         total = sum(f.memories for f in fans) + len(self._store.memory_ids(clone_id, SHARED_FAN))
@@ -620,6 +749,7 @@ class MemoryService(ActsFor):
             if stream:
                 replace_all(self._vectors(clone_id, owner), _in_context(stream), [{"kind": m.kind} for m in stream],
                             [m.id for m in stream])
+                self._store.set_gists([replace(m, gist=lexical.gist(m.text)) for m in stream])
                 done += len(stream)
             if on_progress:
                 on_progress(done, total)
@@ -634,9 +764,13 @@ class MemoryService(ActsFor):
         summaries): what `clonr jobs` and the studio show while an import is being worked through."""
         return self._store.unscored_count(self._owned(clone_ref).id)
 
-    def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0) -> list[Memory]:
+    def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0,
+             every_saying: bool = False) -> list[Memory]:
+        """Newest first; a line said again and again once, as its newest saying with the count, unless
+        `every_saying`."""
         self._owned(clone_id)
-        return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset)
+        return self._store.list_memories(clone_id, [fan_id], limit=limit, offset=offset,
+                                         include_repeats=every_saying)
 
     def _own(self, clone_id: str, fan_id: str, memory_id: str) -> Memory:
         self._owned(clone_id)
@@ -665,7 +799,8 @@ class MemoryService(ActsFor):
         edited = replace(memory, text=text)
         before, after = self._around(memory)
         self._embed_again(clone_id, fan_id, [(edited, before)] + ([(after, edited)] if after else []))
-        self._store.update_memory(memory_id, text=text)
+        self._store.release_repeats(memory)  # it says something else now: the sayings it stood for stand alone
+        self._store.update_memory(memory_id, text=text, gist=lexical.gist(text))
         return self._store.get_memories([memory_id])[0]
 
     def _around(self, memory: Memory) -> tuple[Memory | None, Memory | None]:
@@ -697,6 +832,7 @@ class MemoryService(ActsFor):
         its text: that line is embedded again with the line before the deleted one."""
         memory = self._own(clone_id, fan_id, memory_id)
         before, after = self._around(memory)
+        self._store.release_repeats(memory)
         self._store.delete_memories([memory_id])
         self._vectors(clone_id, fan_id).delete([memory_id])
         if after:

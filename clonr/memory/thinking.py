@@ -7,6 +7,7 @@ retire only memories it was shown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
@@ -46,6 +47,15 @@ def _numbered(memories: Sequence[Memory]) -> str:
     return "\n".join(reversed(kept))
 
 
+_NUMBERED = re.compile(r"^\d{1,3}\.\s*(?:\[\d{4}-\d\d-\d\d\]\s*)?")
+
+
+def _unnumbered(text: str) -> str:
+    """An insight without the "1. [2024-05-01] " a small model copies from the list it was shown: what is left
+    of a copied line is then seen to be a copy ("Fan: hello"), and dropped."""
+    return _NUMBERED.sub("", text)
+
+
 def reflection_questions(model: BaseChatModel, recent: Sequence[Memory], name: str) -> list[str]:
     prompt = (f"You are {name}. Here is what you remember of a fan, most recent last:\n{_numbered(recent)}\n\n"
               "What are the 3 most salient high-level questions you can answer about this fan and your "
@@ -69,7 +79,7 @@ def insights(model: BaseChatModel, question: str, evidence: Sequence[Memory],
         cited = [evidence[n - 1] for n in item.get("because_of", [])
                  if isinstance(n, int) and 1 <= n <= len(evidence)]
         if cited:  # an insight that cites nothing it was shown is not kept
-            found.append((" ".join(str(item["insight"]).split()), cited))
+            found.append((_unnumbered(" ".join(str(item["insight"]).split())), cited))
     return found
 
 

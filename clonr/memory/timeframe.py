@@ -74,3 +74,18 @@ def mentioned_period(text: str, now: datetime | None = None) -> tuple[datetime, 
     if now is not None and (match := _RELATIVE_PATTERN.search(text)):
         return _relative(match, now.astimezone(UTC))
     return None
+
+
+_PRESENT = re.compile(r"\b(?:now|nowadays|these days|currently|current|still|at the moment|at present|anymore|"
+                      r"any more|lately|these weeks|right now|this (?:week|month|year))\b", re.IGNORECASE)
+_PAST = re.compile(r"\b(?:before|used to|previous(?:ly)?|former(?:ly)?|originally|at first|back then|back when|"
+                   r"earlier|in the past|ago|last (?:year|month|week|time)|my old|our old)\b", re.IGNORECASE)
+
+
+def asked_about(text: str) -> str | None:
+    """"past" when a question asks about how things were ("Where did I live before?", "What did I use to
+    drink?"), "present" when it insists on now ("these days", "currently", "still"), else None. The past
+    wins when both are named: "Do I still live where I lived before?" is about the earlier place."""
+    if _PAST.search(text):
+        return "past"
+    return "present" if _PRESENT.search(text) else None

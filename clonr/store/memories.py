@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from clonr.store.schema import (
     entities as entity_rows,
 )
 
+ADJACENT_BATCH = 100  # anchors per statement: SQLite takes at most 500 terms in a compound SELECT, two per anchor
+
 
 class MemoryRecords(Database):
     # -- memories -------------------------------------------------------------------------------
@@ -35,13 +38,17 @@ class MemoryRecords(Database):
             return [_memory(row) for row in rows]
 
 
-    def add_memories(self, items: list[Memory]) -> None:
+    def add_memories(self, items: list[Memory]) -> list[Memory]:
+        """Store memories, each repeat of a line (same gist, same fan, neither pinned) folded into the newest
+        saying of it; the memories as stored (with their `repeated_by`, `repeats`, `first_said_at`)."""
         if not items:
-            return
+            return []
         with self._transaction() as connection:
-            connection.execute(memories.insert(), [_memory_row(m) for m in items])
+            stored = _fold_repeats(connection, items)
+            connection.execute(memories.insert(), [_memory_row(m) for m in stored])
             if connection.dialect.name == "sqlite":
                 self._lower_first_rowids(connection, items)
+        return stored
 
     @staticmethod
     def _lower_first_rowids(connection: Connection, items: list[Memory]) -> None:
@@ -77,8 +84,9 @@ class MemoryRecords(Database):
 
     def list_memories(self, clone_id: str, fan_ids: list[str], *, limit: int | None = 100, offset: int = 0,
                       pinned_only: bool = False, unscored_only: bool = False,
-                      include_superseded: bool = True) -> list[Memory]:
-        """Newest first; all of them with `limit=None`."""
+                      include_superseded: bool = True, include_repeats: bool = True) -> list[Memory]:
+        """Newest first; all of them with `limit=None`. Without repeats, a line said again and again is listed
+        once, as its newest saying (which counts them)."""
         query = sa.select(memories).where(memories.c.clone_id == clone_id, memories.c.fan_id.in_(fan_ids))
         if pinned_only:
             query = query.where(memories.c.pinned == sa.true())  # matches the partial index ix_memories_pinned
@@ -86,6 +94,8 @@ class MemoryRecords(Database):
             query = query.where(memories.c.importance.is_(None))  # the partial index ix_memories_unscored
         if not include_superseded:
             query = query.where(memories.c.superseded_by.is_(None))
+        if not include_repeats:
+            query = query.where(memories.c.repeated_by.is_(None))
         query = query.order_by(memories.c.happened_at.desc(), memories.c.id).limit(limit).offset(offset)
         with self._transaction() as connection:
             return [_memory(row) for row in connection.execute(query).all()]
@@ -104,8 +114,44 @@ class MemoryRecords(Database):
         with self._transaction() as connection:
             return [(clone_id, fan_id) for clone_id, fan_id in connection.execute(query)]
 
+    def release_repeats(self, memory: Memory) -> None:
+        """`memory` is going: the newest of the sayings it stood for stands for the rest, counting one less."""
+        with self._transaction() as connection:
+            folded = sorted(map(_memory, connection.execute(sa.select(memories).where(
+                memories.c.repeated_by == memory.id))), key=lambda m: m.order)
+            if not folded:
+                return
+            head, rest = folded[-1], folded[:-1]
+            repeats = max(head.repeats, memory.repeats - 1)
+            connection.execute(memories.update().where(memories.c.id == head.id).values(
+                repeated_by=None, repeats=repeats, first_said_at=memory.first_said_at if repeats > 1 else None))
+            if rest:
+                connection.execute(memories.update().where(memories.c.id.in_([m.id for m in rest]))
+                                   .values(repeated_by=head.id))
+
+    def set_gists(self, stream: list[Memory]) -> None:
+        """Fold a fan's whole stream (oldest first, gists set) afresh: each gist's newest saying stands for the rest."""
+        newest: dict[str, Memory] = {m.gist: m for m in stream if m.gist and not m.pinned}
+        said: dict[str, list[Memory]] = {}
+        for memory in stream:
+            if memory.gist and not memory.pinned:
+                said.setdefault(memory.gist, []).append(memory)
+        rows = []
+        for memory in stream:
+            group = said.get(memory.gist or "", [memory])
+            head = newest.get(memory.gist or "", memory)
+            rows.append({"key": memory.id, "gist": memory.gist, "repeated_by": None if head is memory else head.id,
+                         "repeats": len(group) if head is memory else 1,
+                         "first_said_at": group[0].happened_at if head is memory and len(group) > 1 else None})
+        statement = memories.update().where(memories.c.id == sa.bindparam("key")).values(
+            gist=sa.bindparam("gist"), repeated_by=sa.bindparam("repeated_by"), repeats=sa.bindparam("repeats"),
+            first_said_at=sa.bindparam("first_said_at"))
+        with self._transaction() as connection:
+            for start in range(0, len(rows), 500):
+                connection.execute(statement, rows[start:start + 500])
+
     def update_memory(self, memory_id: str, **fields: Any) -> None:
-        allowed = {"text", "importance", "pinned", "superseded_by", "last_accessed_at"}
+        allowed = {"text", "importance", "pinned", "superseded_by", "last_accessed_at", "gist"}
         if set(fields) - allowed:
             raise ValueError(f"unknown memory fields: {sorted(set(fields) - allowed)}")
         with self._transaction() as connection:
@@ -133,25 +179,22 @@ class MemoryRecords(Database):
         """For each anchor, (places away: negative before it, positive after, memory) for the memories up to
         `distance` places on either side of it in its fan's stream, nearest first.
 
-        One round trip: per anchor, two short index range scans on (clone_id, fan_id, happened_at). Memories of
-        the same instant (the two messages of an exchange) are ordered by message id, then id; an anchor lost
-        among more than `reach` memories of one instant gets no neighbours.
+        One round trip per ADJACENT_BATCH anchors: per anchor, two short index range scans on (clone_id, fan_id,
+        happened_at). Memories of the same instant (the two messages of an exchange) are ordered by message id,
+        then id; an anchor lost among more than `reach` memories of one instant gets no neighbours.
         """
-        if not anchors:
-            return {}
-
-        def order(m: Memory) -> tuple[datetime, int, str]:
-            return (m.happened_at, m.message_id or 0, m.id)
-
-        values = {"reach": reach}
-        for n, anchor in enumerate(anchors):
-            values |= {f"clone{n}": anchor.clone_id, f"fan{n}": anchor.fan_id, f"at{n}": anchor.happened_at}
+        rows: dict[str, Memory] = {}
         with self._transaction() as connection:
-            rows = {row.id: _memory(row) for row in connection.execute(_adjacent_statement(len(anchors)), values)}
+            for start in range(0, len(anchors), ADJACENT_BATCH):
+                batch = anchors[start:start + ADJACENT_BATCH]
+                values = {"reach": reach}
+                for n, anchor in enumerate(batch):
+                    values |= {f"clone{n}": anchor.clone_id, f"fan{n}": anchor.fan_id, f"at{n}": anchor.happened_at}
+                rows |= {row.id: _memory(row) for row in connection.execute(_adjacent_statement(len(batch)), values)}
         found: dict[str, list[tuple[int, Memory]]] = {}
         for anchor in anchors:
             nearby = sorted((m for m in rows.values() if (m.clone_id, m.fan_id) == (anchor.clone_id, anchor.fan_id)),
-                            key=order)
+                            key=lambda m: m.order)
             position = next((n for n, m in enumerate(nearby) if m.id == anchor.id), None)
             if position is None:
                 found[anchor.id] = []
@@ -238,6 +281,42 @@ class MemoryRecords(Database):
                                                             conversations.c.fan_id == fan_id))
 
 
+def _fold_repeats(connection: Connection, items: list[Memory]) -> list[Memory]:
+    """`items` as they are to be stored: of each group of memories with one gist (the new ones and the fan's
+    current newest saying of it), the newest stands for the rest: it counts them all and the others point at
+    it. One indexed lookup for the whole batch."""
+    foldable = [m for m in items if m.gist and not m.pinned]
+    if not foldable:
+        return items
+    owners = {(m.clone_id, m.fan_id) for m in foldable}
+    heads: dict[tuple[str, str, str], Memory] = {}
+    for clone_id, fan_id in owners:
+        query = sa.select(memories).where(
+            memories.c.clone_id == clone_id, memories.c.fan_id == fan_id,
+            memories.c.gist.in_({m.gist for m in foldable if (m.clone_id, m.fan_id) == (clone_id, fan_id)}),
+            memories.c.repeated_by.is_(None), memories.c.pinned == sa.false())
+        heads |= {(m.clone_id, m.fan_id, m.gist or ""): m for m in map(_memory, connection.execute(query))}
+    groups: dict[tuple[str, str, str], list[Memory]] = {}
+    for memory in foldable:
+        groups.setdefault((memory.clone_id, memory.fan_id, memory.gist or ""), []).append(memory)
+    changed: dict[str, Memory] = {}
+    for key, new in groups.items():
+        old = heads.get(key)
+        if old is None and len(new) == 1:
+            continue
+        head = max([*new, *([old] if old else [])], key=lambda m: m.order)
+        said = [m.first_said_at or m.happened_at for m in ([old] if old else [])] + [m.happened_at for m in new]
+        total = (old.repeats if old else 0) + len(new)
+        for memory in [*new, *([old] if old else [])]:
+            changed[memory.id] = replace(memory, repeats=total, first_said_at=min(said)) if memory is head else \
+                replace(memory, repeated_by=head.id)
+        if old is not None:
+            folded = changed[old.id]
+            connection.execute(memories.update().where(memories.c.id == old.id).values(
+                repeated_by=folded.repeated_by, repeats=folded.repeats, first_said_at=folded.first_said_at))
+    return [changed.get(m.id, m) for m in items]
+
+
 @functools.cache
 def _adjacent_statement(anchors: int) -> sa.CompoundSelect:
     """The union of two index range scans per anchor, built once per anchor count (building it costs more than
@@ -261,10 +340,11 @@ def _memory(row: sa.Row) -> Memory:
     """A row of `select(memories)`, whose columns are Memory's fields in order (tests/test_memory.py checks).
     Positional, because building from a mapping is slower for the hundreds of candidates of a recall."""
     (id_, clone_id, fan_id, kind, text, importance, happened_at, created_at, last_accessed_at, pinned,
-     superseded_by, source, message_id, evidence) = row
+     superseded_by, source, message_id, evidence, gist, repeated_by, repeats, first_said_at) = row
     return Memory(id_, clone_id, fan_id, kind, text, importance, _aware(happened_at), _aware(created_at),
                   _aware(last_accessed_at), pinned, superseded_by, source, message_id,
-                  tuple(json.loads(evidence)) if evidence and evidence != "[]" else ())
+                  tuple(json.loads(evidence)) if evidence and evidence != "[]" else (), gist, repeated_by, repeats,
+                  _aware(first_said_at) if first_said_at else None)
 
 
 

@@ -250,6 +250,15 @@ class Memory:
     source: str | None = None
     message_id: int | None = None
     evidence: tuple[str, ...] = ()
+    gist: str | None = None  # who said it and what, hashed: memories that say the same share it
+    repeated_by: str | None = None  # the newer memory saying the same, which stands for this one in recall
+    repeats: int = 1  # how many times this was said (on the newest of them)...
+    first_said_at: datetime | None = None  # ...since when (None: said once)
+
+    @property
+    def order(self) -> tuple[datetime, int, str]:
+        """When it was said, in order: time, then message (the two lines of an exchange share a time), then id."""
+        return self.happened_at, self.message_id or 0, self.id
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,12 @@ memories = Table(
     Column("source", Text, nullable=True),  # provenance, e.g. "chat" or "import:D3:12"
     Column("message_id", Integer, nullable=True),  # the message this observation was made from
     Column("evidence", Text, nullable=False, default="[]"),  # JSON list of memory ids a reflection cites
+    Column("gist", String(16), nullable=True),  # who said it and its content words, hashed: repeats share it
+    Column("repeated_by", String(32), nullable=True),  # the newer memory that says the same (it stands for this one)
+    Column("repeats", Integer, nullable=False, default=1),  # times said, counted on the newest
+    Column("first_said_at", DateTime(timezone=True), nullable=True),  # ...and since when
     Index("ix_memories_message", "message_id"),
+    Index("ix_memories_gist", "clone_id", "fan_id", "gist"),
 )
 
 memory_states = Table(

@@ -6,6 +6,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
@@ -76,3 +77,10 @@ def replace_all(index: VectorStore, texts: list[str], metadatas: list[dict], ids
         return
     index.delete(ids)
     index.add_texts(texts, metadatas, ids=ids)
+
+
+def unit_vectors(vectors: np.ndarray | list[list[float]]) -> np.ndarray:
+    """Vectors L2-normalised, so that a dot product is their cosine similarity."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.clip(norms, 1e-12, None)

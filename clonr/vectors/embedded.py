@@ -25,7 +25,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from clonr.vectors.base import CosineVectorStore, check_model, index_model_id
+from clonr.vectors.base import CosineVectorStore, check_model, index_model_id, unit_vectors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -58,12 +58,6 @@ def _nearest_by_signs(signs: np.ndarray, query: np.ndarray, at_least: int) -> np
         distance += counts[:, word]
     reached = np.cumsum(np.bincount(distance))
     return np.flatnonzero(distance <= np.searchsorted(reached, at_least))
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Stored and query vectors are L2-normalised, so a dot product is the cosine similarity."""
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
 
 
 @dataclass
@@ -188,7 +182,7 @@ class EmbeddedVectorStore(CosineVectorStore):
         return cache
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return _unit(np.asarray(self._embedding.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1))
+        return unit_vectors(np.asarray(self._embedding.embed_documents(texts)).reshape(len(texts), -1))
 
     def _put(self, connection: sqlite3.Connection, seq: int, texts: list[str], metadatas: list[dict],
              ids: list[str], vectors: np.ndarray) -> None:
@@ -261,7 +255,7 @@ class EmbeddedVectorStore(CosineVectorStore):
         if not cache.size or k <= 0:
             return []
         check_model(cache.model, self._model_id)
-        query = _unit(np.asarray(embedding, dtype=np.float32))
+        query = unit_vectors(embedding)
         k = min(k, cache.size)
         shortlist = _SHORTLIST_FACTOR * max(k, 100)
         if cache.size >= _BINARY_FROM and shortlist < cache.size:

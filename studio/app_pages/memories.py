@@ -62,8 +62,10 @@ def show(memory: Memory, key: str, links: MemoryLinks, why: str) -> None:
                  f"importance {memory.importance}" if memory.importance else "importance not scored yet"]
         if memory.pinned:
             facts.insert(0, "pinned")
+        if memory.repeats > 1:
+            facts.append(f"said {memory.repeats} times since {(memory.first_said_at or memory.happened_at):%Y-%m-%d}")
         if memory.superseded_by:
-            facts.append("replaced by a newer memory: no longer recalled")
+            facts.append("replaced by a newer memory: recalled below it, and for questions about the past")
         st.caption(" · ".join(facts) + (f" · chosen for: {plain(why)}" if why else ""))
         st.text(memory.text)  # never rendered as Markdown: fans wrote it
         show_links(links)
@@ -73,7 +75,7 @@ def show(memory: Memory, key: str, links: MemoryLinks, why: str) -> None:
         delete.button("Delete", key=f"{key}_delete_{memory.id}",
                       on_click=act, args=(app.memory.delete, clone.id, fan_id, memory.id))
         if memory.superseded_by:
-            restore.button("Still true", key=f"{key}_restore_{memory.id}", help="Recall it again.",
+            restore.button("Still true", key=f"{key}_restore_{memory.id}", help="Recall it as current again.",
                            on_click=act, args=(app.memory.restore, clone.id, fan_id, memory.id))
         with st.expander("Edit"), st.form(f"{key}_edit_{memory.id}"):
             text = st.text_area("Text", value=memory.text, key=f"{key}_text_{memory.id}")
