@@ -7,7 +7,9 @@ messages, then observations, embedded with MiniLM); importance comes from the fi
 run needs no chat model. For every question with evidence, each retriever fills a budget of 500, 1,000 and
 2,000 tokens (Qwen2.5 tokenizer); recall is the share of the question's evidence turns that made it in.
 Baselines over the same memories and budget: BM25 alone (SQLite FTS5), dense alone (MiniLM), and the most
-recent turns. LoCoMo is CC BY-NC 4.0: it is read from shared/data at run time and never copied here.
+recent turns. A second table splits Clonr's recall over categories 1-4 by odd- and even-numbered conversations:
+choose a change on one half, check it on the other. LoCoMo is CC BY-NC 4.0: it is read from shared/data at run
+time and never copied here.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def main() -> None:
     data = json.loads(args.data.read_text())[:args.conversations]
     methods = ("clonr", "bm25", "dense", "recent")
     hits: dict[tuple[str, int, int], list[float]] = defaultdict(list)
+    by_half: dict[tuple[int, str], list[float]] = defaultdict(list)  # (budget, "odd"/"even"): clonr, cats 1-4
     ingest_seconds, recall_ms = 0.0, []
     for number, sample in enumerate(data, start=1):
         lines = transcript(sample)
@@ -132,6 +135,9 @@ def main() -> None:
                 for method in methods:
                     kept = clonr_kept if method == "clonr" else fill(ranked[method], budget, count)
                     hits[(method, budget, q["category"])].append(len(evidence & kept) / len(evidence))
+                if q["category"] in (1, 2, 3, 4):
+                    by_half[(budget, "odd" if number % 2 else "even")].append(
+                        len(evidence & clonr_kept) / len(evidence))
         print(f"conversation {number}/{len(data)}: {len(lines)} turns, {len(questions)} questions", file=sys.stderr)
 
     def mean(method: str, budget: int, categories: tuple[int, ...]) -> float:
@@ -148,6 +154,13 @@ def main() -> None:
             cells = [f"{mean(method, budget, (c,)):.3f}" for c in CATEGORIES]
             overall = mean(method, budget, (1, 2, 3, 4))
             print(f"| {budget} | {method} | " + " | ".join(cells) + f" | **{overall:.3f}** |")
+    print("\nClonr by half (conversations 1, 3, 5, ... and 2, 4, 6, ...), cats 1-4: choose a change on one half, "
+          "check it on the other\n")
+    print("| budget | method | odd | even | all |\n| --- | --- | --- | --- | --- |")
+    for budget in BUDGETS:
+        odd, even = by_half[(budget, "odd")], by_half[(budget, "even")]
+        cells = [f"{statistics.fmean(v):.3f}" if v else "nan" for v in (odd, even, odd + even)]
+        print(f"| {budget} | clonr | " + " | ".join(cells) + " |")
     counts = {c: len(hits[("clonr", 500, c)]) for c in CATEGORIES}
     print(f"\nquestions per category: {counts}")
     print(f"ingest: {turns / ingest_seconds:.1f} turns/s; recall p50 {statistics.median(recall_ms):.1f} ms, "

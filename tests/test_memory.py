@@ -378,6 +378,19 @@ def test_the_answer_next_to_a_matching_question_is_recalled(app: Clonr, ada, clo
     assert "next_to_match" in recalled[1].reasons
 
 
+def test_neighbours_come_from_the_same_conversation_and_a_question_alone_counts_less(app: Clonr, ada,
+                                                                                     clock: FixedClock) -> None:
+    lines = [TranscriptLine("fan", "Goodbye for now.", clock.now - timedelta(days=2), ref="1"),
+             TranscriptLine("clone", "What did you research last week?", clock.now, ref="2"),
+             TranscriptLine("fan", "Adoption agencies, mostly.", clock.now + timedelta(seconds=30), ref="3")]
+    app.memory.import_transcript(ada, "fan-1", lines)
+    app.memory.weights = RetrievalWeights(relevance=0.0, lexical=1.0, recency=0.0, importance=0.0)
+    recalled = app.memory.recall(ada.id, "fan-1", "research", 100, words, touch=False)
+    assert texts(recalled)[:2] == ["Ada Lovelace: What did you research last week?", "Fan: Adoption agencies, mostly."]
+    assert recalled[0].reasons["asks"] < 0 and "next_to_match" in recalled[1].reasons
+    assert not any("next_to_match" in r.reasons for r in recalled[2:]), "two days earlier: another conversation"
+
+
 def test_a_person_named_in_the_query_has_their_own_words_first(app: Clonr, ada, clock: FixedClock) -> None:
     lines = [TranscriptLine("fan", "I painted a fox last week.", clock.now, name="Mel", ref="1"),
              TranscriptLine("clone", "I painted a barn once.", clock.now, ref="2")]
