@@ -85,42 +85,43 @@ class InPrompt:
 
 
 class _SaidAlready:
-    """The lines recall has chosen, by speaker and content words, to find a near-repeat of one among them ("my
-    coffee machine is making weird noises again" / "ugh, the coffee machine is making weird noises again") in
-    time proportional to the words they share. Exact repeats were folded when stored (`Memory.repeated_by`);
-    these are the ones that differ by a word or two, or were stored before gists."""
+    """The lines recall has chosen, to find a near-repeat of one among them ("my coffee machine is making weird
+    noises again" / "ugh, the coffee machine is making weird noises again": the same speaker, content words
+    shared at `overlap` (Jaccard) or more). Each line is filed under three min-hashes of its words, so a
+    candidate is compared only with the chosen lines that share one: constant work per candidate however many
+    words the lines share (two lines sharing 75 % of their words share one of three min-hashes 98 % of the
+    time). Exact repeats were folded when stored (`Memory.repeated_by`); these differ by a word or two, or were
+    stored before gists."""
+
+    SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D)
 
     def __init__(self, overlap: float = 0.75) -> None:
         self._overlap = overlap
-        self._words: list[frozenset[str]] = []
-        self._places: list[int] = []
-        self._postings: dict[tuple[str, str], list[int]] = {}
+        self._chosen: dict[tuple[str, int, int], list[tuple[frozenset[str], int]]] = {}
+        self._last: tuple[str, frozenset[str], list[tuple[str, int, int]]] = ("", frozenset(), [])
 
-    @staticmethod
-    def _key(memory: Memory) -> tuple[str, frozenset[str]]:
-        speaker, words = changes.said(memory.text)
-        return speaker.casefold(), lexical.content_words(words)
+    def _keys(self, memory: Memory) -> tuple[frozenset[str], list[tuple[str, int, int]]]:
+        if self._last[0] != memory.id:  # `add` follows `find` for the same line
+            speaker, said = changes.said(memory.text)
+            words = lexical.content_words(said)
+            keys = [] if len(words) < 3 else [  # "yes!" and "me too" repeat by chance, not by saying the same
+                (speaker.casefold(), n, min(hash((salt, w)) for w in words)) for n, salt in enumerate(self.SALTS)]
+            self._last = (memory.id, words, keys)
+        return self._last[1], self._last[2]
 
     def find(self, memory: Memory) -> int | None:
         """The place in the chosen list of a line `memory` repeats, if any."""
-        speaker, words = self._key(memory)
-        if len(words) < 3:
-            return None  # "yes!" and "me too" repeat by chance, not by saying the same thing
-        shared: dict[int, int] = {}
-        for word in words:
-            for n in self._postings.get((speaker, word), ()):
-                shared[n] = shared.get(n, 0) + 1
-        for n, common in shared.items():
-            if common / len(words | self._words[n]) >= self._overlap:
-                return self._places[n]
+        words, keys = self._keys(memory)
+        for key in keys:
+            for other, place in self._chosen.get(key, ()):
+                if len(words & other) / len(words | other) >= self._overlap:
+                    return place
         return None
 
     def add(self, memory: Memory, place: int) -> None:
-        speaker, words = self._key(memory)
-        for word in words:
-            self._postings.setdefault((speaker, word), []).append(len(self._words))
-        self._words.append(words)
-        self._places.append(place)
+        words, keys = self._keys(memory)
+        for key in keys:
+            self._chosen.setdefault(key, []).append((words, place))
 
     @staticmethod
     def fold(kept: RecalledMemory, repeat: Memory) -> RecalledMemory:
