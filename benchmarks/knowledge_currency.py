@@ -88,6 +88,7 @@ def origin(ref: str) -> str:
 
 
 def token_counter(home: Path) -> tuple[str, Callable[[str], int]]:
+    """(name, counter) of the best installed local model's tokenizer, counts cached (also memory_recall.py's)."""
     import llama_cpp
 
     from clonr.llm import LOCAL_CHAT_MODELS, is_installed, locate

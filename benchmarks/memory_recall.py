@@ -80,23 +80,14 @@ def main() -> None:
     os.environ.update(CLONR_HOME=home, CLONR_IMPORTANCE="heuristic",
                       CLONR_REFLECTION_THRESHOLD="0", CLONR_KNOWLEDGE_UPDATES="off")
 
-    import llama_cpp
+    from knowledge_currency import token_counter  # a script beside this one
 
     from clonr import Clonr
-    from clonr.llm import LOCAL_CHAT_MODELS, is_installed, locate
     from clonr.memory import HeuristicImportanceScorer
 
     clock_now = [datetime.now(UTC)]
     app = Clonr(clock=lambda: clock_now[0], importance=HeuristicImportanceScorer())
-    name = next(n for n in ("qwen2.5-1.5b", "qwen2.5-0.5b", "smollm2") if is_installed(LOCAL_CHAT_MODELS[n]))
-    vocab = llama_cpp.Llama(model_path=str(locate(LOCAL_CHAT_MODELS[name], app.settings.home / "models")),
-                            vocab_only=True, verbose=False)
-    cache: dict[str, int] = {}
-
-    def count(text: str) -> int:
-        if text not in cache:
-            cache[text] = len(vocab.tokenize(text.encode(), add_bos=False))
-        return cache[text]
+    name, count = token_counter(app.settings.home)
 
     data = json.loads(args.data.read_text())[:args.conversations]
     methods = ("clonr", "bm25", "dense", "recent")

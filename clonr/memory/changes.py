@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from clonr.memory.lexical import said
+
 # Words that announce a change of state. Plain string patterns: a cue is a hint, similarity decides the subject.
 _CUES = re.compile(
     r"\b(?:now|nowadays|these days|currently|anymore|any more|no longer|not \w+ anymore|used to|moved|moving|"
@@ -34,12 +36,6 @@ _ABOUT_OTHER = re.compile(rf"^\W*{_OPENERS}(?:my|our)\s+(?:[\w-]+\s+){{0,2}}?(?P
                           r"(?:\s+(?P<name>[A-Z][a-z]+))?", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|me|we|we're|we've|us)\b", re.IGNORECASE)
 _ANY_RELATION = re.compile(rf"\b(?:my|our)\s+(?:[\w-]+\s+){{0,2}}?(?P<who>{_RELATION})s?\b", re.IGNORECASE)
-
-
-def said(text: str) -> tuple[str, str]:
-    """(speaker, words) of a memory's line: "Ada: I moved" -> ("Ada", "I moved"); ("", text) without one."""
-    speaker, colon, words = text.partition(": ")
-    return (speaker, words) if colon and 0 < len(speaker) <= 60 else ("", text)
 
 
 def whose(words: str) -> str:

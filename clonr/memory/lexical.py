@@ -40,12 +40,16 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())) or frozenset(words)
 
 
+def said(text: str) -> tuple[str, str]:
+    """(speaker, words) of a memory's line: "Ada: I moved" -> ("Ada", "I moved"); ("", text) without one."""
+    speaker, colon, words = text.partition(": ")
+    return (speaker, words) if colon and 0 < len(speaker) <= 60 else ("", text)
+
+
 def gist(text: str) -> str:
     """Who said a line and its content words, in any order, hashed: "Fan: My coffee machine is making weird
     noises again!" and "Fan: my coffee machine's making weird noises again" share it; the same words said by
     someone else do not."""
-    speaker, colon, said = text.partition(": ")
-    if not colon or len(speaker) > 60:
-        speaker, said = "", text
-    key = speaker.casefold() + "\x1f" + " ".join(sorted(content_words(said)))
+    speaker, words = said(text)
+    key = speaker.casefold() + "\x1f" + " ".join(sorted(content_words(words)))
     return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -102,7 +102,7 @@ class _SaidAlready:
 
     def _keys(self, memory: Memory) -> tuple[frozenset[str], list[tuple[str, int, int]]]:
         if self._last[0] != memory.id:  # `add` follows `find` for the same line
-            speaker, said = changes.said(memory.text)
+            speaker, said = lexical.said(memory.text)
             words = lexical.content_words(said)
             keys = [] if len(words) < 3 else [  # "yes!" and "me too" repeat by chance, not by saying the same
                 (speaker.casefold(), n, min(hash((salt, w)) for w in words)) for n, salt in enumerate(self.SALTS)]
@@ -193,7 +193,7 @@ def _in_context(stream: Sequence[Memory], before: Memory | None = None) -> list[
 
 def _plain(text: str) -> str:
     """Text compared without case, punctuation or a speaker prefix: "Fan: I ran!" ~ "i ran"."""
-    return " ".join(re.findall(r"\w+", text.partition(": ")[2] if ": " in text[:62] else text)).casefold()
+    return " ".join(re.findall(r"\w+", lexical.said(text)[1])).casefold()
 
 
 def _speaker(memory: Memory) -> str | None:
@@ -530,15 +530,15 @@ class MemoryService(ActsFor):
         vectors = self._vectors(new.clone_id, new.fan_id)
         near = [i for i, _ in nearest_ids(vectors, vectors.embeddings.embed_query(new.text),
                                           self.policy.update_candidates) if i != new.id]
-        speaker = changes.said(new.text)[0]
+        speaker = lexical.said(new.text)[0]
         older = [m for m in self._store.get_memories(near)
                  if m.kind == "observation" and m.superseded_by is None and m.repeated_by is None
-                 and m.gist != new.gist and m.order < new.order and changes.said(m.text)[0] == speaker]
+                 and m.gist != new.gist and m.order < new.order and lexical.said(m.text)[0] == speaker]
         if not older:
             return []
         # Compared again as bare statements: the stored vectors carry the speaker's name and the line before, which
         # make any two lines of one person look alike.
-        plain = unit_vectors(vectors.embeddings.embed_documents([changes.said(m.text)[1] for m in [new, *older]]))
+        plain = unit_vectors(vectors.embeddings.embed_documents([lexical.said(m.text)[1] for m in [new, *older]]))
         closeness = plain[1:] @ plain[0]
         retired = [m for m, close in zip(older, closeness, strict=True)
                    if changes.replaces(new.text, m.text, float(close), self.policy.change_rule)]
@@ -613,9 +613,10 @@ class MemoryService(ActsFor):
         and the replaced ones keep a share of theirs: a small one when the query insists on now ("these days",
         "currently", "still")."""
         outdated = [r for r in scored if r.memory.superseded_by]
-        if not outdated or asked_about(query) == "past":
+        tense = asked_about(query) if outdated else "past"
+        if tense == "past":
             return scored
-        share = self.weights.outdated_present if asked_about(query) == "present" else self.weights.outdated
+        share = self.weights.outdated_present if tense == "present" else self.weights.outdated
         best = {r.memory.id: r for r in scored}
         known = {r.memory.id: r.memory for r in scored}
         for _ in range(3):  # chains of replacements, a few links long (a fact that changed, and changed back)

@@ -131,7 +131,6 @@ class MemoryRecords(Database):
 
     def set_gists(self, stream: list[Memory]) -> None:
         """Fold a fan's whole stream (oldest first, gists set) afresh: each gist's newest saying stands for the rest."""
-        newest: dict[str, Memory] = {m.gist: m for m in stream if m.gist and not m.pinned}
         said: dict[str, list[Memory]] = {}
         for memory in stream:
             if memory.gist and not memory.pinned:
@@ -139,7 +138,7 @@ class MemoryRecords(Database):
         rows = []
         for memory in stream:
             group = said.get(memory.gist or "", [memory])
-            head = newest.get(memory.gist or "", memory)
+            head = group[-1]
             rows.append({"key": memory.id, "gist": memory.gist, "repeated_by": None if head is memory else head.id,
                          "repeats": len(group) if head is memory else 1,
                          "first_said_at": group[0].happened_at if head is memory and len(group) > 1 else None})
