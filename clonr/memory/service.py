@@ -84,6 +84,22 @@ class InPrompt:
         return memory.message_id in self.messages or (memory.source is not None and memory.source in self.sources)
 
 
+_MINHASH_SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D)
+
+
+@functools.lru_cache(maxsize=4096)  # lines of up to ~4 KB: at most ~17 MB
+def _signature(text: str) -> tuple[frozenset[str], tuple[tuple[str, int, int], ...]]:
+    """A line's content words and its three min-hash keys (with its speaker); none for a line of fewer than three
+    words ("yes!" and "me too" repeat by chance, not by saying the same thing). Cached: a fan's turns recall
+    many of the same memories."""
+    speaker, said = lexical.said(text)
+    words = lexical.content_words(said)
+    if len(words) < 3:
+        return words, ()
+    return words, tuple((speaker.casefold(), n, min(hash((salt, w)) for w in words))
+                        for n, salt in enumerate(_MINHASH_SALTS))
+
+
 class _SaidAlready:
     """The lines recall has chosen, to find a near-repeat of one among them ("my coffee machine is making weird
     noises again" / "ugh, the coffee machine is making weird noises again": the same speaker, content words
@@ -93,25 +109,13 @@ class _SaidAlready:
     time). Exact repeats were folded when stored (`Memory.repeated_by`); these differ by a word or two, or were
     stored before gists."""
 
-    SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D)
-
     def __init__(self, overlap: float = 0.75) -> None:
         self._overlap = overlap
         self._chosen: dict[tuple[str, int, int], list[tuple[frozenset[str], int]]] = {}
-        self._last: tuple[str, frozenset[str], list[tuple[str, int, int]]] = ("", frozenset(), [])
-
-    def _keys(self, memory: Memory) -> tuple[frozenset[str], list[tuple[str, int, int]]]:
-        if self._last[0] != memory.id:  # `add` follows `find` for the same line
-            speaker, said = lexical.said(memory.text)
-            words = lexical.content_words(said)
-            keys = [] if len(words) < 3 else [  # "yes!" and "me too" repeat by chance, not by saying the same
-                (speaker.casefold(), n, min(hash((salt, w)) for w in words)) for n, salt in enumerate(self.SALTS)]
-            self._last = (memory.id, words, keys)
-        return self._last[1], self._last[2]
 
     def find(self, memory: Memory) -> int | None:
         """The place in the chosen list of a line `memory` repeats, if any."""
-        words, keys = self._keys(memory)
+        words, keys = _signature(memory.text)
         for key in keys:
             for other, place in self._chosen.get(key, ()):
                 if len(words & other) / len(words | other) >= self._overlap:
@@ -119,7 +123,7 @@ class _SaidAlready:
         return None
 
     def add(self, memory: Memory, place: int) -> None:
-        words, keys = self._keys(memory)
+        words, keys = _signature(memory.text)
         for key in keys:
             self._chosen.setdefault(key, []).append((words, place))
 
