@@ -66,6 +66,7 @@ def main() -> None:
     import dataclasses
 
     from clonr import Clonr
+    from clonr.memory import TranscriptLine
     from clonr.vectors.base import nearest_ids
 
     app = Clonr()
@@ -80,8 +81,11 @@ def main() -> None:
         counts = {side: [0, 0, 0] for side in sides}
         for n, (older, newer, untrue) in enumerate(cases):
             fan = f"{label.replace(' ', '-')}-{n}"
-            olds = [app.memory.remember(clone.id, fan, [text], happened_at=[start + timedelta(days=day)])[0]
-                    for day, text in enumerate(older)]
+            # Through the import path, which also learns whom the fan names ("My wife is Priya").
+            app.memory.import_transcript(clone, fan, [
+                TranscriptLine("fan", text.removeprefix("Fan: "), start + timedelta(days=day), name="Fan")
+                for day, text in enumerate(older)])
+            olds = app.store.list_memories(clone.id, [fan], limit=None)[::-1]
             new, = app.memory.remember(clone.id, fan, [newer], happened_at=[start + timedelta(days=30)])
             wanted = {olds[i - 1].id for i in untrue}
             vectors = app.memory._vectors(clone.id, fan)

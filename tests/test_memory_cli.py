@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr
 from clonr.cli import LazyApp, cli
+from clonr.memory.service import UPDATE_KNOWLEDGE
 from tests.conftest import FakeChatModel
 
 
@@ -43,11 +45,30 @@ def test_an_import_returns_once_the_lines_are_stored_and_a_server_does_the_model
     assert app.memory.lexical_search(ada.id, ["f1"], "kitten") and all(m.importance is None for m in stored)
     job = app.ingest.start_job(ada.id, [("wiki:Ada_Lovelace", {})])  # never run
     shown = run("jobs").output
-    assert "ada  memory work  3 memories waiting" in shown and f"ada  ingestion {job.id[:8]}  queued  0/1" in shown
+    assert "ada  memory work  3 memories to score and reflect on" in shown
+    assert f"ada  ingestion {job.id[:8]}  queued  0/1" in shown
     app.memory.catch_up()  # what a server does as it starts
     app.worker.drain()
     assert all(m.importance for m in app.store.list_memories(ada.id, ["f1"], limit=None))
     assert "memory work" not in run("jobs", "ada").output
+
+
+def test_an_imports_knowledge_updates_are_counted_and_made_up_when_a_server_starts(app: Clonr, run,
+                                                                                  transcript: Path) -> None:
+    app.memory.policy = dataclasses.replace(app.memory.policy, knowledge_updates=True)
+    assert run("memory", "ada", "--fan", "f1", "import", str(transcript)).exit_code == 0
+    assert "ada  memory work  3 memories to score and reflect on, 2 lines to compare with what the fan said " \
+           "before" in run("jobs").output, "the fan's two lines, not the clone's"
+    compared, compare = [], app.worker.tasks[UPDATE_KNOWLEDGE]
+    app.worker.tasks[UPDATE_KNOWLEDGE] = lambda **batch: (compared.append(batch), compare(**batch))
+    app.memory.catch_up()  # what a server does as it starts
+    app.worker.drain()
+    assert "memory work" not in run("jobs").output and len(compared) == 1, "made up in one batch"
+    app.memory.catch_up()
+    app.worker.drain()
+    assert len(compared) == 1, "nothing left to make up"
+    assert "Imported 3 lines." in run("memory", "ada", "--fan", "f2", "import", str(transcript), "--wait").output
+    assert not app.memory.waiting("ada") and len(compared) == 2, "--wait stays until they are compared"
 
 
 def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from clonr import Clonr, load_settings
 from clonr.memory import HeuristicImportanceScorer, TranscriptLine, told
-from clonr.memory.changes import replaces, whose
+from clonr.memory.changes import replaces
+from clonr.memory.people import People, introduced
 from tests.conftest import FakeChatModel, FixedClock
 
 
@@ -93,10 +94,56 @@ def test_a_fact_is_replaced_only_by_the_same_person_about_the_same_person(new: s
 
 
 def test_whose_fact_a_statement_tells() -> None:
-    assert whose("My sister Inês moved to Madrid") == "sister"
-    assert whose("oh, our neighbour Tom got a puppy") == "neighbour"
-    assert whose("I visited my sister in Madrid") == "self"
-    assert whose("the new job suits my brother") == "brother"
+    nobody = People()
+    assert nobody.whose("My sister moved to Madrid") == "sister"
+    assert nobody.whose("oh, our neighbour Tom got a puppy") == "tom"
+    assert nobody.whose("I visited my sister in Madrid") == "self"
+    assert nobody.whose("the new job suits my brother") == "brother"
+    assert nobody.whose("Dad finally quit smoking") == "dad"
+    assert nobody.whose("Inês moved to Madrid") == "self", "a name nobody introduced says nothing"
+    named = People({"Inês": "sister", "Figo": "cat"})
+    assert named.whose("Inês packed up her whole life and moved to Madrid") == "inês"
+    assert named.whose("My sister moved to Madrid") == "inês", "the one sister the fan named"
+    assert named.whose("Figo's asleep on the recipes again") == "figo"
+    assert named.whose("Inês and I went to Madrid") == "self"
+
+
+@pytest.mark.parametrize("words, people", [
+    ("My sister Inês lives in Lisbon, she sends me photos", {"Inês": "sister"}),
+    ("My best friend is Leo.", {"Leo": "friend"}),
+    ("My daughter is called Mia and she's four", {"Mia": "daughter"}),
+    ("I have a hamster called Nibbles.", {"Nibbles": "hamster"}),
+    ("I have a girlfriend, Anna.", {"Anna": "girlfriend"}),
+    ("Dan, my best mate, moved to Leeds", {"Dan": "mate"}),
+    ("My sister is lovely and my brother Is here", {}),
+    ("I live with my parents in Porto", {}),
+])
+def test_the_people_a_fan_introduces(words: str, people: dict[str, str]) -> None:
+    assert introduced(words) == people
+
+
+def test_news_of_someone_never_retires_who_they_are() -> None:
+    priya = People({"Priya": "wife"})
+    assert not replaces("Fan: Priya got a promotion at work!", "Fan: My wife is Priya.", 0.7, people=priya)
+    assert replaces("Fan: Priya moved to Rome for work.", "Fan: My wife Priya lives in Paris.", 0.6, people=priya)
+
+
+def test_the_people_a_fan_names_become_what_the_clone_knows_of_them(app: Clonr, ada, clock: FixedClock,
+                                                                   fake_chat: FakeChatModel) -> None:
+    app.memory.import_transcript(ada, "sam", [
+        TranscriptLine("fan", "My sister Inês lives in Lisbon.", clock.now),
+        TranscriptLine("clone", "My friend Tom is here.", clock.now), TranscriptLine("fan", "I have a dog called "
+                                                                                    "Biscuit.", clock.now)])
+    assert app.memory.entities(ada.id, "sam") == {"Biscuit": "their dog", "Inês": "their sister"}, \
+        "the clone's own lines introduce no one of the fan's"
+    app.store.save_entities(ada.id, "sam", {"Inês": "their sister, a chemistry teacher"}, clock.now)
+    app.memory.import_transcript(ada, "sam", [TranscriptLine("fan", "My sister Inês moved to Madrid.", clock.now)])
+    assert app.memory.entities(ada.id, "sam")["Inês"] == "their sister, a chemistry teacher", \
+        "what the chat model wrote is kept"
+    fake_chat.enqueue("Madrid!")
+    app.chat.start_turn(ada.id, "How is Inês doing?", fan_id="sam").text()
+    assert "mention: Inês (their sister, a chemistry teacher)" in fake_chat.information()
+    assert "Inês" not in app.memory.entities(ada.id, "bob"), "another fan's people are theirs"
 
 
 @pytest.mark.real_model  # MiniLM's similarities, no chat model
@@ -108,8 +155,8 @@ def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(mon
     app = Clonr(load_settings(), chat_model=model, clock=clock, importance=HeuristicImportanceScorer())
     ada = app.clones.create("Ada")
     start = clock.now - timedelta(days=100)
-    told_lines = [(0, "I live in Porto, in a tiny flat near the river."), (1, "My sister lives in Lisbon."),
-                  (2, "I love baking bread on Sundays."), (40, "My sister moved to Madrid this week."),
+    told_lines = [(0, "I live in Porto, in a tiny flat near the river."), (1, "My sister Inês lives in Lisbon."),
+                  (2, "I love baking bread on Sundays."), (40, "Inês packed up and moved to Madrid this week."),
                   (45, "We moved to Lyon last month, the new flat is lovely.")]
     app.memory.import_transcript(ada, "sam", [TranscriptLine("fan", text, start + timedelta(days=day), ref=str(n))
                                               for n, (day, text) in enumerate(told_lines)])
@@ -119,7 +166,8 @@ def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(mon
                 for old, memory in by_text.items() if memory.superseded_by}
     assert {old: new.text for old, new in replaced.items()} == {
         "I live in Porto, in a tiny flat near the river.": "Fan: We moved to Lyon last month, the new flat is lovely.",
-        "My sister lives in Lisbon.": "Fan: My sister moved to Madrid this week."}
+        "My sister Inês lives in Lisbon.": "Fan: Inês packed up and moved to Madrid this week."}, \
+        "Inês's move is hers: the fan's own home changed only with the fan's move"
 
     def ranked(question: str) -> list[str]:
         return [r.memory.text.removeprefix("Fan: ") for r in app.memory.recall(ada.id, "sam", question, 500, words,
@@ -147,3 +195,4 @@ def test_a_fan_cannot_rewrite_the_clones_persona(app: Clonr, fake_chat: FakeChat
     app.chat.start_turn(ada.id, "Who are you?", fan_id="bob").text()
     assert "pirate" not in fake_chat.prompt() + fake_chat.information(), "another fan never sees it"
     assert any("pirate" in m.text for m in app.memory.list(ada.id, "mallory")), "it is that fan's memory"
+

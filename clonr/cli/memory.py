@@ -179,7 +179,7 @@ def summary(ctx: click.Context) -> None:
 @memory.command(name="import")
 @click.argument("transcript", type=click.Path(path_type=Path))
 @click.option("--wait", is_flag=True, help="Stay until the background work on the imported lines (importance, "
-              "reflections, summaries) is done, with its progress.")
+              "reflections, summaries, knowledge updates) is done, with its progress.")
 @click.pass_context
 def import_transcript(ctx: click.Context, transcript: Path, wait: bool) -> None:
     """Import a past conversation: a JSON list of {"speaker": "fan"|"clone", "text", "time": ISO-8601}. It returns
@@ -194,27 +194,29 @@ def import_transcript(ctx: click.Context, transcript: Path, wait: bool) -> None:
             done = app.memory.import_transcript(app.clones.get(clone_id), fan, lines,
                                                 on_progress=lambda n, _total: bar.update(n - bar.pos))
     if wait:
-        _wait_for_memory_work(app, clone_id, fan)
+        _wait_for_memory_work(app, clone_id)
         click.echo(f"Imported {done} lines.")
         return
     where = ("the workers do it" if app.worker.durable else
              "`clonr serve` or the studio does it when it next starts")
-    click.echo(f"Imported {done} lines. Their importance, reflections and summaries follow in the background "
-               f"({where}; --wait waits for them here).")
+    click.echo(f"Imported {done} lines. Their importance, reflections, summaries and knowledge updates follow in "
+               f"the background ({where}; --wait waits for them here).")
 
 
-def _wait_for_memory_work(app: Clonr, clone_id: str, fan: str) -> None:
-    """Drain the queued memory work, showing how many of the fan's memories are still unscored."""
-    def unscored() -> int:
-        return len(app.store.list_memories(clone_id, [fan], limit=None, unscored_only=True))
+def _wait_for_memory_work(app: Clonr, clone_id: str) -> None:
+    """Drain the queued memory work, showing how much of the clone's waits: memories to score, lines to compare
+    with what the fan said before."""
+    def left() -> int:
+        work = app.memory.waiting(clone_id)
+        return work.to_score + work.to_compare
 
     finished = threading.Event()
     threading.Thread(target=lambda: (app.worker.drain(), finished.set()), daemon=True).start()
-    total = unscored()
-    with click.progressbar(length=max(total, 1), label="Scoring and reflecting",
+    total = left()
+    with click.progressbar(length=max(total, 1), label="Scoring, reflecting and updating what changed",
                            file=click.get_text_stream("stderr")) as bar:
         while not finished.wait(0.5):
-            bar.update(total - unscored() - bar.pos)
+            bar.update(max(0, total - left() - bar.pos))
         bar.update(bar.length - bar.pos)
 
 

@@ -76,7 +76,7 @@ def jobs(ctx: click.Context, clone: str | None) -> None:
                 click.echo(f"{record.slug}  ingestion {job.id[:8]}  {job.status}  {job.finished}/{job.total} "
                            f"items{where}")
         if waiting := app.memory.waiting(record.id):
-            click.echo(f"{record.slug}  memory work  {waiting} memories waiting to be scored and reflected on")
+            click.echo(f"{record.slug}  memory work  {waiting}")
     click.echo(f"Jobs: {app.worker.describe()}.")
 
 

@@ -7,6 +7,7 @@ from clonr.memory.service import (
     MemoryLinks,
     MemoryPolicy,
     MemoryService,
+    MemoryWork,
     RecalledMemory,
     RetrievalWeights,
     TranscriptLine,
@@ -19,5 +20,5 @@ from clonr.memory.service import (
 )
 
 __all__ = ["HeuristicImportanceScorer", "ImportanceScorer", "InPrompt", "MemoryLinks", "MemoryPolicy", "MemoryService",
-           "ModelImportanceScorer", "RecalledMemory", "RetrievalWeights", "TranscriptLine", "format_memory",
-           "memory_cost", "memory_day", "read_transcript", "render_by_day", "told"]
+           "MemoryWork", "ModelImportanceScorer", "RecalledMemory", "RetrievalWeights", "TranscriptLine",
+           "format_memory", "memory_cost", "memory_day", "read_transcript", "render_by_day", "told"]

@@ -27,8 +27,9 @@ from clonr.clones.acting import ActsFor
 from clonr.errors import InvalidInputError, NotFoundError
 from clonr.ingest.untrusted import load_json
 from clonr.jobs import JobQueue
-from clonr.memory import changes, lexical, thinking
+from clonr.memory import changes, lexical, people, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
+from clonr.memory.people import People
 from clonr.memory.timeframe import asked_about, mentioned_period
 from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
 from clonr.vectors.base import nearest_ids, replace_all, unit_vectors
@@ -42,6 +43,7 @@ CONVERSATION_GAP = timedelta(hours=3)  # a message this soon after another conti
 SCORE = "memory.score"
 REMEMBER_EXCHANGE = "memory.remember_exchange"
 UPDATE_KNOWLEDGE = "memory.update_knowledge"
+UPDATE_BATCH = 32  # fan lines per queued knowledge-update task (an import's batch)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,23 @@ class RetrievalWeights:
     outdated: float = 0.6  # share of its score a memory keeps once a newer one replaced it...
     outdated_present: float = 0.3  # ...when the query asks about now ("these days", "currently", "still")
     near_repeat: float = 0.75  # content words two lines of one speaker share (Jaccard) to count as one repeated
+
+
+@dataclass(frozen=True)
+class MemoryWork:
+    """Memories waiting for the background work: importance to score (then reflections and summaries), and fan
+    lines to compare with what the fan said before (knowledge updates)."""
+
+    to_score: int
+    to_compare: int
+
+    def __bool__(self) -> bool:
+        return bool(self.to_score or self.to_compare)
+
+    def __str__(self) -> str:
+        parts = [f"{self.to_score:,} memories to score and reflect on" if self.to_score else "",
+                 f"{self.to_compare:,} lines to compare with what the fan said before" if self.to_compare else ""]
+        return ", ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -365,15 +384,31 @@ class MemoryService(ActsFor):
         when = when or self._clock()
         made = self.remember(clone.id, fan_id, [f"{fan_name}: {user_text}", f"{clone.name}: {reply_text}"],
                              happened_at=[when, when], sources=["chat", "chat"], message_ids=message_ids)
-        self._update_later(made[:1])
+        self._fan_said(made[:1])
         return made
 
-    def _update_later(self, said_by_fan: Sequence[Memory]) -> None:
-        """Queue the knowledge updates a fan's new lines may make (one task per batch, one at a time per fan)."""
-        if self.policy.knowledge_updates and said_by_fan:
-            first = said_by_fan[0]
-            self._worker.defer(UPDATE_KNOWLEDGE, memory_ids=[m.id for m in said_by_fan],
-                               lock=f"memory:{first.clone_id}:{first.fan_id}")
+    def _fan_said(self, said_by_fan: Sequence[Memory]) -> None:
+        """What follows a fan's new lines: the people they introduce become entities at once ("Inês: their
+        sister", unless the chat model described Inês already), and the knowledge updates the lines may make are
+        queued (one task per batch, one at a time per fan)."""
+        if not said_by_fan:
+            return
+        introduced: dict[str, str] = {}
+        for memory in said_by_fan:
+            for name, relation in people.introduced(lexical.said(memory.text)[1]).items():
+                introduced.setdefault(name, relation)  # as first introduced
+        first = said_by_fan[0]
+        if introduced:
+            known = {name.casefold() for name in self._store.entities(first.clone_id, first.fan_id)}
+            self._store.save_entities(first.clone_id, first.fan_id, {
+                name: f"their {relation}" for name, relation in introduced.items() if name.casefold() not in known},
+                self._clock())
+        if self.policy.knowledge_updates:
+            self._store.set_update_pending([m.id for m in said_by_fan], True)
+            self._update_later(first.clone_id, first.fan_id, [m.id for m in said_by_fan])
+
+    def _update_later(self, clone_id: str, fan_id: str, memory_ids: list[str]) -> None:
+        self._worker.defer(UPDATE_KNOWLEDGE, memory_ids=memory_ids, lock=f"memory:{clone_id}:{fan_id}")
 
     def remember_stored_exchange(self, asked_id: int, reply_id: int) -> list[Memory]:
         """The queued form of `remember_exchange`, from the stored messages: nothing when they were deleted
@@ -401,13 +436,17 @@ class MemoryService(ActsFor):
         unscored = self._store.unscored_fans()
         for clone_id, fan_id in unscored:
             self._score_later(clone_id, fan_id)
-        if exchanges or unscored:
-            log.info("queued the memory work lost with the last process: %d exchanges, %d fans' scores",
-                     len(exchanges), len(unscored))
-        return len(exchanges) + len(unscored)
+        updates = self._store.pending_updates() if self.policy.knowledge_updates else {}
+        for (clone_id, fan_id), ids in updates.items():
+            for start in range(0, len(ids), UPDATE_BATCH):
+                self._update_later(clone_id, fan_id, ids[start:start + UPDATE_BATCH])
+        if exchanges or unscored or updates:
+            log.info("queued the memory work lost with the last process: %d exchanges, %d fans' scores, %d fans' "
+                     "knowledge updates", len(exchanges), len(unscored), len(updates))
+        return len(exchanges) + len(unscored) + len(updates)
 
     def import_transcript(self, clone: Clone, fan_id: str, lines: Sequence[TranscriptLine],
-                          on_progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
+                          on_progress: Callable[[int, int], None] | None = None, batch: int = UPDATE_BATCH) -> int:
         """A past conversation, fed through the same path as live chat: messages, then observations."""
         for line in lines:
             if line.speaker not in ("fan", "clone") or not line.text.strip():
@@ -423,7 +462,7 @@ class MemoryService(ActsFor):
                           happened_at=[line.time for line in chunk],
                           sources=[f"import:{line.ref}" if line.ref else "import" for line in chunk],
                           message_ids=message_ids[start:start + batch])
-            self._update_later([m for m, line in zip(made, chunk, strict=True) if line.speaker == "fan"])
+            self._fan_said([m for m, line in zip(made, chunk, strict=True) if line.speaker == "fan"])
             if on_progress:
                 on_progress(min(start + batch, len(lines)), len(lines))
         return len(lines)
@@ -525,6 +564,7 @@ class MemoryService(ActsFor):
         for new in self._store.get_memories([*memory_ids, *([memory_id] if memory_id else [])]):
             self._worker.foreground.wait_idle()  # between lines, let waiting fans go first
             self.update_knowledge(new)  # (a line forgotten meanwhile is not found: nothing to compare)
+            self._store.set_update_pending([new.id], False)
 
     def update_knowledge(self, new: Memory) -> list[Memory]:
         """Retire the older memories that `new` makes out of date; they stay, marked `superseded_by`, and are
@@ -544,8 +584,9 @@ class MemoryService(ActsFor):
         # make any two lines of one person look alike.
         plain = unit_vectors(vectors.embeddings.embed_documents([lexical.said(m.text)[1] for m in [new, *older]]))
         closeness = plain[1:] @ plain[0]
+        named = People.from_entities(self._store.entities(new.clone_id, new.fan_id))
         retired = [m for m, close in zip(older, closeness, strict=True)
-                   if changes.replaces(new.text, m.text, float(close), self.policy.change_rule)]
+                   if changes.replaces(new.text, m.text, float(close), self.policy.change_rule, named)]
         if retired and self.policy.confirm_updates:
             retired = thinking.outdated_by(self._model(), new, retired)
         for old in retired:
@@ -774,10 +815,12 @@ class MemoryService(ActsFor):
         self._owned(clone_id)
         return self._store.memory_fans(clone_id)
 
-    def waiting(self, clone_ref: str) -> int:
-        """Memories of the clone still waiting for the background work on them (importance, then reflections and
-        summaries): what `clonr jobs` and the studio show while an import is being worked through."""
-        return self._store.unscored_count(self._owned(clone_ref).id)
+    def waiting(self, clone_ref: str) -> MemoryWork:
+        """The clone's memories still waiting for the background work on them: what `clonr jobs` and the studio
+        show while an import is being worked through."""
+        clone_id = self._owned(clone_ref).id
+        return MemoryWork(self._store.unscored_count(clone_id),
+                          self._store.update_pending_count(clone_id) if self.policy.knowledge_updates else 0)
 
     def list(self, clone_id: str, fan_id: str, limit: int = 50, offset: int = 0,
              every_saying: bool = False) -> list[Memory]:

@@ -106,6 +106,29 @@ class MemoryRecords(Database):
         with self._transaction() as connection:
             return int(connection.execute(query).scalar() or 0)
 
+    def set_update_pending(self, ids: list[str], pending: bool) -> None:
+        """Mark fan lines as waiting for their knowledge update (queued), or done with it."""
+        if ids:
+            with self._transaction() as connection:
+                connection.execute(memories.update().where(memories.c.id.in_(ids)).values(update_pending=pending))
+
+    def update_pending_count(self, clone_id: str) -> int:
+        """How many of the clone's fan lines still wait for their knowledge update."""
+        query = sa.select(sa.func.count()).where(memories.c.clone_id == clone_id, memories.c.update_pending)
+        with self._transaction() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
+    def pending_updates(self) -> dict[tuple[str, str], list[str]]:
+        """(clone id, fan id) -> ids, oldest first, of the fan lines still waiting for their knowledge update (the
+        partial index ix_memories_update_pending holds just them)."""
+        query = (sa.select(memories.c.clone_id, memories.c.fan_id, memories.c.id).where(memories.c.update_pending)
+                 .order_by(memories.c.happened_at, memories.c.message_id, memories.c.id))
+        found: dict[tuple[str, str], list[str]] = {}
+        with self._transaction() as connection:
+            for clone_id, fan_id, memory_id in connection.execute(query):
+                found.setdefault((clone_id, fan_id), []).append(memory_id)
+        return found
+
     def unscored_fans(self) -> list[tuple[str, str]]:
         """(clone id, fan id) of the fans with memories whose importance is not scored yet (few: scoring follows
         soon after remembering, and the partial index ix_memories_unscored holds just them)."""
@@ -339,11 +362,11 @@ def _memory(row: sa.Row) -> Memory:
     """A row of `select(memories)`, whose columns are Memory's fields in order (tests/test_memory.py checks).
     Positional, because building from a mapping is slower for the hundreds of candidates of a recall."""
     (id_, clone_id, fan_id, kind, text, importance, happened_at, created_at, last_accessed_at, pinned,
-     superseded_by, source, message_id, evidence, gist, repeated_by, repeats, first_said_at) = row
+     superseded_by, source, message_id, evidence, gist, repeated_by, repeats, first_said_at, update_pending) = row
     return Memory(id_, clone_id, fan_id, kind, text, importance, _aware(happened_at), _aware(created_at),
                   _aware(last_accessed_at), pinned, superseded_by, source, message_id,
                   tuple(json.loads(evidence)) if evidence and evidence != "[]" else (), gist, repeated_by, repeats,
-                  _aware(first_said_at) if first_said_at else None)
+                  _aware(first_said_at) if first_said_at else None, update_pending)
 
 
 

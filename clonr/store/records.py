@@ -254,6 +254,7 @@ class Memory:
     repeated_by: str | None = None  # the newer memory saying the same, which stands for this one in recall
     repeats: int = 1  # how many times this was said (on the newest of them)...
     first_said_at: datetime | None = None  # ...since when (None: said once)
+    update_pending: bool = False  # a fan's line not yet compared with what they said before (knowledge updates)
 
     @property
     def order(self) -> tuple[datetime, int, str]:

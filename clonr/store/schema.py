@@ -181,6 +181,7 @@ memories = Table(
     Column("repeated_by", String(32), nullable=True),  # the newer memory that says the same (it stands for this one)
     Column("repeats", Integer, nullable=False, default=1),  # times said, counted on the newest
     Column("first_said_at", DateTime(timezone=True), nullable=True),  # ...and since when
+    Column("update_pending", Boolean, nullable=False, default=False),  # a fan line its knowledge update awaits
     Index("ix_memories_message", "message_id"),
     Index("ix_memories_gist", "clone_id", "fan_id", "gist"),
 )

@@ -18,8 +18,8 @@ clone = current_clone()
 st.caption(f"What {plain(clone.name)} remembers of each fan, and what you have told it about your life. A pinned "
            "memory is in every reply's prompt; a deleted one is forgotten everywhere.")
 if waiting := app.memory.waiting(clone.id):
-    st.info(f"{waiting:,} memories are waiting for the background work on them (importance, then reflections and "
-            "summaries): it goes on while you work, and after a restart.", icon=":material/hourglass_top:")
+    st.info(f"Background work is waiting: {waiting}. It goes on while you work, and after a restart.",
+            icon=":material/hourglass_top:")
 
 
 def act(change: Callable[..., Any], *args: Any) -> bool:

@@ -524,8 +524,8 @@ def test_memories_page_shows_the_memory_work_still_waiting(studio: AppTest, app:
     with app.worker.held():  # an import whose background work no process has done yet
         app.memory.remember(clone.id, "f_1", ["Fan: I keep bees.", "Fan: I moved to Porto."])
     open_page(studio, "memories")
-    assert any("2 memories are waiting" in info.value for info in studio.info)
+    assert any("waiting: 2 memories to score" in info.value for info in studio.info)
     app.memory.catch_up()
     app.worker.drain()
     open_page(studio, "memories")
-    assert not any("are waiting" in info.value for info in studio.info)
+    assert not any("is waiting" in info.value for info in studio.info)
