@@ -179,6 +179,27 @@ def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(mon
     assert sister.index(told_lines[3][1]) < sister.index(told_lines[1][1])
 
 
+@pytest.mark.real_model  # MiniLM's similarities, no chat model
+def test_two_lines_naming_one_person_are_compared_without_the_name(monkeypatch) -> None:
+    """"Hugo" makes any two lines about Hugo look alike; what is said of him decides."""
+    monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", "rules")
+    model = FakeChatModel()
+    model.fail_with(AssertionError("no model call: the rules decide"))
+    clock = FixedClock()
+    app = Clonr(load_settings(), chat_model=model, clock=clock, importance=HeuristicImportanceScorer())
+    ada = app.clones.create("Ada")
+    start = clock.now - timedelta(days=100)
+    told_lines = ["Hugo quit the studio and he's doing live sound for a touring theatre company now.",
+                  "My best mate Dan lives in Bristol, we game online most nights.",
+                  "Hugo is FC Porto till he dies, he screams at the TV every single match.",
+                  "Dan's relocated up to Newcastle for a job at the port, so he's only a couple of hours away."]
+    app.memory.import_transcript(ada, "sam", [TranscriptLine("fan", text, start + timedelta(days=20 * n))
+                                              for n, text in enumerate(told_lines)])
+    app.worker.drain()
+    replaced = {m.text.removeprefix("Fan: ") for m in app.memory.list(ada.id, "sam") if m.superseded_by}
+    assert replaced == {told_lines[1]}, "Dan moved; Hugo's football team says nothing of his job"
+
+
 def test_a_fan_cannot_rewrite_the_clones_persona(app: Clonr, fake_chat: FakeChatModel) -> None:
     app.memory.policy = dataclasses.replace(app.memory.policy, knowledge_updates=True)
     ada = app.clones.create("Ada", long_description="A mathematician who writes about engines.")  # not the fixture

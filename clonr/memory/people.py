@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from clonr.memory.lexical import content_words
+from clonr.memory.lexical import STOPWORDS, content_words
 
 RELATIONS = (
     "sister", "brother", "sibling", "mum", "mom", "mother", "dad", "father", "parents", "son", "daughter", "kids",
@@ -76,6 +76,26 @@ def only_introduces(words: str) -> bool:
     for pattern in _INTRODUCTIONS:
         rest = pattern.sub(" ", rest)
     return rest != words and len(content_words(rest) - {"have", "got", "meet", "this", "is"}) == 0
+
+
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w-]*")
+
+
+def names_in(words: str) -> set[str]:
+    """The capitalised words of a line that are not common words ("Hugo", "Samsung", "Lyon"; not "I", "The")."""
+    found = set()
+    for word in _CAPITALISED.findall(words):
+        if word[0].isupper() and len(word) > 1 and (word := word.removesuffix("'s")).casefold() not in STOPWORDS \
+                and word.casefold() not in _NOT_NAMES:
+            found.add(word)
+    return found
+
+
+def without_names(words: str, names: set[str]) -> str:
+    """`words` with `names` (and their possessives) taken out: what is said of someone, not who."""
+    for name in names:
+        words = re.sub(rf"\b{re.escape(name)}(?:'s|’s)?\b", "", words)
+    return " ".join(words.split())
 
 
 class People:

@@ -582,8 +582,18 @@ class MemoryService(ActsFor):
             return []
         # Compared again as bare statements: the stored vectors carry the speaker's name and the line before, which
         # make any two lines of one person look alike.
-        plain = unit_vectors(vectors.embeddings.embed_documents([lexical.said(m.text)[1] for m in [new, *older]]))
-        closeness = plain[1:] @ plain[0]
+        bare = [lexical.said(m.text)[1] for m in [new, *older]]
+        closeness = unit_vectors(vectors.embeddings.embed_documents(bare))
+        closeness = closeness[1:] @ closeness[0]
+        # Two lines naming the same person look alike for the name alone ("Hugo is FC Porto till he dies" / "Hugo
+        # quit the studio"): such a pair is compared without the names it shares.
+        shared = [(n, names) for n, old in enumerate(bare[1:]) if (names := people.names_in(bare[0]) &
+                                                                    people.names_in(old))]
+        if shared:
+            apart = unit_vectors(vectors.embeddings.embed_documents(
+                [people.without_names(text, names) for n, names in shared for text in (bare[0], bare[n + 1])]))
+            for k, (n, _) in enumerate(shared):
+                closeness[n] = float(apart[2 * k] @ apart[2 * k + 1])
         named = People.from_entities(self._store.entities(new.clone_id, new.fan_id))
         retired = [m for m, close in zip(older, closeness, strict=True)
                    if changes.replaces(new.text, m.text, float(close), self.policy.change_rule, named)]
