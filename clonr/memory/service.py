@@ -29,7 +29,6 @@ from clonr.ingest.untrusted import load_json
 from clonr.jobs import JobQueue
 from clonr.memory import changes, lexical, people, thinking
 from clonr.memory.importance import DEFAULT_IMPORTANCE, ImportanceScorer
-from clonr.memory.people import People
 from clonr.memory.timeframe import asked_about, mentioned_period
 from clonr.store import SHARED_FAN, Clone, FanMemories, Memory, SqlStore
 from clonr.vectors.base import nearest_ids, replace_all, unit_vectors
@@ -583,18 +582,18 @@ class MemoryService(ActsFor):
         # Compared again as bare statements: the stored vectors carry the speaker's name and the line before, which
         # make any two lines of one person look alike.
         bare = [lexical.said(m.text)[1] for m in [new, *older]]
-        closeness = unit_vectors(vectors.embeddings.embed_documents(bare))
-        closeness = closeness[1:] @ closeness[0]
+        plain = unit_vectors(vectors.embeddings.embed_documents(bare))
+        closeness = plain[1:] @ plain[0]
         # Two lines naming the same person look alike for the name alone ("Hugo is FC Porto till he dies" / "Hugo
         # quit the studio"): such a pair is compared without the names it shares.
-        shared = [(n, names) for n, old in enumerate(bare[1:]) if (names := people.names_in(bare[0]) &
-                                                                    people.names_in(old))]
+        named_now = people.names_in(bare[0])
+        shared = [(n, names) for n, old in enumerate(bare[1:]) if (names := named_now & people.names_in(old))]
         if shared:
             apart = unit_vectors(vectors.embeddings.embed_documents(
                 [people.without_names(text, names) for n, names in shared for text in (bare[0], bare[n + 1])]))
             for k, (n, _) in enumerate(shared):
                 closeness[n] = float(apart[2 * k] @ apart[2 * k + 1])
-        named = People.from_entities(self._store.entities(new.clone_id, new.fan_id))
+        named = people.People.from_entities(self._store.entities(new.clone_id, new.fan_id))
         retired = [m for m, close in zip(older, closeness, strict=True)
                    if changes.replaces(new.text, m.text, float(close), self.policy.change_rule, named)]
         if retired and self.policy.confirm_updates:
