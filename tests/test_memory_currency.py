@@ -146,13 +146,19 @@ def test_the_people_a_fan_names_become_what_the_clone_knows_of_them(app: Clonr, 
     assert "Inês" not in app.memory.entities(ada.id, "bob"), "another fan's people are theirs"
 
 
-@pytest.mark.real_model  # MiniLM's similarities, no chat model
-def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(monkeypatch) -> None:
+@pytest.fixture
+def rules_only(monkeypatch):
+    """The real embedding model, the rules alone deciding (a model call fails the test); a Clonr and its clock."""
     monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", "rules")
     model = FakeChatModel()
     model.fail_with(AssertionError("no model call: the rules decide"))
     clock = FixedClock()
-    app = Clonr(load_settings(), chat_model=model, clock=clock, importance=HeuristicImportanceScorer())
+    return Clonr(load_settings(), chat_model=model, clock=clock, importance=HeuristicImportanceScorer()), clock
+
+
+@pytest.mark.real_model  # MiniLM's similarities, no chat model
+def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(rules_only) -> None:
+    app, clock = rules_only
     ada = app.clones.create("Ada")
     start = clock.now - timedelta(days=100)
     told_lines = [(0, "I live in Porto, in a tiny flat near the river."), (1, "My sister Inês lives in Lisbon."),
@@ -180,13 +186,9 @@ def test_a_move_told_in_an_import_updates_the_fans_home_without_a_chat_model(mon
 
 
 @pytest.mark.real_model  # MiniLM's similarities, no chat model
-def test_two_lines_naming_one_person_are_compared_without_the_name(monkeypatch) -> None:
+def test_two_lines_naming_one_person_are_compared_without_the_name(rules_only) -> None:
     """"Hugo" makes any two lines about Hugo look alike; what is said of him decides."""
-    monkeypatch.setenv("CLONR_KNOWLEDGE_UPDATES", "rules")
-    model = FakeChatModel()
-    model.fail_with(AssertionError("no model call: the rules decide"))
-    clock = FixedClock()
-    app = Clonr(load_settings(), chat_model=model, clock=clock, importance=HeuristicImportanceScorer())
+    app, clock = rules_only
     ada = app.clones.create("Ada")
     start = clock.now - timedelta(days=100)
     told_lines = ["Hugo quit the studio and he's doing live sound for a touring theatre company now.",
