@@ -33,6 +33,7 @@ _ABOUT_OTHER = re.compile(rf"^\W*{_OPENERS}(?:my|our)\s+(?:[\w-]+\s+){{0,2}}?(?P
 _KIN_AS_NAME = re.compile(rf"^\W*{_OPENERS}(?P<who>{_RELATION})(?:'s|’s)?\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|me|we|we're|we've|us)\b", re.IGNORECASE)
 _ANY_RELATION = re.compile(rf"\b(?:my|our)\s+(?:[\w-]+\s+){{0,2}}?(?P<who>{_KIN})s?\b", re.IGNORECASE)
+_KIN_WORD = re.compile(rf"\b(?P<who>{_KIN})\b", re.IGNORECASE)
 _OPENING_NAME = re.compile(rf"^\W*{_OPENERS}{_NAME}", re.IGNORECASE)
 # How people are introduced: "my sister Inês", "my best friend is Leo", "my daughter is called Mia", "a
 # hamster called Nibbles", "a girlfriend, Anna", "Dan, my best mate".
@@ -83,12 +84,8 @@ _CAPITALISED = re.compile(r"\b[^\W\d_][\w-]*")
 
 def names_in(words: str) -> set[str]:
     """The capitalised words of a line that are not common words ("Hugo", "Samsung", "Lyon"; not "I", "The")."""
-    found = set()
-    for word in _CAPITALISED.findall(words):
-        if word[0].isupper() and len(word) > 1 and (word := word.removesuffix("'s")).casefold() not in STOPWORDS \
-                and word.casefold() not in _NOT_NAMES:
-            found.add(word)
-    return found
+    return {name for word in _CAPITALISED.findall(words)
+            if (name := _as_name(word)) and len(name) > 1 and name.casefold() not in STOPWORDS}
 
 
 def without_names(words: str, names: set[str]) -> str:
@@ -108,8 +105,7 @@ class People:
     @classmethod
     def from_entities(cls, entities: Mapping[str, str]) -> People:
         """From the fan's entities (name -> about): the relation is the first one the description names."""
-        kin = re.compile(rf"\b(?P<who>{_KIN})\b", re.IGNORECASE)
-        return cls({name: (m["who"].casefold() if (m := kin.search(about)) else "") for name, about in
+        return cls({name: (m["who"].casefold() if (m := _KIN_WORD.search(about)) else "") for name, about in
                     entities.items()})
 
     def key(self, relation: str, name: str | None = None) -> str:
