@@ -71,6 +71,19 @@ def test_an_imports_knowledge_updates_are_counted_and_made_up_when_a_server_star
     assert not app.memory.waiting("ada") and len(compared) == 2, "--wait stays until they are compared"
 
 
+def test_a_batch_queued_twice_compares_each_line_once(app: Clonr, run, transcript: Path) -> None:
+    """A server starting queues again what is still marked, even what a durable queue still holds."""
+    app.memory.policy = dataclasses.replace(app.memory.policy, knowledge_updates=True)
+    assert run("memory", "ada", "--fan", "f1", "import", str(transcript)).exit_code == 0
+    compared = []
+    update = app.memory.update_knowledge
+    app.memory.update_knowledge = lambda new: (compared.append(new.id), update(new))[1]
+    app.memory.catch_up()
+    app.memory.catch_up()  # the same batch, queued twice
+    app.worker.drain()
+    assert len(compared) == 2 == len(set(compared)), "the fan's two lines, each compared once"
+
+
 def test_import_list_search_pin_edit_delete(run, transcript: Path) -> None:
     assert "Imported 3 lines." in run("memory", "ada", "--fan", "f1", "import", str(transcript), "--wait").output
     listed = json.loads(run("memory", "ada", "--fan", "f1", "list", "--json").output)

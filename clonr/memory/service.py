@@ -559,8 +559,12 @@ class MemoryService(ActsFor):
         return lately, found.get(fan_id, "")
 
     def _update_knowledge_of(self, memory_ids: Sequence[str] = (), memory_id: str | None = None) -> None:
-        """The queued task: `memory_id` alone is how tasks queued before batches were written."""
+        """The queued task: `memory_id` alone is how tasks queued before batches were written. A line compared
+        already is skipped: a server starting queues again every line still marked, even one a durable queue
+        still holds, so a batch may run twice."""
         for new in self._store.get_memories([*memory_ids, *([memory_id] if memory_id else [])]):
+            if memory_ids and not new.update_pending:
+                continue
             self._worker.foreground.wait_idle()  # between lines, let waiting fans go first
             self.update_knowledge(new)  # (a line forgotten meanwhile is not found: nothing to compare)
             self._store.set_update_pending([new.id], False)
