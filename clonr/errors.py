@@ -62,7 +62,8 @@ class SignInError(ClonrError):
 
 
 class ConflictError(ClonrError):
-    """The request repeats one that is still running (the same Idempotency-Key): wait, then retry."""
+    """The work asked for is still being done elsewhere (a request with the same Idempotency-Key, an ingestion job
+    another live process runs): wait, then retry. A queued task that raises it is tried again later."""
 
 
 class IdempotencyKeyReusedError(ClonrError):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clonr import Clonr
-from clonr.errors import InvalidInputError
+from clonr.errors import ConflictError, InvalidInputError
 
 
 @pytest.fixture
@@ -110,5 +110,5 @@ def test_a_job_whose_process_was_killed_resumes_at_once(app: Clonr, ada, tmp_pat
     held = app.ingest.start_job("ada-lovelace", [(str(note), {})])
     app.store.set_job_status(held.id, "running", claimed_by=f"{socket.gethostname()}:{os.getppid()}")
     assert app.ingest.resumable_jobs("ada-lovelace") == [], "a live process's job is not taken from it"
-    with pytest.raises(InvalidInputError, match="already running in another process"):
+    with pytest.raises(ConflictError, match="already running in another process"):
         app.ingest.run_job(held.id)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -21,7 +22,7 @@ from clonr.cli import LazyApp, cli
 from clonr.config import load_settings
 from clonr.errors import ConfigError
 from clonr.jobs import open_jobs
-from clonr.jobs.postgres import PostgresQueue
+from clonr.jobs.postgres import PostgresQueue, conninfo
 from tests.conftest import FixtureSite
 
 
@@ -73,6 +74,12 @@ def test_jobs_on_postgres_need_postgres_and_clonr_worker_says_so(isolated_env: P
     assert result.exit_code == 2 and "Jobs are queued in Postgres only" in result.output
 
 
+def queue_attempts(postgres_url: str) -> int:
+    """How many times the queue has started its one task."""
+    with psycopg.connect(conninfo(postgres_url)) as connection:
+        return connection.execute("SELECT coalesce(max(attempts), 0) FROM procrastinate_jobs").fetchone()[0]
+
+
 def test_a_worker_killed_mid_ingestion_leaves_the_job_to_another(postgres_url: str, isolated_env: Path,
                                                                  site: FixtureSite) -> None:
     def page(n: int) -> str:
@@ -92,6 +99,9 @@ def test_a_worker_killed_mid_ingestion_leaves_the_job_to_another(postgres_url: s
                    "the first pages to be ingested")
         claimed = app.ingest.job(job.id).claimed_by or ""
         victim = by_pid[claimed.rpartition(":")[2]]
+        victim.send_signal(signal.SIGSTOP)  # its heartbeat late, as on a busy host: the other takes the task,
+        wait_until(lambda: queue_attempts(postgres_url) >= 2, 60, "the other worker to try the task")
+        victim.send_signal(signal.SIGCONT)  # finds the job still held by a live process, and tries again later
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         wait_until(lambda: app.ingest.job(job.id).status == "done", 120, "the other worker to finish the job")

@@ -25,7 +25,7 @@ from clonr.access import SYSTEM
 from clonr.clones import CloneService
 from clonr.clones.acting import ActsFor
 from clonr.config import Settings
-from clonr.errors import ClonrError, ForbiddenError, InvalidInputError
+from clonr.errors import ClonrError, ConflictError, ForbiddenError, InvalidInputError
 from clonr.ingest.chats import chat_document, dialogue_candidates, parse_chat, resolve_me
 from clonr.ingest.discover import Candidate, search_web
 from clonr.ingest.documents import Document, chunk_document, period_end
@@ -323,7 +323,7 @@ class IngestService(ActsFor):
         claimed = self._store.set_job_status(job_id, "running", only_from=self._claimable(job),
                                              claimed_by=this_process())
         if not claimed:
-            raise InvalidInputError(f"Job {job_id} is already running in another process: wait for it (or, if that "
+            raise ConflictError(f"Job {job_id} is already running in another process: wait for it (or, if that "
                                     "process died on another machine, resume it after 10 minutes).")
         try:
             while True:

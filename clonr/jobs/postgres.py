@@ -1,5 +1,7 @@
 """Named tasks queued in Postgres with procrastinate: any number of `clonr worker` processes, on any host, run
-them; a task whose worker died (no heartbeat for CLONR_WORKER_STALLED_SECONDS) goes back in the queue.
+them; a task whose worker died (no heartbeat for CLONR_WORKER_STALLED_SECONDS) goes back in the queue, and one
+that finds its work still held by a live process (`ConflictError`: a worker that only seemed dead, its heartbeat
+late on a busy host) is tried again after as long, until that process finishes or dies.
 
 procrastinate's tables come with Clonr's migrations (0024); `run` is the worker loop of `clonr worker` and of a
 server's background thread (CLONR_SERVER_JOBS).
@@ -20,7 +22,7 @@ from procrastinate import exceptions
 from procrastinate.manager import JobManager
 from sqlalchemy.engine import make_url
 
-from clonr.errors import ConfigError, StorageError
+from clonr.errors import ConfigError, ConflictError, StorageError
 from clonr.jobs import BackgroundWorker, JobQueue
 
 __all__ = ["PostgresQueue", "conninfo"]
@@ -53,14 +55,20 @@ class PostgresQueue(JobQueue):
 
     def register(self, name: str, task: Any) -> None:
         super().register(name, task)
-        _add_task(self._app, name, task)
+        self._add_task(self._app, name, task)
 
     def _worker_app(self) -> procrastinate.App:
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=self._conninfo, min_size=1,
                                                                          max_size=3))
         for name, task in self.tasks.items():
-            _add_task(app, name, task)
+            self._add_task(app, name, task)
         return app
+
+    def _add_task(self, app: procrastinate.App, name: str, task: Any) -> None:
+        """Each group of tasks (the name's part before the dot) has its queue: `drain` runs the memory queue alone."""
+        held_elsewhere = procrastinate.RetryStrategy(wait=max(1, round(self.stalled_seconds)),
+                                                     retry_exceptions=[ConflictError])
+        app.task(name=name, queue=name.partition(".")[0], retry=held_elsewhere)(task)
 
     def defer(self, name: str, *, lock: str | None = None, once: str | None = None, **arguments: Any) -> None:
         if name not in self.tasks:
@@ -154,11 +162,6 @@ class PostgresQueue(JobQueue):
                     await manager.retry_job(job)
                     log.warning("requeued %s (job %s): its worker stopped responding", job.task_name, job.id)
             await asyncio.sleep(self.stalled_seconds / 3)
-
-
-def _add_task(app: procrastinate.App, name: str, task: Any) -> None:
-    """Each group of tasks (the name's part before the dot) has its queue: `drain` runs the memory queue alone."""
-    app.task(name=name, queue=name.partition(".")[0])(task)
 
 
 async def _stopped(stop: threading.Event) -> None:
