@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from clonr import Clonr
 from clonr.chat import truncate_to_tokens
 from clonr.chat.prompt import fixed_prefix
-from clonr.errors import InvalidInputError, NotFoundError
+from clonr.errors import InvalidInputError, ModelError, NotFoundError
 from clonr.memory import MemoryService
 from tests.conftest import FakeChatModel
 
@@ -29,6 +29,17 @@ def words(text: str) -> int:
 def ada(app: Clonr):
     return app.clones.create("Ada Lovelace", "Mathematician and first programmer.",
                              "I was born in 1815. I worked with Charles Babbage.", "Hello, I am Ada.")
+
+
+def test_a_message_that_cannot_be_embedded_fails_its_turn_with_the_embeddings_error(
+        app: Clonr, ada, fake_embeddings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(self: object, text: str) -> list[float]:
+        raise ModelError("The embeddings endpoint did not answer: check OPENAI_BASE_URL.")
+
+    monkeypatch.setattr(type(fake_embeddings), "embed_query", unreachable)
+    with pytest.raises(ModelError, match="did not answer"):
+        app.chat.start_turn("ada-lovelace", "What did you write?", fan_id="fan-1")
+    assert app.chat.history("ada-lovelace", "fan-1") == [], "nothing half-stored"
 
 
 def test_a_turn_streams_the_reply_and_stores_both_messages(app: Clonr, ada, fake_chat: FakeChatModel) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from clonr import Clonr, load_settings
@@ -52,6 +53,18 @@ def test_recall_stays_within_the_token_budget(app: Clonr, ada) -> None:
     recalled = app.memory.recall(ada.id, "fan-1", "gardening roses", 60, words)
     assert 0 < len(recalled) < 50
     assert sum(r.tokens for r in recalled) <= 60
+
+
+def test_times_are_read_back_as_the_same_moment_in_utc_however_sqlite_holds_them(app: Clonr, ada) -> None:
+    said = datetime(2024, 5, 1, 10, 0, 7, 250, tzinfo=UTC)
+    first, by_hand = app.memory.remember(ada.id, "f_1", ["Fan: I moved to Lyon.", "Fan: The market is close."],
+                                         happened_at=[said, said])
+    with app.store._transaction() as connection:  # another tool wrote this one with an offset
+        connection.execute(sa.text("UPDATE memories SET happened_at = '2024-05-01 12:00:07+02:00' WHERE id = :id"),
+                           {"id": by_hand.id})
+    read = {m.id: m.happened_at for m in app.store.get_memories([first.id, by_hand.id])}
+    assert read[first.id] == said and read[first.id].utcoffset() == timedelta(0)
+    assert read[by_hand.id] == said.replace(microsecond=0) and read[by_hand.id].utcoffset() == timedelta(0)
 
 
 def test_each_fan_recalls_only_their_own_memories_and_shared_ones(app: Clonr, ada) -> None:

@@ -27,6 +27,8 @@ from clonr.store.schema import (
     entities as entity_rows,
 )
 
+# Built once: building `in_(ids)` anew for the few hundred candidates of each recall cost more than running it
+_BY_IDS = sa.select(memories).where(memories.c.id.in_(sa.bindparam("ids", expanding=True)))
 ADJACENT_BATCH = 100  # anchors per statement: SQLite takes at most 500 terms in a compound SELECT, two per anchor
 
 
@@ -69,7 +71,7 @@ class MemoryRecords(Database):
         if not ids:
             return []
         with self._transaction() as connection:
-            rows = connection.execute(sa.select(memories).where(memories.c.id.in_(ids))).all()
+            rows = connection.execute(_BY_IDS, {"ids": ids}).all()
         found = {row.id: _memory(row) for row in rows}
         return [found[i] for i in ids if i in found]
 
