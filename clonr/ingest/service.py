@@ -324,7 +324,7 @@ class IngestService(ActsFor):
                                              claimed_by=this_process())
         if not claimed:
             raise ConflictError(f"Job {job_id} is already running in another process: wait for it (or, if that "
-                                    "process died on another machine, resume it after 10 minutes).")
+                                "process died on another machine, resume it after 10 minutes).")
         try:
             while True:
                 job = self._store.get_job(job_id)

@@ -65,7 +65,9 @@ class PostgresQueue(JobQueue):
         return app
 
     def _add_task(self, app: procrastinate.App, name: str, task: Any) -> None:
-        """Each group of tasks (the name's part before the dot) has its queue: `drain` runs the memory queue alone."""
+        """Each group of tasks (the name's part before the dot) has its queue: `drain` runs the memory queue alone.
+        A task that finds its work held by a live process (`ConflictError`) is tried again after
+        CLONR_WORKER_STALLED_SECONDS."""
         held_elsewhere = procrastinate.RetryStrategy(wait=max(1, round(self.stalled_seconds)),
                                                      retry_exceptions=[ConflictError])
         app.task(name=name, queue=name.partition(".")[0], retry=held_elsewhere)(task)

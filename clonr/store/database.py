@@ -25,7 +25,8 @@ def _now() -> datetime:
 
 
 def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything Clonr stores is UTC."""
+    """A timestamp as UTC-aware. Columns read back aware (`UtcDateTime`); this is for values that did not come
+    through one (a naive datetime built elsewhere). Everything Clonr stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
